@@ -1,0 +1,36 @@
+// Transactional outbox: events emitted by a handler are stored in the same transaction
+// as its effect and published (with confirms) afterwards by the outbox relay.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/database.hpp"
+
+namespace orderflow::store {
+
+struct OutboxEntry {
+    int64_t id = 0;  // assigned on insert
+    std::string exchange;
+    std::string routing_key;
+    std::string message_id;
+    std::string correlation_id;
+    std::string type;
+    std::string app_id;
+    std::string traceparent;
+    Millis timestamp = 0;
+    std::string body;
+};
+
+void CreateOutboxSchema(SQLite::Database& db);
+void OutboxAdd(SQLite::Database& db, const OutboxEntry& entry);
+// Oldest first, ids greater than `after_id`.
+std::vector<OutboxEntry> OutboxFetch(SQLite::Database& db, int limit, int64_t after_id = 0);
+void OutboxDelete(SQLite::Database& db, std::span<const int64_t> ids);
+int64_t OutboxDepth(SQLite::Database& db);
+
+}  // namespace orderflow::store

@@ -1,0 +1,33 @@
+// Inventory stock table. Quantities never go negative (CHECK constraint as a backstop
+// to the handler's all-or-nothing logic).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace orderflow::store {
+
+class StockTable final {
+public:
+    explicit StockTable(SQLite::Database& db);  // creates the schema
+    // Loads `seed` only if the table is empty (first start).
+    void SeedIfEmpty(const std::map<std::string, int64_t>& seed);
+    std::optional<int64_t> Available(std::string_view sku);
+    // Precondition: Available(sku) >= quantity (checked by the caller in the same txn).
+    void Take(std::string_view sku, int64_t quantity);
+    std::map<std::string, int64_t> All();
+    void Set(std::string_view sku, int64_t quantity);
+
+private:
+    SQLite::Database& db_;
+};
+
+// Built-in seed: burger 100, fries 200, pizza 50, soda 150, salad 75.
+std::map<std::string, int64_t> DefaultSeed();
+
+}  // namespace orderflow::store
