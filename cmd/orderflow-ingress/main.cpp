@@ -1,0 +1,36 @@
+// orderflow-ingress: HTTP API, OrderPlaced publisher, order-status projection.
+#include "broker/topology.hpp"
+#include "service/consumers.hpp"
+#include "service/ingress_api.hpp"
+#include "service/runtime.hpp"
+#include "service/store_writer.hpp"
+#include "service/worker.hpp"
+#include "store/orders.hpp"
+
+int main(int argc, char** argv) {
+    using namespace orderflow;
+    service::Config config;
+    config.service = "ingress";
+    CLI::App app{"orderflow ingress: accepts orders and publishes OrderPlaced"};
+    service::AddCommonOptions(app, config, 8000);
+    service::AddConsumerOptions(app, config);
+    service::AddSyncChainOptions(app, config);
+    if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
+        return parsed.exit_code;
+    }
+
+    service::Runtime runtime(config);
+    service::Worker worker(runtime, broker::kOrderStatusQueue, [](SQLite::Database& db) {
+        return std::make_unique<service::OrderStatusMessageHandler>(db);
+    });
+    service::StoreWriter writer(config.DbPath(), store::Durability::kNormal,
+                                [](SQLite::Database& db) {
+                                    store::OrderTable orders(db);
+                                    store::IdempotencyTable keys(db);
+                                });
+    service::IngressApi api(worker.Publisher(), writer, config.DbPath(), runtime.Metrics());
+    api.Register(runtime.Router());
+    worker.Start();
+    runtime.OnShutdown([&writer] { writer.Stop(); });
+    return runtime.Run();
+}

@@ -1,0 +1,42 @@
+// orderflow-inventory: reserves stock for OrderPlaced events, exactly once.
+#include "handlers/context.hpp"
+#include "broker/topology.hpp"
+#include "service/consumers.hpp"
+#include "service/queries.hpp"
+#include "service/runtime.hpp"
+#include "service/worker.hpp"
+#include "store/stock.hpp"
+#include "telemetry/log.hpp"
+
+int main(int argc, char** argv) {
+    using namespace orderflow;
+    service::Config config;
+    config.service = "inventory";
+    CLI::App app{"orderflow inventory: reserves stock for orders"};
+    service::AddCommonOptions(app, config, 8001);
+    service::AddConsumerOptions(app, config);
+    app.add_option("--inventory-seed", config.inventory_seed,
+                   "JSON file {\"sku\": qty} loaded when the store is empty")
+        ->envname("ORDERFLOW_INVENTORY_SEED");
+    if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
+        return parsed.exit_code;
+    }
+    auto seed = store::DefaultSeed();
+    if (!config.inventory_seed.empty()) {
+        auto loaded = service::LoadSeed(config.inventory_seed);
+        if (!loaded) {
+            telemetry::Log(telemetry::LogLevel::kError, "bad inventory seed", {{"error", loaded.error()}});
+            return 2;
+        }
+        seed = std::move(*loaded);
+    }
+
+    service::Runtime runtime(config);
+    service::Worker worker(runtime, broker::kInventoryQueue, [&seed](SQLite::Database& db) {
+        store::StockTable(db).SeedIfEmpty(seed);
+        return std::make_unique<service::InventoryMessageHandler>(db, handlers::EventContext{});
+    });
+    service::RegisterInventoryQueries(runtime.Router(), config.DbPath());
+    worker.Start();
+    return runtime.Run();
+}

@@ -1,0 +1,26 @@
+// orderflow-notification: turns inventory outcomes into notifications, exactly once.
+#include "broker/topology.hpp"
+#include "handlers/context.hpp"
+#include "service/consumers.hpp"
+#include "service/queries.hpp"
+#include "service/runtime.hpp"
+#include "service/worker.hpp"
+
+int main(int argc, char** argv) {
+    using namespace orderflow;
+    service::Config config;
+    config.service = "notification";
+    CLI::App app{"orderflow notification: confirms or rejects orders to their users"};
+    service::AddCommonOptions(app, config, 8002);
+    service::AddConsumerOptions(app, config);
+    if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
+        return parsed.exit_code;
+    }
+    service::Runtime runtime(config);
+    service::Worker worker(runtime, broker::kNotificationQueue, [](SQLite::Database& db) {
+        return std::make_unique<service::NotificationMessageHandler>(db, handlers::EventContext{});
+    });
+    service::RegisterNotificationQueries(runtime.Router(), config.DbPath());
+    worker.Start();
+    return runtime.Run();
+}

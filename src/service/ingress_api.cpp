@@ -1,0 +1,243 @@
+// Ingress HTTP adapter; see ingress_api.hpp.
+#include "service/ingress_api.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "broker/topology.hpp"
+#include "events/codec.hpp"
+#include "events/ids.hpp"
+#include "store/database.hpp"
+#include "store/orders.hpp"
+#include "telemetry/log.hpp"
+
+namespace orderflow::service {
+namespace {
+
+constexpr size_t kMaxKeyLength = 200;
+
+struct Reader {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<store::OrderTable> orders;
+    std::unique_ptr<store::IdempotencyTable> keys;
+};
+
+// One read connection per I/O thread (SQLite connections are not shared across threads).
+Reader& ReaderFor(const std::filesystem::path& path) {
+    thread_local std::map<std::string, Reader> readers;
+    auto& reader = readers[path.string()];
+    if (!reader.db) {
+        reader.db = store::OpenDatabase(path, store::Durability::kNormal);
+        reader.orders = std::make_unique<store::OrderTable>(*reader.db);
+        reader.keys = std::make_unique<store::IdempotencyTable>(*reader.db);
+    }
+    return reader;
+}
+
+// Identifies "the same body" for Idempotency-Key: the decoded request, so that
+// whitespace or key order in the JSON does not matter.
+std::string Fingerprint(const events::OrderRequest& order) {
+    std::string text = order.user_id;
+    for (const auto& item : order.items) text += fmt::format("\n{}={}", item.sku, item.quantity);
+    return text;
+}
+
+http::Response BrokerUnavailable(std::string_view details) {
+    auto response = http::JsonError(503, "BROKER_UNAVAILABLE",
+                                    "The broker did not confirm the order; it was not accepted",
+                                    details);
+    response.headers.emplace_back("Retry-After", "5");
+    return response;
+}
+
+std::string AcceptedBody(const std::string& order_id, const std::string& event_id) {
+    return fmt::format(R"({{"status":"accepted","order_id":"{}","event_id":"{}"}})", order_id,
+                       event_id);
+}
+
+}  // namespace
+
+bool IsJsonContentType(const std::string* content_type) {
+    if (content_type == nullptr) return true;
+    std::string media = content_type->substr(0, content_type->find(';'));
+    media.erase(std::remove_if(media.begin(), media.end(),
+                               [](unsigned char c) { return std::isspace(c) != 0; }),
+                media.end());
+    std::transform(media.begin(), media.end(), media.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return media == "application/json" || media.empty();
+}
+
+IngressApi::IngressApi(broker::Publisher& publisher, StoreWriter& writer,
+                       std::filesystem::path db_path, telemetry::Registry& metrics)
+    : publisher_(publisher), writer_(writer), db_path_(std::move(db_path)), metrics_(metrics) {}
+
+void IngressApi::Register(http::Router& router) {
+    auto post = [this](http::Request&& request, http::Respond respond) {
+        PostOrder(std::move(request), std::move(respond));
+    };
+    router.Add("POST", "/orders", post);
+    router.Add("POST", "/order", post);
+    router.Add("GET", "/orders/{id}", [this](http::Request&& request, http::Respond respond) {
+        GetOrder(std::move(request), std::move(respond));
+    });
+}
+
+bool IngressApi::AnswerKnownKey(const std::string& key, const std::string& fingerprint,
+                                const http::Respond& respond) {
+    {
+        std::lock_guard lock(in_flight_mutex_);
+        if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+            respond(it->second == fingerprint
+                        ? http::JsonError(409, "REQUEST_IN_PROGRESS",
+                                          "A request with this Idempotency-Key is in flight")
+                        : http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
+                                          "This Idempotency-Key was used with another body"));
+            return true;
+        }
+        auto record = ReaderFor(db_path_).keys->Find(key);
+        if (!record) {
+            in_flight_.emplace(key, fingerprint);  // claimed: repeats now get 409
+            return false;
+        }
+        if (record->request_hash != fingerprint) {
+            respond(http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
+                                    "This Idempotency-Key was used with another body"));
+            return true;
+        }
+        auto replay = http::Json(record->status, record->response_body);
+        replay.headers.emplace_back("Idempotent-Replayed", "true");
+        respond(std::move(replay));
+        return true;
+    }
+}
+
+void IngressApi::Finish(const std::string& key, const std::string& fingerprint,
+                        http::Response response, const http::Respond& respond) {
+    if (!key.empty()) {
+        std::lock_guard lock(in_flight_mutex_);
+        in_flight_.erase(key);
+    }
+    (void)fingerprint;
+    respond(std::move(response));
+}
+
+void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
+    if (!IsJsonContentType(request.Header("content-type"))) {
+        respond(http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
+        return;
+    }
+    auto decoded = events::DecodeOrderRequest(request.body);
+    if (!decoded) {
+        const bool not_json = decoded.error().kind == events::DecodeError::Kind::kNotJson;
+        respond(http::JsonError(400, not_json ? "INVALID_JSON" : "SCHEMA_VIOLATION",
+                                not_json ? "The body is not valid JSON"
+                                         : "The order does not match the order schema",
+                                decoded.error().message));
+        return;
+    }
+    std::string key;
+    if (const auto* header = request.Header("idempotency-key")) key = *header;
+    const auto fingerprint = Fingerprint(*decoded);
+    if (!key.empty()) {
+        if (key.size() > kMaxKeyLength) {
+            respond(http::JsonError(400, "SCHEMA_VIOLATION", "Idempotency-Key is too long",
+                                    fmt::format("at most {} characters", kMaxKeyLength)));
+            return;
+        }
+        if (AnswerKnownKey(key, fingerprint, respond)) return;
+    }
+    if (!publisher_.Connected()) {
+        Finish(key, fingerprint, BrokerUnavailable("not connected to the broker"), respond);
+        return;
+    }
+
+    // The trace: the client's trace id if it sent a valid traceparent, else a new trace.
+    const auto* client_trace = request.Header("traceparent");
+    auto parent = client_trace ? events::ParseTraceparent(*client_trace) : std::nullopt;
+    const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
+    const auto traceparent = events::FormatTraceparent(trace);
+
+    events::OrderPlaced order;
+    order.envelope.event_id = events::NewUuid();
+    order.envelope.type = events::EventType::kOrderPlaced;
+    order.envelope.occurred_at = events::FormatTime(std::chrono::system_clock::now());
+    order.envelope.order_id = events::NewUuid();
+    order.user_id = decoded->user_id;
+    order.items = decoded->items;
+
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{std::string(events::RoutingKey(order.envelope.type))};
+    message.properties.message_id = order.envelope.event_id;
+    message.properties.correlation_id = order.envelope.order_id;
+    message.properties.type = std::string(events::TypeName(order.envelope.type));
+    message.properties.app_id = "ingress";
+    message.properties.headers["traceparent"] = traceparent;
+    message.body = events::Encode(order);
+    if (auto valid = events::Validate(order.envelope.type, message.body); !valid) {
+        Finish(key, fingerprint,
+               http::JsonError(400, "SCHEMA_VIOLATION", "The order cannot form a valid event",
+                               valid.error().message),
+               respond);
+        return;
+    }
+
+    publisher_.Publish(std::move(message), [this, key, fingerprint, respond, traceparent,
+                                            order_id = order.envelope.order_id,
+                                            event_id = order.envelope.event_id,
+                                            at = order.envelope.occurred_at](
+                                               broker::PublishStatus status) {
+        // Publisher thread: nothing here may block.
+        if (status != broker::PublishStatus::kConfirmed) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "order not confirmed by the broker",
+                           {{"order_id", order_id}, {"status", broker::StatusName(status)}});
+            Finish(key, fingerprint, BrokerUnavailable(broker::StatusName(status)), respond);
+            return;
+        }
+        auto body = AcceptedBody(order_id, event_id);
+        writer_.Submit(
+            [order_id, at, key, fingerprint, body](SQLite::Database& db) {
+                store::OrderTable(db).RecordStage(order_id, "accepted", at);
+                if (!key.empty()) {
+                    store::IdempotencyTable(db).Save(
+                        store::IdempotencyRecord{key, fingerprint, 202, body},
+                        events::ToUnixMillis(std::chrono::system_clock::now()));
+                }
+            },
+            [this, key, fingerprint, respond, body, order_id, traceparent](bool ok) {
+                if (!ok) {
+                    // The event is on the bus; only our projection write failed.
+                    telemetry::Log(telemetry::LogLevel::kError, "could not record order",
+                                   {{"order_id", order_id}});
+                }
+                auto response = http::Json(202, body);
+                response.headers.emplace_back("Location", "/orders/" + order_id);
+                response.headers.emplace_back("traceparent", traceparent);
+                Finish(key, fingerprint, std::move(response), respond);
+            });
+    });
+}
+
+void IngressApi::GetOrder(http::Request&& request, http::Respond respond) {
+    const auto& id = request.params["id"];
+    const auto not_found = [&] {
+        respond(http::JsonError(404, "NOT_FOUND", "No such order", id));
+    };
+    if (!events::IsUuid(id)) return not_found();
+    auto view = ReaderFor(db_path_).orders->Find(id);
+    if (!view) return not_found();
+    std::string history;
+    for (const auto& stage : view->history) {
+        if (!history.empty()) history += ",";
+        history += fmt::format(R"({{"status":"{}","at":"{}"}})", stage.status, stage.at);
+    }
+    respond(http::Json(200, fmt::format(R"({{"order_id":"{}","status":"{}","outcome":{},"history":[{}]}})",
+                                        view->order_id, view->status,
+                                        view->outcome ? "\"" + *view->outcome + "\"" : "null",
+                                        history)));
+}
+
+}  // namespace orderflow::service

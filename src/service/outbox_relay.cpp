@@ -1,0 +1,145 @@
+// Outbox relay; see outbox_relay.hpp.
+#include "service/outbox_relay.hpp"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "store/database.hpp"
+#include "store/outbox.hpp"
+#include "telemetry/log.hpp"
+
+namespace orderflow::service {
+namespace {
+
+constexpr int kChunk = 1000;
+
+broker::OutgoingMessage ToMessage(const store::OutboxEntry& entry) {
+    broker::OutgoingMessage message;
+    message.exchange = broker::ExchangeName{entry.exchange};
+    message.routing_key = broker::RoutingKey{entry.routing_key};
+    message.properties.message_id = entry.message_id;
+    message.properties.correlation_id = entry.correlation_id;
+    message.properties.type = entry.type;
+    message.properties.app_id = entry.app_id;
+    message.properties.timestamp = entry.timestamp / 1000;
+    if (!entry.traceparent.empty()) message.properties.headers["traceparent"] = entry.traceparent;
+    message.body = entry.body;
+    message.mandatory = true;
+    return message;
+}
+
+}  // namespace
+
+OutboxRelay::OutboxRelay(std::filesystem::path db_path, broker::Publisher& publisher,
+                         telemetry::Registry& metrics)
+    : db_path_(std::move(db_path)), publisher_(publisher), metrics_(metrics) {
+    db_ = store::OpenDatabase(db_path_, store::Durability::kFull);
+    store::CreateOutboxSchema(*db_);
+    depth_ = store::OutboxDepth(*db_);
+}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void OutboxRelay::Notify() {
+    {
+        std::lock_guard lock(mutex_);
+        notified_ = true;
+    }
+    wake_.notify_one();
+}
+
+int OutboxRelay::PublishChunk() {
+    auto rows = store::OutboxFetch(*db_, kChunk);
+    if (rows.empty()) return 0;
+    if (!publisher_.Connected()) return -1;
+
+    struct Round {
+        std::mutex mutex;
+        std::condition_variable done;
+        size_t remaining = 0;
+        std::vector<int64_t> confirmed;
+        bool failed = false;
+    };
+    auto round = std::make_shared<Round>();
+    round->remaining = rows.size();
+    for (const auto& row : rows) {
+        publisher_.Publish(ToMessage(row), [round, id = row.id](broker::PublishStatus status) {
+            std::lock_guard lock(round->mutex);
+            if (status == broker::PublishStatus::kConfirmed) {
+                round->confirmed.push_back(id);
+            } else {
+                round->failed = true;
+            }
+            if (--round->remaining == 0) round->done.notify_one();
+        });
+    }
+    std::vector<int64_t> confirmed;
+    bool failed = false;
+    {
+        std::unique_lock lock(round->mutex);
+        round->done.wait(lock, [&] { return round->remaining == 0; });
+        confirmed.swap(round->confirmed);
+        failed = round->failed;
+    }
+    store::OutboxDelete(*db_, confirmed);
+    metrics_.GetCounter("orderflow_outbox_published_total", "Outbox events confirmed by the broker")
+        .Inc(static_cast<double>(confirmed.size()));
+    if (failed) {
+        telemetry::Log(telemetry::LogLevel::kWarn, "outbox publish incomplete; will retry",
+                       {{"confirmed", static_cast<int64_t>(confirmed.size())},
+                        {"attempted", static_cast<int64_t>(rows.size())}});
+        return -1;
+    }
+    return static_cast<int>(confirmed.size());
+}
+
+void OutboxRelay::Run() {
+    auto backoff = std::chrono::milliseconds(100);
+    while (true) {
+        int result = 0;
+        try {
+            result = PublishChunk();
+            depth_ = store::OutboxDepth(*db_);
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error", {{"error", e.what()}});
+            result = -1;
+        }
+        std::unique_lock lock(mutex_);
+        ++rounds_;
+        drained_.notify_all();
+        if (stop_) return;
+        if (result > 0) continue;  // more may be waiting
+        if (result < 0) {
+            wake_.wait_for(lock, backoff, [&] { return stop_; });
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            continue;
+        }
+        backoff = std::chrono::milliseconds(100);
+        // Also wake periodically: rows from before a restart, or after a reconnect.
+        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return notified_ || stop_; });
+        notified_ = false;
+        if (stop_) return;
+    }
+}
+
+bool OutboxRelay::Flush(std::chrono::milliseconds timeout) {
+    Notify();
+    std::unique_lock lock(mutex_);
+    // Only a round that started after this call can vouch for an empty outbox.
+    const auto after = rounds_ + 1;
+    return drained_.wait_for(lock, timeout, [&] { return rounds_ > after && depth_ == 0; });
+}
+
+void OutboxRelay::Stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace orderflow::service

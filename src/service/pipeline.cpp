@@ -1,0 +1,307 @@
+// Batch handling with inbox/outbox discipline; see pipeline.hpp.
+#include "service/pipeline.hpp"
+
+#include <SQLiteCpp/Transaction.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "broker/topology.hpp"
+#include "events/codec.hpp"
+#include "store/inbox.hpp"
+#include "store/outbox.hpp"
+#include "telemetry/log.hpp"
+
+namespace orderflow::service {
+
+struct MessagePipeline::Action {
+    enum class Kind { kProcessed, kDuplicate, kDeadLetter, kRetry, kRequeue };
+    Kind kind = Kind::kProcessed;
+    FailureKind failure = FailureKind::kPoison;
+    std::string error;
+    std::string label;
+    std::string order_id;
+    std::string note;
+    int attempt = 1;
+    RetryDecision retry;
+    std::chrono::steady_clock::time_point start;
+};
+
+namespace {
+
+std::string HostName() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return host;
+}
+
+std::string TraceId(const broker::Delivery& delivery) {
+    const auto* header = delivery.properties.Header("traceparent");
+    if (header == nullptr) return {};
+    const auto ctx = events::ParseTraceparent(*header);
+    return ctx ? ctx->trace_id : std::string();
+}
+
+}  // namespace
+
+MessagePipeline::MessagePipeline(Options options, SQLite::Database& db, MessageHandler& handler,
+                                 broker::Publisher& publisher, FaultInjector& faults,
+                                 telemetry::Registry& metrics, std::function<void()> outbox_ready)
+    : options_(std::move(options)),
+      db_(db),
+      handler_(handler),
+      publisher_(publisher),
+      faults_(faults),
+      metrics_(metrics),
+      outbox_ready_(std::move(outbox_ready)),
+      rng_(options_.seed),
+      consumer_id_(fmt::format("{}@{}", options_.service, HostName())) {
+    store::CreateInboxSchema(db_);
+    store::CreateOutboxSchema(db_);
+}
+
+void MessagePipeline::Decide(const broker::Delivery& delivery, Action& action) {
+    action.attempt = AttemptOf(delivery);
+    if (delivery.properties.message_id.empty()) {
+        action.kind = Action::Kind::kDeadLetter;
+        action.failure = FailureKind::kPoison;
+        action.error = "missing message_id (the idempotency key)";
+        return;
+    }
+    // The quorum queue counts returns of unacked deliveries (consumer crashes). On the last
+    // delivery the broker allows, dead-letter it ourselves so it carries a failure record;
+    // the queue's x-delivery-limit remains the backstop if we crash even here.
+    const auto returned = delivery.properties.IntHeader("x-delivery-count");
+    if (returned && *returned >= broker::kDeliveryLimit) {
+        action.kind = Action::Kind::kDeadLetter;
+        action.failure = FailureKind::kExhausted;
+        action.error = fmt::format(
+            "crash loop: delivered {} times without an ack (quorum delivery limit {})",
+            *returned + 1, broker::kDeliveryLimit);
+        return;
+    }
+    if (store::InboxContains(db_, delivery.properties.message_id)) {
+        action.kind = Action::Kind::kDuplicate;
+        action.label = "duplicate";
+        return;
+    }
+    CrashIfMarked(delivery.body);
+    HandleOne(delivery, action);
+}
+
+void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action) {
+    auto transient = [&](std::string error) {
+        action.kind = Action::Kind::kRetry;
+        action.error = std::move(error);
+    };
+    if (faults_.Enabled() && faults_.DelayThenShouldFail()) {
+        transient("injected failure (ORDERFLOW_INJECT_FAIL_RATE)");
+        return;
+    }
+    db_.exec("SAVEPOINT message");
+    try {
+        std::vector<Emitted> emitted;
+        auto outcome = handler_.Handle(delivery, emitted);
+        action.order_id = outcome.order_id;
+        switch (outcome.kind) {
+            case HandlerOutcome::Kind::kDone:
+                WriteOutbox(delivery, emitted);
+                store::InboxRecord(db_, delivery.properties.message_id,
+                                   events::ToUnixMillis(options_.clock()));
+                db_.exec("RELEASE message");
+                action.kind = Action::Kind::kProcessed;
+                action.label = std::move(outcome.label);
+                action.note = std::move(outcome.note);
+                return;
+            case HandlerOutcome::Kind::kPoison:
+                action.kind = Action::Kind::kDeadLetter;
+                action.failure = FailureKind::kPoison;
+                action.error = std::move(outcome.error);
+                break;
+            case HandlerOutcome::Kind::kTransient:
+                transient(std::move(outcome.error));
+                break;
+        }
+    } catch (const std::exception& e) {
+        // A store error or a bug: retried like any transient failure.
+        transient(fmt::format("handler error: {}", e.what()));
+    }
+    db_.exec("ROLLBACK TO message");
+    db_.exec("RELEASE message");
+}
+
+void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
+                                  const std::vector<Emitted>& emitted) {
+    const auto* parent_header = delivery.properties.Header("traceparent");
+    const auto parent = parent_header ? events::ParseTraceparent(*parent_header) : std::nullopt;
+    for (const auto& event : emitted) {
+        // Validated on publish: a handler bug must not put malformed events on the bus.
+        if (auto valid = events::Validate(event.type, event.body); !valid) {
+            throw std::runtime_error("emitted event fails its schema: " + valid.error().message);
+        }
+        const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
+        store::OutboxAdd(db_, store::OutboxEntry{
+                                  .exchange = broker::kEventsExchange.value,
+                                  .routing_key = std::string(events::RoutingKey(event.type)),
+                                  .message_id = event.event_id,
+                                  .correlation_id = event.order_id,
+                                  .type = std::string(events::TypeName(event.type)),
+                                  .app_id = options_.service,
+                                  .traceparent = events::FormatTraceparent(trace),
+                                  .timestamp = events::ToUnixMillis(options_.clock()),
+                                  .body = event.body,
+                              });
+    }
+}
+
+void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
+                                  std::vector<broker::Disposition>& out) {
+    MaybePrune();
+    std::vector<Action> actions(batch.size());
+    bool emitted = false;
+    try {
+        SQLite::Transaction txn(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        for (size_t i = 0; i < batch.size(); ++i) {
+            actions[i].start = std::chrono::steady_clock::now();
+            Decide(batch[i], actions[i]);
+            emitted = emitted || actions[i].kind == Action::Kind::kProcessed;
+        }
+        txn.commit();
+    } catch (const std::exception& e) {
+        // The transaction is gone: nothing of this batch took effect. Every message that
+        // was not already settled as poison or duplicate is a transient failure.
+        const auto error = fmt::format("store error: {}", e.what());
+        for (auto& action : actions) {
+            if (action.kind == Action::Kind::kProcessed || action.kind == Action::Kind::kRetry) {
+                action.kind = Action::Kind::kRetry;
+                action.error = error;
+            }
+        }
+        emitted = false;
+    }
+    Settle(batch, actions, out);
+    if (emitted && outbox_ready_) outbox_ready_();
+}
+
+void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
+                             std::vector<Action>& actions,
+                             std::vector<broker::Disposition>& out) {
+    const auto now = options_.clock();
+    std::vector<std::pair<size_t, std::future<broker::PublishStatus>>> pending;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        auto& action = actions[i];
+        if (action.kind == Action::Kind::kRetry) {
+            action.retry = DecideRetry(options_.retry, action.attempt, rng_);
+            if (action.retry.dead_letter) {
+                action.kind = Action::Kind::kDeadLetter;
+                action.failure = FailureKind::kExhausted;
+                action.error = fmt::format("{} (after {} attempts)", action.error, action.attempt);
+            } else {
+                pending.emplace_back(
+                    i, publisher_.Publish(RetryMessage(
+                           batch[i], action.retry.next_attempt,
+                           broker::RetryQueue(options_.queue, action.retry.level),
+                           action.retry.delay, now, action.error)));
+                continue;
+            }
+        }
+        if (action.kind == Action::Kind::kDeadLetter) {
+            pending.emplace_back(i, publisher_.Publish(DeadLetterMessage(
+                                        batch[i], FailureInfo{.kind = action.failure,
+                                                              .error = action.error,
+                                                              .attempts = action.attempt,
+                                                              .consumer = consumer_id_,
+                                                              .now = now})));
+        }
+    }
+    // Ack a dead-lettered or retried message only once its copy is confirmed.
+    for (auto& [index, status] : pending) {
+        const auto result = status.get();
+        if (result != broker::PublishStatus::kConfirmed) {
+            actions[index].error += fmt::format(" (republish failed: {}; requeued)",
+                                                broker::StatusName(result));
+            actions[index].kind = Action::Kind::kRequeue;
+        }
+    }
+    out.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        out[i] = actions[i].kind == Action::Kind::kRequeue ? broker::Disposition::kRequeue
+                                                           : broker::Disposition::kAck;
+        Report(batch[i], actions[i]);
+    }
+}
+
+void MessagePipeline::Report(const broker::Delivery& delivery, const Action& action) {
+    using Kind = Action::Kind;
+    std::string_view outcome;
+    switch (action.kind) {
+        case Kind::kProcessed: outcome = "processed"; break;
+        case Kind::kDuplicate: outcome = "duplicate"; break;
+        case Kind::kRetry: outcome = "retried"; break;
+        case Kind::kRequeue: outcome = "requeued"; break;
+        case Kind::kDeadLetter: outcome = FailureKindName(action.failure); break;
+    }
+    const auto& queue = options_.queue.value;
+    metrics_.GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
+                        {{"queue", queue}, {"outcome", std::string(outcome)}})
+        .Inc();
+    if (action.kind != Kind::kRequeue) {
+        metrics_.GetCounter("orderflow_messages_acked_total", "Messages acked", {{"queue", queue}})
+            .Inc();
+    }
+    if (action.kind == Kind::kRetry) {
+        metrics_.GetCounter("orderflow_messages_retried_total", "Messages sent to a delay queue",
+                            {{"queue", queue}})
+            .Inc();
+    }
+    if (action.kind == Kind::kDeadLetter) {
+        metrics_
+            .GetCounter("orderflow_messages_dead_lettered_total", "Messages sent to the DLQ",
+                        {{"queue", queue}, {"kind", std::string(outcome)}})
+            .Inc();
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - action.start;
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    metrics_.GetHistogram("orderflow_message_handling_seconds", "Time to handle one message",
+                          {{"queue", queue}})
+        .Observe(seconds);
+
+    const auto level = action.kind == Kind::kDeadLetter || action.kind == Kind::kRequeue
+                           ? telemetry::LogLevel::kWarn
+                           : telemetry::LogLevel::kInfo;
+    const std::string order_id =
+        action.order_id.empty() ? delivery.properties.correlation_id : action.order_id;
+    telemetry::Log(level, action.note.empty() ? std::string_view("message handled") : action.note,
+                   {{"event", delivery.properties.type},
+                    {"queue", queue},
+                    {"order_id", order_id},
+                    {"message_id", delivery.properties.message_id},
+                    {"outcome", action.label.empty() ? outcome : std::string_view(action.label)},
+                    {"attempt", action.attempt},
+                    {"latency_ms", seconds * 1000.0},
+                    {"trace_id", TraceId(delivery)},
+                    {"error", action.error}});
+}
+
+void MessagePipeline::MaybePrune() {
+    const auto now = std::chrono::steady_clock::now();
+    if (last_prune_ && now - *last_prune_ < std::chrono::hours(1)) return;
+    last_prune_ = now;
+    try {
+        const int pruned = PruneInbox(options_.inbox_retention);
+        if (pruned > 0) {
+            telemetry::Log(telemetry::LogLevel::kInfo, "pruned processed message ids",
+                           {{"count", pruned}});
+        }
+    } catch (const std::exception& e) {
+        telemetry::Log(telemetry::LogLevel::kWarn, "inbox prune failed", {{"error", e.what()}});
+    }
+}
+
+int MessagePipeline::PruneInbox(std::chrono::hours retention) {
+    const auto cutoff = options_.clock() - retention;
+    return store::PruneInbox(db_, events::ToUnixMillis(cutoff));
+}
+
+}  // namespace orderflow::service

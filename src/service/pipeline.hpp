@@ -1,0 +1,104 @@
+// The AMQP adapter of a consuming service: turns a batch of deliveries into exactly-once
+// effects. In one SQLite transaction it checks the processed-message-id table, applies
+// each message's effect (in its own savepoint), records the id and stores the emitted
+// events in the outbox; poison goes to Q.dlq at once, transient failures to a delay
+// queue (our x-attempts header counts them); only then is anything acked.
+//
+// Threading: HandleBatch runs on the consumer's thread, which owns `db` while it runs.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/publisher.hpp"
+#include "events/events.hpp"
+#include "events/ids.hpp"
+#include "service/fault.hpp"
+#include "service/retry.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace orderflow::service {
+
+// An event a handler emits; the pipeline writes it to the outbox.
+struct Emitted {
+    events::EventType type = events::EventType::kOrderPlaced;
+    std::string event_id;
+    std::string order_id;
+    std::string body;  // encoded JSON
+};
+
+struct HandlerOutcome {
+    enum class Kind { kDone, kPoison, kTransient };
+    Kind kind = Kind::kDone;
+    std::string label;  // "reserved", "rejected", "confirmed", ... for logs and metrics
+    std::string order_id;
+    std::string error;  // for kPoison / kTransient
+    std::string note;   // the line a person reads, logged as the message (optional)
+
+    static HandlerOutcome Done(std::string label, std::string order_id) {
+        return {Kind::kDone, std::move(label), std::move(order_id), {}, {}};
+    }
+    static HandlerOutcome Poison(std::string error) {
+        return {Kind::kPoison, {}, {}, std::move(error), {}};
+    }
+};
+
+// Business logic of one consuming service, bound to its store. Runs inside a savepoint of
+// the batch transaction; may throw on store errors (treated as transient).
+class MessageHandler {
+public:
+    virtual ~MessageHandler() = default;
+    virtual HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) = 0;
+};
+
+class MessagePipeline final {
+public:
+    struct Options {
+        std::string service;  // "inventory"
+        broker::QueueName queue;
+        RetryPolicy retry;
+        events::Clock clock = events::SystemClock();
+        uint64_t seed = std::random_device{}();
+        std::chrono::hours inbox_retention{24 * 7};
+    };
+
+    MessagePipeline(Options options, SQLite::Database& db, MessageHandler& handler,
+                    broker::Publisher& publisher, FaultInjector& faults,
+                    telemetry::Registry& metrics, std::function<void()> outbox_ready);
+
+    void HandleBatch(const std::vector<broker::Delivery>& batch,
+                     std::vector<broker::Disposition>& out);
+
+    // Deletes processed ids older than `retention` (call now and then, e.g. hourly).
+    int PruneInbox(std::chrono::hours retention);
+
+private:
+    struct Action;
+    void Decide(const broker::Delivery& delivery, Action& action);
+    void HandleOne(const broker::Delivery& delivery, Action& action);
+    void WriteOutbox(const broker::Delivery& delivery, const std::vector<Emitted>& emitted);
+    void Settle(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions,
+                std::vector<broker::Disposition>& out);
+    void Report(const broker::Delivery& delivery, const Action& action);
+    void MaybePrune();
+
+    Options options_;
+    SQLite::Database& db_;
+    MessageHandler& handler_;
+    broker::Publisher& publisher_;
+    FaultInjector& faults_;
+    telemetry::Registry& metrics_;
+    std::function<void()> outbox_ready_;
+    std::mt19937_64 rng_;
+    std::string consumer_id_;
+    std::optional<std::chrono::steady_clock::time_point> last_prune_;
+};
+
+}  // namespace orderflow::service

@@ -1,0 +1,85 @@
+// Group-commit writer; see store_writer.hpp.
+#include "service/store_writer.hpp"
+
+#include <SQLiteCpp/Transaction.h>
+
+#include <vector>
+
+#include "telemetry/log.hpp"
+
+namespace orderflow::service {
+
+StoreWriter::StoreWriter(std::filesystem::path path, store::Durability durability,
+                         std::function<void(SQLite::Database&)> init_schema) {
+    db_ = store::OpenDatabase(path, durability);
+    if (init_schema) init_schema(*db_);
+    thread_ = std::thread([this] { Run(); });
+}
+
+StoreWriter::~StoreWriter() { Stop(); }
+
+void StoreWriter::Submit(Work work, Done done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!stop_) {
+            queue_.emplace_back(std::move(work), std::move(done));
+            wake_.notify_one();
+            return;
+        }
+    }
+    if (done) done(false);
+}
+
+void StoreWriter::Run() {
+    constexpr size_t kMaxGroup = 2000;
+    std::vector<std::pair<Work, Done>> group;
+    while (true) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty() && stop_) return;
+            while (!queue_.empty() && group.size() < kMaxGroup) {
+                group.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        std::vector<bool> ok(group.size(), false);
+        bool committed = false;
+        try {
+            SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            for (size_t i = 0; i < group.size(); ++i) {
+                // A savepoint per item: one failing write must not undo the others.
+                db_->exec("SAVEPOINT item");
+                try {
+                    group[i].first(*db_);
+                    db_->exec("RELEASE item");
+                    ok[i] = true;
+                } catch (const std::exception& e) {
+                    db_->exec("ROLLBACK TO item");
+                    db_->exec("RELEASE item");
+                    telemetry::Log(telemetry::LogLevel::kError, "store write failed",
+                                   {{"error", e.what()}});
+                }
+            }
+            txn.commit();
+            committed = true;
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kError, "store commit failed", {{"error", e.what()}});
+        }
+        for (size_t i = 0; i < group.size(); ++i) {
+            if (group[i].second) group[i].second(committed && ok[i]);
+        }
+        group.clear();
+    }
+}
+
+void StoreWriter::Stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace orderflow::service

@@ -1,0 +1,108 @@
+// Consuming-service wiring; see worker.hpp.
+#include "service/worker.hpp"
+
+#include <random>
+
+#include "store/database.hpp"
+#include "store/outbox.hpp"
+#include "telemetry/log.hpp"
+
+namespace orderflow::service {
+
+RetryPolicy PolicyOf(const Config& config) {
+    RetryPolicy policy;
+    policy.max_attempts = config.max_attempts;
+    policy.delays = config.RetryDelays();
+    return policy;
+}
+
+Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_handler)
+    : runtime_(runtime) {
+    const auto& config = runtime.Settings();
+    const auto policy = PolicyOf(config);
+    const auto topology = broker::ContractTopology(policy.Levels());
+
+    db_ = store::OpenDatabase(config.DbPath(), store::Durability::kFull);
+    faults_ = std::make_unique<FaultInjector>(config.inject_delay_ms, config.inject_fail_rate,
+                                              std::random_device{}());
+    handler_ = make_handler(*db_);
+
+    auto& metrics = runtime.Metrics();
+    broker::Publisher::Options publisher_options;
+    publisher_options.connection = config.Connection("publisher");
+    publisher_options.app_id = config.service;
+    publisher_options.topology = topology;
+    publisher_options.on_connection_change = [](bool connected) {
+        telemetry::Log(connected ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarn,
+                       connected ? "publisher connected" : "publisher disconnected");
+    };
+    publisher_ = std::make_unique<broker::Publisher>(std::move(publisher_options));
+    relay_ = std::make_unique<OutboxRelay>(config.DbPath(), *publisher_, metrics);
+
+    MessagePipeline::Options pipeline_options;
+    pipeline_options.service = config.service;
+    pipeline_options.queue = queue;
+    pipeline_options.retry = policy;
+    pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
+    pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *db_, *handler_, *publisher_,
+                                                  *faults_, metrics,
+                                                  [relay = relay_.get()] { relay->Notify(); });
+
+    broker::Consumer::Options consumer_options;
+    consumer_options.connection = config.Connection("consumer");
+    consumer_options.queue = queue;
+    consumer_options.topology = topology;
+    consumer_options.prefetch = static_cast<uint16_t>(config.prefetch);
+    consumer_options.batch_max = static_cast<size_t>(config.batch_max);
+    consumer_options.batch_wait = std::chrono::milliseconds(config.batch_wait_ms);
+    consumer_options.consumer_tag = config.service;
+    consumer_options.on_connection_change = [queue](bool connected) {
+        telemetry::Log(connected ? telemetry::LogLevel::kInfo : telemetry::LogLevel::kWarn,
+                       connected ? "consumer connected" : "consumer disconnected",
+                       {{"queue", queue.value}});
+    };
+    consumer_ = std::make_unique<broker::Consumer>(
+        std::move(consumer_options),
+        [pipeline = pipeline_.get()](const std::vector<broker::Delivery>& batch,
+                                     std::vector<broker::Disposition>& out) {
+            pipeline->HandleBatch(batch, out);
+        });
+
+    metrics.OnCollect([this, &metrics] {
+        metrics.GetGauge("orderflow_outbox_depth", "Events waiting in the outbox")
+            .Set(static_cast<double>(relay_->Depth()));
+        const auto stats = publisher_->Stats();
+        metrics.GetGauge("orderflow_publisher_confirmed", "Publishes confirmed by the broker")
+            .Set(static_cast<double>(stats.confirmed));
+        metrics.GetGauge("orderflow_broker_connected", "1 while connected to the broker")
+            .Set(publisher_->Connected() && consumer_->Connected() ? 1.0 : 0.0);
+    });
+}
+
+Worker::~Worker() = default;
+
+void Worker::Start() {
+    publisher_->Start();
+    relay_->Start();
+    consumer_->Start();
+    runtime_.AddReadinessCheck("broker", [this] {
+        return publisher_->Connected() && consumer_->Connected();
+    });
+    runtime_.AddReadinessCheck("store", [path = runtime_.Settings().DbPath()] {
+        // The consumer thread owns db_; probe the file through a connection of our own.
+        return store::Probe(path);
+    });
+    const auto timeout = std::chrono::milliseconds(runtime_.Settings().shutdown_timeout_ms);
+    runtime_.OnShutdown([this, timeout] {
+        // Stop taking work, finish and ack the batch in hand, then flush what it emitted.
+        consumer_->Stop();
+        if (!relay_->Flush(timeout)) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "outbox not empty at shutdown",
+                           {{"depth", relay_->Depth()}});
+        }
+        relay_->Stop();
+        publisher_->Stop(timeout);
+    });
+}
+
+}  // namespace orderflow::service

@@ -1,0 +1,50 @@
+// Wires a consuming service: a Publisher (declares the topology, publishes the outbox,
+// dead letters and retries), a Consumer on the service's queue, the MessagePipeline and
+// the OutboxRelay; registers readiness and the shutdown order with the Runtime.
+//
+// Threading: the consumer thread owns `db_` (through the pipeline); the relay thread has
+// its own connection; the publisher thread owns the AMQP publishing connection.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <functional>
+#include <memory>
+
+#include "broker/consumer.hpp"
+#include "broker/publisher.hpp"
+#include "service/fault.hpp"
+#include "service/outbox_relay.hpp"
+#include "service/pipeline.hpp"
+#include "service/runtime.hpp"
+
+namespace orderflow::service {
+
+class Worker final {
+public:
+    using HandlerFactory = std::function<std::unique_ptr<MessageHandler>(SQLite::Database&)>;
+
+    // Opens the service database, builds the handler on it, creates (not starts) all parts.
+    Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_handler);
+    ~Worker();
+
+    broker::Publisher& Publisher() { return *publisher_; }
+    FaultInjector& Faults() { return *faults_; }
+    // Starts publisher, relay and consumer; registers readiness and shutdown.
+    void Start();
+
+private:
+    Runtime& runtime_;
+    std::unique_ptr<SQLite::Database> db_;
+    std::unique_ptr<FaultInjector> faults_;
+    std::unique_ptr<MessageHandler> handler_;
+    std::unique_ptr<broker::Publisher> publisher_;
+    std::unique_ptr<OutboxRelay> relay_;
+    std::unique_ptr<MessagePipeline> pipeline_;
+    std::unique_ptr<broker::Consumer> consumer_;
+};
+
+// The retry policy of the configuration (ORDERFLOW_MAX_ATTEMPTS, _RETRY_DELAYS_MS).
+RetryPolicy PolicyOf(const Config& config);
+
+}  // namespace orderflow::service
