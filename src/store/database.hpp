@@ -19,6 +19,9 @@ enum class Durability {
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::filesystem::path& path,
                                                Durability durability);
 
+// True if the database file can be opened and read (for /readyz).
+bool Probe(const std::filesystem::path& path);
+
 // Milliseconds since the epoch, the unit of every time column.
 using Millis = int64_t;
 

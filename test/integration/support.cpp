@@ -1,0 +1,317 @@
+// Integration-test support; see support.hpp.
+#include "support.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+extern char** environ;
+
+namespace orderflow::test {
+namespace {
+
+std::string Base64(const std::string& in) {
+    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    int val = 0, bits = -6;
+    for (unsigned char c : in) {
+        val = (val << 8) + c;
+        bits += 8;
+        while (bits >= 0) {
+            out.push_back(table[(val >> bits) & 0x3F]);
+            bits -= 6;
+        }
+    }
+    if (bits > -6) out.push_back(table[((val << 8) >> (bits + 8)) & 0x3F]);
+    while (out.size() % 4) out.push_back('=');
+    return out;
+}
+
+struct MgmtEndpoint {
+    uint16_t port = 0;
+    std::string auth;
+};
+
+MgmtEndpoint Mgmt() {
+    // http://user:pass@127.0.0.1:PORT
+    const auto url = Env("ORDERFLOW_TEST_MGMT_URL");
+    const auto scheme = url.find("://");
+    auto rest = url.substr(scheme + 3);
+    MgmtEndpoint endpoint;
+    if (auto at = rest.find('@'); at != std::string::npos) {
+        endpoint.auth = "Basic " + Base64(rest.substr(0, at));
+        rest = rest.substr(at + 1);
+    }
+    endpoint.port = static_cast<uint16_t>(std::stoi(rest.substr(rest.find(':') + 1)));
+    return endpoint;
+}
+
+HttpResult MgmtCall(const std::string& method, const std::string& path, const std::string& body) {
+    const auto mgmt = Mgmt();
+    return HttpCall(method, mgmt.port, path, body,
+                    {{"Authorization", mgmt.auth}, {"Content-Type", "application/json"}});
+}
+
+}  // namespace
+
+std::string Env(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') {
+        FAIL(std::string(name) + " is not set: run the suite through scripts/test.sh");
+    }
+    return value;
+}
+
+std::string NewId() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::to_string(rng() % 1000000000000ULL);
+}
+
+uint16_t FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+HttpResult HttpCall(const std::string& method, uint16_t port, const std::string& target,
+                    const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    std::chrono::milliseconds timeout) {
+    HttpResult result;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return result;
+    }
+    std::ostringstream request;
+    request << method << ' ' << target << " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    bool has_type = false;
+    for (const auto& [name, value] : headers) {
+        request << name << ": " << value << "\r\n";
+        has_type = has_type || strcasecmp(name.c_str(), "content-type") == 0;
+    }
+    if (!body.empty() && !has_type) request << "Content-Type: application/json\r\n";
+    if (!body.empty() || method == "POST") request << "Content-Length: " << body.size() << "\r\n";
+    request << "\r\n" << body;
+    const auto text = request.str();
+    size_t sent = 0;
+    while (sent < text.size()) {
+        const auto n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+    }
+    std::string response;
+    char buffer[16384];
+    while (true) {
+        const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        response.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    const auto header_end = response.find("\r\n\r\n");
+    if (response.size() < 12 || header_end == std::string::npos) return result;
+    result.status = std::atoi(response.c_str() + 9);
+    std::istringstream lines(response.substr(0, header_end));
+    std::string line;
+    std::getline(lines, line);
+    while (std::getline(lines, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon);
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        result.headers[name] = value;
+    }
+    result.body = response.substr(header_end + 4);
+    return result;
+}
+
+Vhost::Vhost() : name_("it-" + NewId()) {
+    auto created = MgmtCall("PUT", "/api/vhosts/" + name_, "{}");
+    REQUIRE((created.status == 201 || created.status == 204));
+    auto user = Env("ORDERFLOW_TEST_MGMT_URL");
+    auto granted = MgmtCall("PUT", "/api/permissions/" + name_ + "/guest",
+                            R"({"configure":".*","write":".*","read":".*"})");
+    REQUIRE((granted.status == 201 || granted.status == 204));
+}
+
+Vhost::~Vhost() { MgmtCall("DELETE", "/api/vhosts/" + name_, ""); }
+
+std::string Vhost::AmqpUrl() const {
+    auto base = Env("ORDERFLOW_TEST_AMQP_URL");
+    return base.substr(0, base.rfind('/') + 1) + name_;
+}
+
+Service::Service(std::string binary, std::map<std::string, std::string> env,
+                 std::filesystem::path log_dir)
+    : binary_(std::move(binary)), env_(std::move(env)), port_(FreePort()) {
+    std::filesystem::create_directories(log_dir);
+    log_path_ = log_dir / (binary_ + ".log");
+    env_["ORDERFLOW_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(port_);
+}
+
+Service::~Service() {
+    if (pid_ > 0 && Running()) {
+        ::kill(pid_, SIGKILL);
+        Wait(std::chrono::seconds(10));
+    }
+}
+
+void Service::Start() {
+    const std::string path = std::string(ORDERFLOW_BIN_DIR) + "/" + binary_;
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string entry(*e);
+        const auto name = entry.substr(0, entry.find('='));
+        if (!env_.contains(name)) env_strings.push_back(entry);
+    }
+    for (const auto& [name, value] : env_) env_strings.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+        ::dup2(log_fd, 1);
+        ::dup2(log_fd, 2);
+        char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+        ::execve(path.c_str(), argv, envp.data());
+        ::_exit(127);
+    }
+    ::close(log_fd);
+}
+
+bool Service::WaitReady(std::chrono::seconds timeout) {
+    return Eventually([&] { return HttpCall("GET", port_, "/readyz").status == 200; }, timeout);
+}
+
+void Service::Kill(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+}
+
+std::optional<int> Service::Wait(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        const auto done = ::waitpid(pid_, &status, WNOHANG);
+        if (done == pid_) {
+            pid_ = -1;
+            if (WIFEXITED(status)) return WEXITSTATUS(status);
+            return -WTERMSIG(status);
+        }
+        if (done < 0) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+}
+
+bool Service::Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+std::string Service::Log() const {
+    std::ifstream file(log_path_);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+namespace {
+std::filesystem::path NewTestDir() {
+    auto dir = std::filesystem::temp_directory_path() / ("orderflow-it-" + NewId());
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+std::map<std::string, std::string> PipelineEnv(const Vhost& vhost, const std::filesystem::path& dir,
+                                               std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> env{{"ORDERFLOW_AMQP_URL", vhost.AmqpUrl()},
+                                           {"ORDERFLOW_DATA_DIR", dir.string()}};
+    for (auto& [k, v] : extra) env[k] = v;
+    return env;
+}
+}  // namespace
+
+Pipeline::Pipeline(std::map<std::string, std::string> extra_env)
+    : dir(NewTestDir()),
+      env(PipelineEnv(vhost, dir, std::move(extra_env))),
+      inventory("orderflow-inventory", env, dir),
+      notification("orderflow-notification", env, dir),
+      ingress("orderflow-ingress",
+              [&] {
+                  auto e = env;
+                  e["ORDERFLOW_INVENTORY_URL"] = "http://127.0.0.1:" + std::to_string(inventory.Port());
+                  e["ORDERFLOW_NOTIFICATION_URL"] =
+                      "http://127.0.0.1:" + std::to_string(notification.Port());
+                  return e;
+              }(),
+              dir) {}
+
+void Pipeline::StartAll() {
+    inventory.Start();
+    notification.Start();
+    ingress.Start();
+    REQUIRE(inventory.WaitReady());
+    REQUIRE(notification.WaitReady());
+    REQUIRE(ingress.WaitReady());
+}
+
+HttpResult PostOrder(uint16_t port, const std::string& user,
+                     const std::vector<std::pair<std::string, int>>& items,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::string body = R"({"user_id":")" + user + R"(","items":{)";
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) body += ",";
+        body += "\"" + items[i].first + "\":" + std::to_string(items[i].second);
+    }
+    body += "}}";
+    return HttpCall("POST", port, "/orders", body, headers);
+}
+
+std::string JsonField(const std::string& json, const std::string& field) {
+    const auto key = "\"" + field + "\":";
+    auto pos = json.find(key);
+    if (pos == std::string::npos) return {};
+    pos += key.size();
+    while (pos < json.size() && json[pos] == ' ') ++pos;
+    if (pos < json.size() && json[pos] == '"') {
+        const auto end = json.find('"', pos + 1);
+        return json.substr(pos + 1, end - pos - 1);
+    }
+    const auto end = json.find_first_of(",}]", pos);
+    return json.substr(pos, end - pos);
+}
+
+}  // namespace orderflow::test

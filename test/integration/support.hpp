@@ -1,0 +1,103 @@
+// Integration-test support: a vhost of its own per test on the real broker started by
+// scripts/test.sh, orderflow services run as real processes, and a blocking HTTP client.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace orderflow::test {
+
+struct HttpResult {
+    int status = 0;  // 0: connection failed
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// One blocking HTTP/1.1 exchange on a new connection (Connection: close).
+HttpResult HttpCall(const std::string& method, uint16_t port, const std::string& target,
+                    const std::string& body = {},
+                    const std::vector<std::pair<std::string, std::string>>& headers = {},
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+uint16_t FreePort();
+std::string Env(const char* name);  // FAILs the test when unset
+std::string NewId();
+
+// A vhost of its own (created through the management API, deleted at the end).
+class Vhost final {
+public:
+    Vhost();
+    ~Vhost();
+    const std::string& Name() const { return name_; }
+    std::string AmqpUrl() const;
+
+private:
+    std::string name_;
+};
+
+// An orderflow binary run as a child process with its log in `dir`/<name>.log.
+class Service final {
+public:
+    Service(std::string binary, std::map<std::string, std::string> env,
+            std::filesystem::path log_dir);
+    ~Service();  // SIGKILL if still running
+    void Start();
+    bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(30));
+    void Kill(int signal);
+    // Waits for the process to exit; returns its exit status (or -signal), nullopt on timeout.
+    std::optional<int> Wait(std::chrono::seconds timeout);
+    bool Running();
+    uint16_t Port() const { return port_; }
+    std::string Log() const;
+    pid_t Pid() const { return pid_; }
+
+private:
+    std::string binary_;
+    std::map<std::string, std::string> env_;
+    std::filesystem::path log_path_;
+    uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
+
+// The three pipeline services on one vhost and one data dir.
+struct Pipeline {
+    explicit Pipeline(std::map<std::string, std::string> extra_env = {});
+    Vhost vhost;
+    std::filesystem::path dir;
+    std::map<std::string, std::string> env;
+    Service inventory;
+    Service notification;
+    Service ingress;
+    void StartAll();
+};
+
+// POST /orders with {"user_id":..., "items":{sku: qty}}; returns the answer.
+HttpResult PostOrder(uint16_t port, const std::string& user,
+                     const std::vector<std::pair<std::string, int>>& items,
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+// Pulls a string field out of a flat JSON answer (enough for tests).
+std::string JsonField(const std::string& json, const std::string& field);
+// Polls until `predicate` holds or `timeout` passes.
+template <class Predicate>
+bool Eventually(Predicate predicate, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds(100));
+
+}  // namespace orderflow::test
+
+#include <thread>
+template <class Predicate>
+bool orderflow::test::Eventually(Predicate predicate, std::chrono::milliseconds timeout,
+                                 std::chrono::milliseconds step) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (predicate()) return true;
+        std::this_thread::sleep_for(step);
+    }
+    return predicate();
+}
