@@ -13,6 +13,9 @@ struct ConnectionOptions {
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds reconnect_min{200};  // backoff with jitter between these
     std::chrono::milliseconds reconnect_max{5000};
+    // amqps:// always verifies the broker's certificate and host name; against this CA
+    // bundle (PEM) when set, else against the system trust store.
+    std::string tls_ca_file;
 };
 
 }  // namespace orderflow::broker

@@ -40,6 +40,9 @@ public:
         std::chrono::milliseconds batch_wait{5};
         std::string consumer_tag;       // empty: broker-generated
         FieldTable consume_arguments;   // e.g. x-stream-offset for streams
+        // If set, called on the consumer thread before every (re)subscribe, and its result
+        // replaces consume_arguments: a stream reader resumes after the offset it stored.
+        std::function<FieldTable()> subscribe_arguments;
         std::function<void(bool connected)> on_connection_change;  // consumer thread
     };
 

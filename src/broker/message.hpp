@@ -45,6 +45,7 @@ struct FieldValue {
 
     const std::string* AsString() const { return std::get_if<std::string>(&value); }
     std::optional<int64_t> AsInt() const;  // int64 or a decimal string
+    bool operator==(const FieldValue&) const = default;
 };
 
 struct Properties {

@@ -50,6 +50,8 @@ struct OrderPlaced {
 
 enum class RejectReason { kOutOfStock, kUnknownSku };
 std::string_view ReasonCode(RejectReason reason);  // "OUT_OF_STOCK", "UNKNOWN_SKU"
+// Parses a ReasonCode; false if unknown.
+bool ParseReasonCode(std::string_view code, RejectReason& out);
 
 struct InventoryReserved {
     Envelope envelope;
@@ -69,6 +71,8 @@ using InventoryEvent = std::variant<InventoryReserved, InventoryRejected>;
 
 enum class NotificationOutcome { kConfirmed, kRejected };
 std::string_view OutcomeName(NotificationOutcome outcome);  // "confirmed", "rejected"
+// Parses an OutcomeName; false if unknown.
+bool ParseOutcomeName(std::string_view name, NotificationOutcome& out);
 
 struct NotificationSent {
     Envelope envelope;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "events/events.hpp"
 #include "events/ids.hpp"
 
 namespace orderflow::handlers {

@@ -92,7 +92,16 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-// "127.0.0.1:8000" -> ("127.0.0.1", 8000); false on syntax errors.
+// "127.0.0.1:8000" -> ("127.0.0.1", 8000); "[::1]:8000" -> ("::1", 8000); an empty host
+// (":8000") means all interfaces ("0.0.0.0"). False on syntax errors.
 bool ParseHostPort(std::string_view text, std::string& host, uint16_t& port);
+
+// %XX decoding (malformed escapes are kept as they are); '+' becomes a space only in query
+// strings (application/x-www-form-urlencoded), never in paths.
+std::string PercentDecode(std::string_view text, bool plus_as_space);
+// "a=1&b=x+y&c" -> {a:1, b:"x y", c:""}; the first of repeated keys wins.
+std::map<std::string, std::string> ParseQuery(std::string_view query);
+// Fills request.target, .path and .query from a request target as sent.
+void SetTarget(Request& request, std::string_view target);
 
 }  // namespace orderflow::http

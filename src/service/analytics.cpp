@@ -11,6 +11,7 @@
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
 #include "store/database.hpp"
+#include "service/worker.hpp"
 #include "store/inbox.hpp"
 #include "telemetry/log.hpp"
 
@@ -140,13 +141,18 @@ AnalyticsService::AnalyticsService(Runtime& runtime, StreamStart start)
     options.prefetch = kStreamPrefetch;
     options.batch_max = 500;
     options.batch_wait = std::chrono::milliseconds(20);
-    // Resume after the last offset stored; without one, where --from says.
+    // Resume after the last offset stored (read again at every reconnect, on the consumer
+    // thread that owns db_); without one, where --from says.
     const auto stored = StoredOffset(*db_);
-    if (stored) {
-        options.consume_arguments["x-stream-offset"] = *stored;
-    } else {
-        options.consume_arguments["x-stream-offset"] = start_.offset;
-    }
+    options.subscribe_arguments = [this] {
+        broker::FieldTable args;
+        if (auto offset = StoredOffset(*db_)) {
+            args["x-stream-offset"] = *offset;
+        } else {
+            args["x-stream-offset"] = start_.offset;
+        }
+        return args;
+    };
     telemetry::Log(telemetry::LogLevel::kInfo, "following the event stream",
                    {{"from", stored ? std::to_string(*stored) : start_.offset}});
     consumer_ = std::make_unique<broker::Consumer>(

@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include "events/codec.hpp"
 #include "handlers/context.hpp"
 #include "service/pipeline.hpp"
 #include "store/notifications.hpp"

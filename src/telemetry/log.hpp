@@ -2,7 +2,9 @@
 // (ORDERFLOW_LOG_FORMAT=json). Thread-safe; each line is written with one write().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -33,5 +35,23 @@ bool ParseLogFormat(std::string_view text, LogFormat& out);
 // Text: `2026-11-21T12:00:00.000Z INFO inventory msg="..." key=value ...`
 // JSON: {"ts":"...","level":"info","service":"inventory","msg":"...","key":value,...}
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+
+// True if a line at `level` would be written (skip building expensive fields otherwise).
+bool LogEnabled(LogLevel level);
+
+// The line Log writes (with its trailing newline), for a given time: pure, for tests.
+std::string FormatLogLine(LogFormat format, std::string_view service,
+                          std::chrono::system_clock::time_point time, LogLevel level,
+                          std::string_view message, std::initializer_list<LogField> fields);
+
+// RFC 3339 UTC with milliseconds: 2026-11-21T12:00:00.000Z.
+std::string FormatTimestamp(std::chrono::system_clock::time_point time);
+
+// Appends `text` as a JSON string literal (quotes included): control characters escaped,
+// invalid UTF-8 replaced by U+FFFD, so the output is always valid JSON.
+void AppendJsonString(std::string& out, std::string_view text);
+
+// Test hook: lines go to `sink` instead of stdout; an empty function restores stdout.
+void SetLogSink(std::function<void(std::string_view line)> sink);
 
 }  // namespace orderflow::telemetry

@@ -55,6 +55,12 @@ std::vector<double> LatencyBuckets();
 
 class Registry final {
 public:
+    // Out of line: Family is only complete in metrics.cpp.
+    Registry();
+    ~Registry();
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
     // Returns the same instance for the same name + labels. References stay valid.
     Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
     Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <strings.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -264,10 +265,16 @@ std::map<std::string, std::string> PipelineEnv(const Vhost& vhost, const std::fi
 }
 }  // namespace
 
-Pipeline::Pipeline(std::map<std::string, std::string> extra_env)
+Pipeline::Pipeline(std::map<std::string, std::string> extra_env,
+                   std::map<std::string, std::string> inventory_env)
     : dir(NewTestDir()),
       env(PipelineEnv(vhost, dir, std::move(extra_env))),
-      inventory("orderflow-inventory", env, dir),
+      inventory("orderflow-inventory", PipelineEnv(vhost, dir, [&] {
+                    auto e = env;
+                    for (auto& [k, v] : inventory_env) e[k] = v;
+                    return e;
+                }()),
+                dir),
       notification("orderflow-notification", env, dir),
       ingress("orderflow-ingress",
               [&] {

@@ -67,7 +67,9 @@ private:
 
 // The three pipeline services on one vhost and one data dir.
 struct Pipeline {
-    explicit Pipeline(std::map<std::string, std::string> extra_env = {});
+    // `extra_env` goes to every service, `inventory_env` to inventory only.
+    explicit Pipeline(std::map<std::string, std::string> extra_env = {},
+                      std::map<std::string, std::string> inventory_env = {});
     Vhost vhost;
     std::filesystem::path dir;
     std::map<std::string, std::string> env;

@@ -1,0 +1,209 @@
+# shellcheck shell=bash
+# Helpers shared by the orderflow scripts: repository root, logging, free ports, the one
+# list of Debian packages the project needs, and the CMake build. Sourced, never executed.
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    echo "scripts/lib.sh is meant to be sourced by the other scripts" >&2
+    exit 2
+fi
+
+ORDERFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+ORDERFLOW_SCRIPT="$(basename "$0")"
+readonly ORDERFLOW_ROOT ORDERFLOW_SCRIPT
+
+# The Debian 12 packages, in one place. Groups let the Dockerfile install only what it
+# needs to build; `ensure_packages` without arguments installs every group.
+ORDERFLOW_PACKAGES_BUILD=(
+    build-essential cmake pkg-config
+    librabbitmq-dev rapidjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev catch2
+    libspdlog-dev libcli11-dev libboost-dev
+)
+# The project-local broker (scripts/broker.sh) and the HTTP probes of the scripts.
+ORDERFLOW_PACKAGES_BROKER=(rabbitmq-server curl)
+# Benchmark and demo helpers, plus what scripts/lint-compose.sh and shellcheck need.
+ORDERFLOW_PACKAGES_TOOLS=(gnuplot-nox wrk python3-pika python3-yaml shellcheck)
+
+# The RabbitMQ scripts themselves, not the /usr/sbin wrappers (those switch to the
+# rabbitmq user and drop the environment that points the node at our directory).
+ORDERFLOW_RABBITMQ_BIN="${ORDERFLOW_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}"
+
+# ---------------------------------------------------------------------------- logging
+
+if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
+    _of_bold=$'\e[1m' _of_yellow=$'\e[33m' _of_red=$'\e[31m' _of_reset=$'\e[0m'
+else
+    _of_bold='' _of_yellow='' _of_red='' _of_reset=''
+fi
+
+log() { printf '%s[%s]%s %s\n' "$_of_bold" "$ORDERFLOW_SCRIPT" "$_of_reset" "$*" >&2; }
+warn() { printf '%s[%s] warning:%s %s\n' "$_of_yellow" "$ORDERFLOW_SCRIPT" "$_of_reset" "$*" >&2; }
+die() {
+    printf '%s[%s] error:%s %s\n' "$_of_red" "$ORDERFLOW_SCRIPT" "$_of_reset" "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------------------- packages
+
+# Runs a command as root: directly, or through passwordless sudo.
+as_root() {
+    if [[ "$(id -u)" == 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo -n "$@"
+    else
+        die "need root to run: $* (run as root, or install the packages listed in scripts/lib.sh yourself and set ORDERFLOW_SKIP_PACKAGES=1)"
+    fi
+}
+
+# Prints the packages among the arguments that are not installed, one per line.
+missing_packages() {
+    local pkg status
+    for pkg in "$@"; do
+        status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+        [[ "$status" == installed ]] || printf '%s\n' "$pkg"
+    done
+}
+
+# ensure_packages [build|broker|tools|all]...: installs what is missing of those groups
+# (default: all). Touches apt only when something is missing, and runs `apt-get update`
+# at most once per run, child scripts included (ORDERFLOW_APT_UPDATED is exported).
+ensure_packages() {
+    local -a groups=("$@") wanted=() missing=()
+    local group
+    [[ ${#groups[@]} -gt 0 ]] || groups=(all)
+    if [[ "${ORDERFLOW_SKIP_PACKAGES:-0}" == 1 ]]; then
+        return 0
+    fi
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        warn "not a Debian system: install the packages listed in scripts/lib.sh yourself"
+        return 0
+    fi
+    for group in "${groups[@]}"; do
+        case "$group" in
+            build) wanted+=("${ORDERFLOW_PACKAGES_BUILD[@]}") ;;
+            broker) wanted+=("${ORDERFLOW_PACKAGES_BROKER[@]}") ;;
+            tools) wanted+=("${ORDERFLOW_PACKAGES_TOOLS[@]}") ;;
+            all)
+                wanted+=("${ORDERFLOW_PACKAGES_BUILD[@]}" "${ORDERFLOW_PACKAGES_BROKER[@]}"
+                    "${ORDERFLOW_PACKAGES_TOOLS[@]}")
+                ;;
+            *) die "ensure_packages: unknown group '$group'" ;;
+        esac
+    done
+    mapfile -t missing < <(missing_packages "${wanted[@]}")
+    [[ ${#missing[@]} -gt 0 ]] || return 0
+    log "installing missing packages: ${missing[*]}"
+    if [[ "${ORDERFLOW_APT_UPDATED:-0}" != 1 ]]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        export ORDERFLOW_APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------- build
+
+# build [DIR]: configures and builds into DIR (default $BUILD_DIR, else build/), relative
+# to the repository root. ORDERFLOW_SANITIZE (e.g. address,undefined) is passed to CMake
+# every time, so a build dir follows the variable; ORDERFLOW_CMAKE_ARGS adds arguments.
+build() {
+    local dir="${1:-${BUILD_DIR:-build}}"
+    local -a extra=()
+    read -r -a extra <<<"${ORDERFLOW_CMAKE_ARGS:-}"
+    log "configuring $dir (sanitize: ${ORDERFLOW_SANITIZE:-none})"
+    (
+        cd "$ORDERFLOW_ROOT" || exit 1
+        cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+            -DORDERFLOW_SANITIZE="${ORDERFLOW_SANITIZE:-}" "${extra[@]}" || exit 1
+        log "building $dir with $(nproc) jobs"
+        cmake --build "$dir" -j"$(nproc)" || exit 1
+    )
+}
+
+# Absolute path of a build dir given relative to the repository root.
+build_dir_path() {
+    local dir="${1:-${BUILD_DIR:-build}}"
+    if [[ "$dir" == /* ]]; then
+        printf '%s\n' "$dir"
+    else
+        printf '%s\n' "$ORDERFLOW_ROOT/$dir"
+    fi
+}
+
+# ---------------------------------------------------------------------------- ports
+
+# True when something listens on TCP port $1 (any address, IPv4 or IPv6).
+port_in_use() {
+    local hex files=()
+    printf -v hex ':%04X' "$1"
+    [[ -r /proc/net/tcp ]] && files+=(/proc/net/tcp)
+    [[ -r /proc/net/tcp6 ]] && files+=(/proc/net/tcp6)
+    if [[ ${#files[@]} -eq 0 ]]; then
+        ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+        return
+    fi
+    # Column 2 is local address:port in hex, column 4 the state (0A = LISTEN).
+    awk -v p="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 }
+                     END { exit !found }' "${files[@]}"
+}
+
+# True when any socket (listening or connected) uses local port $1: stricter than
+# port_in_use, for picking new ports.
+port_used_at_all() {
+    local hex files=()
+    printf -v hex ':%04X' "$1"
+    [[ -r /proc/net/tcp ]] && files+=(/proc/net/tcp)
+    [[ -r /proc/net/tcp6 ]] && files+=(/proc/net/tcp6)
+    [[ ${#files[@]} -gt 0 ]] || { port_in_use "$1"; return; }
+    awk -v p="$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 }
+                     END { exit !found }' "${files[@]}"
+}
+
+# free_port [EXCLUDED...]: prints a TCP port nothing uses, other than the excluded ones.
+# Picked in 20000-31999: below Linux's ephemeral range (32768-60999, where outgoing
+# connections and RabbitMQ's CLI distribution ports 35672-35682 live) and away from the
+# well-known ports of RabbitMQ (25672 is skipped explicitly).
+free_port() {
+    local port excluded _
+    for _ in $(seq 1 200); do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+        [[ "$port" != 25672 ]] || continue
+        for excluded in "$@"; do
+            [[ "$port" != "$excluded" ]] || continue 2
+        done
+        if ! port_used_at_all "$port"; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    die "no free TCP port found"
+}
+
+# ---------------------------------------------------------------------------- processes
+
+# True when process $1 exists (and is not a zombie).
+pid_alive() {
+    local state
+    [[ "$1" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$1" 2>/dev/null || return 1
+    state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || true)"
+    [[ "$state" != Z ]]
+}
+
+# wait_pid_exit PID SECONDS: waits for a process that is not our child to exit.
+wait_pid_exit() {
+    local pid="$1" deadline=$((SECONDS + $2))
+    while pid_alive "$pid"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+# wait_http URL SECONDS: waits until URL answers 2xx.
+wait_http() {
+    local url="$1" deadline=$((SECONDS + $2))
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, builds, starts a RabbitMQ node of
+# its own (a temporary directory under .run/, free ports), runs ctest against it, stops
+# it, and exits with ctest's status. Arguments other than --sanitize go to ctest:
+#
+#   scripts/test.sh                 every test
+#   scripts/test.sh -L unit         only the unit tests (ctest label)
+#   scripts/test.sh -R 'dead.letter' --repeat until-fail:3
+#   scripts/test.sh --sanitize      build into build-asan with address,undefined and run there
+#
+# The tests see ORDERFLOW_TEST_AMQP_URL, ORDERFLOW_TEST_MGMT_URL (also as ORDERFLOW_AMQP_URL
+# and ORDERFLOW_MGMT_URL) and ORDERFLOW_TEST_BROKER_DIR, with which they may stop and start
+# that node: scripts/broker.sh stop|start --dir "$ORDERFLOW_TEST_BROKER_DIR".
+# BUILD_DIR chooses the build directory (default build); ORDERFLOW_KEEP_TEST_BROKER=1 keeps
+# the node's directory (logs, data) even when the tests pass.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ctest_args=()
+sanitize=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --sanitize) sanitize=1 ;;
+        -h | --help)
+            sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        --)
+            shift
+            ctest_args+=("$@")
+            break
+            ;;
+        *) ctest_args+=("$1") ;;
+    esac
+    shift
+done
+
+if [[ $sanitize == 1 ]]; then
+    export BUILD_DIR=build-asan ORDERFLOW_SANITIZE=address,undefined
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+else
+    export BUILD_DIR="${BUILD_DIR:-build}"
+fi
+build_dir="$(build_dir_path "$BUILD_DIR")"
+
+ensure_packages all
+"$ORDERFLOW_ROOT/scripts/setup.sh"
+
+# ---------------------------------------------------------------------------- broker
+
+mkdir -p "$ORDERFLOW_ROOT/.run"
+broker_dir="$(mktemp -d "$ORDERFLOW_ROOT/.run/test-broker.XXXXXX")"
+broker_started=0
+test_status=1
+
+# shellcheck disable=SC2317  # reached through the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ $broker_started == 1 ]]; then
+        "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" || warn "could not stop the test broker in $broker_dir"
+    fi
+    if [[ $test_status == 0 && "${ORDERFLOW_KEEP_TEST_BROKER:-0}" != 1 ]]; then
+        rm -rf "$broker_dir"
+    else
+        log "test broker directory kept for inspection: $broker_dir"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+amqp_port="$(free_port)"
+mgmt_port="$(free_port "$amqp_port")"
+dist_port="$(free_port "$amqp_port" "$mgmt_port")"
+stream_port="$(free_port "$amqp_port" "$mgmt_port" "$dist_port")"
+node="orderflow-test-${broker_dir##*.}@localhost"
+
+broker_started=1
+ORDERFLOW_BROKER_AMQP_PORT="$amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$mgmt_port" \
+    ORDERFLOW_BROKER_DIST_PORT="$dist_port" ORDERFLOW_BROKER_STREAM_PORT="$stream_port" \
+    ORDERFLOW_BROKER_NODE="$node" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
+    "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir"
+
+# The tests restart this node with `broker.sh start --dir`, which must then read the
+# node's ports.env, not broker settings the caller happens to have in the environment.
+unset ORDERFLOW_BROKER_AMQP_PORT ORDERFLOW_BROKER_MGMT_PORT ORDERFLOW_BROKER_DIST_PORT \
+    ORDERFLOW_BROKER_STREAM_PORT ORDERFLOW_BROKER_NODE ORDERFLOW_BROKER_DIR \
+    ORDERFLOW_BROKER_PICK_FREE_PORTS
+
+export ORDERFLOW_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"
+export ORDERFLOW_TEST_MGMT_URL="http://guest:guest@127.0.0.1:${mgmt_port}"
+export ORDERFLOW_TEST_BROKER_DIR="$broker_dir"
+export ORDERFLOW_AMQP_URL="$ORDERFLOW_TEST_AMQP_URL"
+export ORDERFLOW_MGMT_URL="$ORDERFLOW_TEST_MGMT_URL"
+
+# ---------------------------------------------------------------------------- tests
+
+log "running ctest in $build_dir against $ORDERFLOW_TEST_AMQP_URL"
+test_status=0
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j1 --timeout 600 \
+    "${ctest_args[@]}" || test_status=$?
+if [[ $test_status == 0 ]]; then
+    log "all tests passed"
+else
+    warn "ctest failed (status $test_status)"
+fi
+exit "$test_status"

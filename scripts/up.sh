@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine: installs what is missing, builds, starts the
+# project-local RabbitMQ node (scripts/broker.sh, data under .run/broker) and the four
+# services (data in .run/data, logs in .run/logs/<service>.log), prints where everything
+# is, and waits. Ctrl-C stops the services (SIGTERM, they finish in-flight work), then the
+# broker if this script started it.
+#
+#   scripts/up.sh               with the project-local broker (default ports unless
+#                               ORDERFLOW_BROKER_*_PORT say otherwise; taken ports are
+#                               replaced by free ones, and the script says so)
+#   scripts/up.sh --no-broker   with the broker at ORDERFLOW_AMQP_URL (and ORDERFLOW_MGMT_URL)
+#   scripts/up.sh --no-build    skip the package check and the build: run what is built
+#
+#   ORDERFLOW_UP_HTTP_BASE  first HTTP port (default 8000: ingress 8000, inventory 8001,
+#                           notification 8002, analytics 8003)
+#   BUILD_DIR               build directory (default build)
+# Other ORDERFLOW_* settings (SPEC section 2, e.g. ORDERFLOW_INJECT_FAIL_RATE) reach the
+# services unchanged.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+use_broker=1
+do_build=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --no-broker) use_broker=0 ;;
+        --no-build) do_build=0 ;;
+        -h | --help)
+            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "usage: scripts/up.sh [--no-broker] [--no-build]   (see --help)" >&2
+            exit 2
+            ;;
+    esac
+    shift
+done
+
+export BUILD_DIR="${BUILD_DIR:-build}"
+bin_dir="$(build_dir_path "$BUILD_DIR")/bin"
+run_dir="$ORDERFLOW_ROOT/.run"
+broker_dir="${ORDERFLOW_BROKER_DIR:-$run_dir/broker}"
+data_dir="$run_dir/data"
+log_dir="$run_dir/logs"
+http_base="${ORDERFLOW_UP_HTTP_BASE:-8000}"
+if ! [[ "$http_base" =~ ^[0-9]+$ ]] || ((http_base < 1 || http_base > 65532)); then
+    die "ORDERFLOW_UP_HTTP_BASE must be a port number"
+fi
+
+# Services in start order, with their HTTP ports and what they serve besides the probes.
+services=(inventory notification analytics ingress)
+declare -A port=(
+    [ingress]=$((http_base)) [inventory]=$((http_base + 1))
+    [notification]=$((http_base + 2)) [analytics]=$((http_base + 3))
+)
+declare -A routes=(
+    [ingress]="POST /orders, GET /orders/{id}, POST /orders/sync"
+    [inventory]="GET /inventory, POST /reserve"
+    [notification]="GET /notifications?order_id=..., POST /send"
+    [analytics]="GET /stats"
+)
+declare -A pid=()
+
+# ---------------------------------------------------------------------------- build
+
+if [[ $do_build == 1 ]]; then
+    ensure_packages all
+    "$ORDERFLOW_ROOT/scripts/setup.sh"
+fi
+for service in "${services[@]}"; do
+    [[ -x "$bin_dir/orderflow-$service" ]] || die "$bin_dir/orderflow-$service was not built"
+done
+for service in "${services[@]}"; do
+    if port_in_use "${port[$service]}"; then
+        die "port ${port[$service]} ($service) is in use: is scripts/up.sh already running? (ORDERFLOW_UP_HTTP_BASE chooses other ports)"
+    fi
+done
+
+# ---------------------------------------------------------------------------- stopping
+
+broker_started=0
+stopping=0
+
+# shellcheck disable=SC2317  # reached through the traps
+stop_all() {
+    local service deadline
+    [[ $stopping == 0 ]] || return 0
+    stopping=1
+    trap - INT TERM
+    echo >&2
+    for service in "${services[@]}"; do
+        if [[ -n "${pid[$service]:-}" ]] && pid_alive "${pid[$service]}"; then
+            log "stopping $service (pid ${pid[$service]})"
+            kill -TERM "${pid[$service]}" 2>/dev/null || true
+        fi
+    done
+    deadline=$((SECONDS + 30))
+    for service in "${services[@]}"; do
+        [[ -n "${pid[$service]:-}" ]] || continue
+        while pid_alive "${pid[$service]}" && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+        if pid_alive "${pid[$service]}"; then
+            warn "$service did not stop within 30 s: SIGKILL"
+            kill -KILL "${pid[$service]}" 2>/dev/null || true
+        fi
+        wait "${pid[$service]}" 2>/dev/null || true
+    done
+    if [[ $broker_started == 1 ]]; then
+        "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" || true
+    fi
+    log "all stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+# ---------------------------------------------------------------------------- broker
+
+if [[ $use_broker == 1 ]]; then
+    if "$ORDERFLOW_ROOT/scripts/broker.sh" status --dir "$broker_dir" >/dev/null 2>&1; then
+        log "the broker in $broker_dir is already running: using it (it stays up afterwards)"
+    else
+        broker_started=1
+        ORDERFLOW_BROKER_PICK_FREE_PORTS=1 "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
+    fi
+    eval "$("$ORDERFLOW_ROOT/scripts/broker.sh" env --dir "$broker_dir")"
+else
+    export ORDERFLOW_AMQP_URL="${ORDERFLOW_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+    export ORDERFLOW_MGMT_URL="${ORDERFLOW_MGMT_URL:-http://guest:guest@127.0.0.1:15672}"
+fi
+
+# ---------------------------------------------------------------------------- services
+
+mkdir -p "$data_dir" "$log_dir"
+export ORDERFLOW_DATA_DIR="$data_dir"
+export ORDERFLOW_INVENTORY_URL="http://127.0.0.1:${port[inventory]}"
+export ORDERFLOW_NOTIFICATION_URL="http://127.0.0.1:${port[notification]}"
+
+for service in "${services[@]}"; do
+    log_file="$log_dir/$service.log"
+    printf '\n=== %s scripts/up.sh starts orderflow-%s\n' "$(date -u +%FT%TZ)" "$service" >>"$log_file"
+    ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$service]}" \
+        "$bin_dir/orderflow-$service" </dev/null >>"$log_file" 2>&1 &
+    pid[$service]=$!
+    log "started $service (pid ${pid[$service]}, log $log_file)"
+done
+
+# Every service answers /readyz with 200 once its broker connection and store are usable.
+not_ready=("${services[@]}")
+deadline=$((SECONDS + 60))
+while [[ ${#not_ready[@]} -gt 0 ]] && ((SECONDS < deadline)); do
+    waiting=()
+    for service in "${not_ready[@]}"; do
+        if ! pid_alive "${pid[$service]}"; then
+            tail -n 20 "$log_dir/$service.log" >&2 || true
+            die "$service exited during start-up (log: $log_dir/$service.log)"
+        fi
+        curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${port[$service]}/readyz" 2>/dev/null ||
+            waiting+=("$service")
+    done
+    not_ready=("${waiting[@]}")
+    [[ ${#not_ready[@]} -eq 0 ]] || sleep 0.5
+done
+if [[ ${#not_ready[@]} -gt 0 ]]; then
+    warn "not ready after 60 s: ${not_ready[*]} (they keep trying; see their logs)"
+fi
+
+# ---------------------------------------------------------------------------- summary
+
+relative() { printf '%s\n' "${1#"$ORDERFLOW_ROOT"/}"; }
+mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#')"
+{
+    echo
+    echo "orderflow is up"
+    for service in ingress inventory notification analytics; do
+        printf '  %-13s http://127.0.0.1:%s  %s\n' "$service" "${port[$service]}" "${routes[$service]}"
+        printf '  %-13s log %s\n' "" "$(relative "$log_dir/$service.log")"
+    done
+    echo "  every service: GET /healthz, /readyz, /metrics"
+    echo
+    echo "  broker        $ORDERFLOW_AMQP_URL"
+    if [[ $use_broker == 1 ]]; then
+        echo "  management UI $mgmt_ui/ (user guest, password guest)"
+    else
+        echo "  management UI $mgmt_ui/ (credentials as in ORDERFLOW_MGMT_URL)"
+    fi
+    if [[ $use_broker == 1 ]]; then
+        echo "  broker data   $(relative "$broker_dir") (log in $(relative "$broker_dir")/log/)"
+    fi
+    echo "  service data  $(relative "$data_dir")"
+    echo
+    echo "Try:"
+    echo "  curl -s -X POST http://127.0.0.1:${port[ingress]}/orders -H 'Content-Type: application/json' \\"
+    echo "       -d '{\"user_id\":\"user1\",\"items\":{\"burger\":1}}'"
+    echo "  curl -s http://127.0.0.1:${port[ingress]}/orders/<order_id>"
+    echo "  ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
+    echo
+    echo "Ctrl-C stops everything."
+} >&2
+
+# ---------------------------------------------------------------------------- wait
+
+# Wait until Ctrl-C. A service that exits (or is killed, as scripts/demo.sh does) is
+# reported; the rest keeps running.
+declare -A reported=()
+while :; do
+    for service in "${services[@]}"; do
+        if [[ -z "${reported[$service]:-}" ]] && ! pid_alive "${pid[$service]}"; then
+            status=0
+            wait "${pid[$service]}" 2>/dev/null || status=$?
+            warn "$service (pid ${pid[$service]}) exited with status $status; see $(relative "$log_dir/$service.log")"
+            reported[$service]=1
+        fi
+    done
+    sleep 1 &
+    wait $! || true
+done

@@ -1,0 +1,196 @@
+// RAII rabbitmq-c connection; see connection.hpp.
+#include "broker/impl/connection.hpp"
+
+#include <amqp.h>  // before amqp_framing.h, which needs it first
+#include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "broker/impl/amqp_util.hpp"
+
+namespace orderflow::broker::impl {
+namespace {
+
+// Bounds every synchronous RPC (declare, qos, close...). Quorum queue declares can take a
+// few seconds while a leader is elected; a broker that does not answer in this time is
+// treated as gone.
+constexpr std::chrono::seconds kRpcTimeout{30};
+
+}  // namespace
+
+std::expected<ParsedUrl, std::string> ParseUrl(const std::string& url) {
+    std::string copy = url.substr(0, url.find('?'));  // amqp_parse_url writes into its input
+    amqp_connection_info info{};
+    amqp_default_connection_info(&info);
+    if (const int status = amqp_parse_url(copy.data(), &info); status != AMQP_STATUS_OK) {
+        return std::unexpected(
+            fmt::format("bad broker URL '{}': {}", RedactedUrl(url), StatusText(status)));
+    }
+    ParsedUrl out;
+    out.host = info.host;
+    out.port = info.port;
+    out.user = info.user;
+    out.password = info.password;
+    out.vhost = info.vhost;
+    out.tls = info.ssl != 0;
+    return out;
+}
+
+std::string RedactedUrl(const std::string& url) {
+    const auto scheme = url.find("://");
+    const auto at = url.find('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+    const auto colon = url.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::expected<Connection, std::string> Connection::Open(const ConnectionOptions& options,
+                                                        bool blocked_notifications) {
+    auto url = ParseUrl(options.url);
+    if (!url) return std::unexpected(url.error());
+    amqp_connection_state_t state = amqp_new_connection();
+    if (state == nullptr) return std::unexpected("out of memory creating a connection");
+    Connection connection(state);
+    const auto where = fmt::format("{}:{}", url->host, url->port);
+
+    amqp_socket_t* socket = url->tls ? amqp_ssl_socket_new(state) : amqp_tcp_socket_new(state);
+    if (socket == nullptr) return std::unexpected("cannot create a socket for " + where);
+    if (url->tls) {
+        amqp_ssl_socket_set_verify_peer(socket, 1);
+        amqp_ssl_socket_set_verify_hostname(socket, 1);
+        if (!options.tls_ca_file.empty()) {
+            if (const int status = amqp_ssl_socket_set_cacert(socket, options.tls_ca_file.c_str());
+                status != AMQP_STATUS_OK) {
+                return std::unexpected(fmt::format("cannot load CA file {}: {}",
+                                                   options.tls_ca_file, StatusText(status)));
+            }
+        } else {
+            // rabbitmq-c 0.11 loads no trust store by itself.
+            auto* context = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+            if (context == nullptr || SSL_CTX_set_default_verify_paths(context) != 1) {
+                return std::unexpected("cannot load the system trust store for " + where);
+            }
+        }
+    }
+    timeval connect_timeout = ToTimeval(options.connect_timeout);
+    if (const int status =
+            amqp_socket_open_noblock(socket, url->host.c_str(), url->port, &connect_timeout);
+        status != AMQP_STATUS_OK) {
+        const int error = errno;  // says why a socket error happened (refused, unreachable...)
+        const auto detail = status == AMQP_STATUS_SOCKET_ERROR && error != 0
+                                ? fmt::format(": {}", std::strerror(error))
+                                : "";
+        return std::unexpected(
+            fmt::format("cannot connect to {}: {}{}", where, StatusText(status), detail));
+    }
+    amqp_set_handshake_timeout(state, &connect_timeout);
+    timeval rpc_timeout = ToTimeval(kRpcTimeout);
+    amqp_set_rpc_timeout(state, &rpc_timeout);
+
+    // connection_name shows in the management UI; consumer_cancel_notify lets the broker
+    // tell a consumer that its queue was deleted instead of leaving it silently idle.
+    // rabbitmq-c merges these capabilities with its own defaults.
+    std::vector<amqp_table_entry_t> capabilities;
+    auto flag = [](const char* key) {
+        amqp_table_entry_t entry{};
+        entry.key = amqp_cstring_bytes(key);
+        entry.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        entry.value.value.boolean = 1;
+        return entry;
+    };
+    capabilities.push_back(flag("consumer_cancel_notify"));
+    capabilities.push_back(flag("publisher_confirms"));
+    capabilities.push_back(flag("basic.nack"));
+    if (blocked_notifications) capabilities.push_back(flag("connection.blocked"));
+    amqp_table_entry_t entries[2]{};
+    entries[0].key = amqp_cstring_bytes("capabilities");
+    entries[0].value.kind = AMQP_FIELD_KIND_TABLE;
+    entries[0].value.value.table = {static_cast<int>(capabilities.size()), capabilities.data()};
+    entries[1].key = amqp_cstring_bytes("connection_name");
+    entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[1].value.value.bytes = Bytes(options.connection_name);
+    const amqp_table_t properties{options.connection_name.empty() ? 1 : 2, entries};
+
+    const auto heartbeat = static_cast<int>(options.heartbeat.count());
+    const auto reply = amqp_login_with_properties(
+        state, url->vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat, &properties,
+        AMQP_SASL_METHOD_PLAIN, url->user.c_str(), url->password.c_str());
+    if (!IsOk(reply)) {
+        return std::unexpected(fmt::format("cannot log in to {} vhost '{}' as '{}': {}", where,
+                                           url->vhost, url->user, ReplyText(reply)));
+    }
+    return connection;
+}
+
+Connection::Connection(Connection&& other) noexcept
+    : state_(std::exchange(other.state_, nullptr)), broken_(other.broken_) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+    if (this != &other) {
+        if (state_ != nullptr) amqp_destroy_connection(state_);
+        state_ = std::exchange(other.state_, nullptr);
+        broken_ = other.broken_;
+    }
+    return *this;
+}
+
+Connection::~Connection() {
+    if (state_ != nullptr) amqp_destroy_connection(state_);
+}
+
+int Connection::Fd() const { return state_ == nullptr ? -1 : amqp_get_sockfd(state_); }
+
+std::expected<void, std::string> Connection::OpenChannel(amqp_channel_t channel) {
+    amqp_channel_open(state_, channel);
+    if (auto error = Check(channel, amqp_get_rpc_reply(state_)); !error.empty()) {
+        return std::unexpected(fmt::format("cannot open channel {}: {}", channel, error));
+    }
+    return {};
+}
+
+void Connection::CloseChannel(amqp_channel_t channel) {
+    if (state_ == nullptr || broken_) return;
+    Check(channel, amqp_channel_close(state_, channel, AMQP_REPLY_SUCCESS));
+}
+
+void Connection::AnswerChannelClose(amqp_channel_t channel) {
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(state_, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+        broken_ = true;
+    }
+}
+
+void Connection::AnswerConnectionClose() {
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(state_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    broken_ = true;
+}
+
+void Connection::Close() {
+    if (state_ == nullptr) return;
+    if (!broken_) amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(state_);
+    state_ = nullptr;
+}
+
+std::string Connection::Check(amqp_channel_t channel, const amqp_rpc_reply_t& reply) {
+    if (IsOk(reply)) return {};
+    if (IsChannelClose(reply)) {
+        AnswerChannelClose(channel);
+    } else if (IsConnectionClose(reply)) {
+        AnswerConnectionClose();
+    } else {
+        broken_ = true;  // socket error, timeout (rabbitmq-c closes the socket), bad data
+    }
+    return ReplyText(reply);
+}
+
+}  // namespace orderflow::broker::impl

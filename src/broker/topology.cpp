@@ -1,0 +1,227 @@
+// The contract topology (SPEC section 3) and declaring/checking it on a broker.
+#include "broker/topology.hpp"
+
+#include <amqp.h>  // before amqp_framing.h, which needs it first
+#include <amqp_framing.h>
+#include <fmt/format.h>
+
+#include "broker/impl/amqp_util.hpp"
+#include "broker/impl/connection.hpp"
+
+namespace orderflow::broker {
+namespace {
+
+constexpr amqp_channel_t kDeclareChannel = 1;
+constexpr int64_t kStreamMaxBytes = 1'000'000'000;    // 1 GB kept for replay...
+constexpr int64_t kStreamSegmentBytes = 100'000'000;  // ...trimmed in 100 MB steps
+constexpr const char* kStreamMaxAge = "7D";
+
+struct WorkQueue {
+    QueueName name;
+    std::vector<std::string> keys;
+};
+
+std::vector<WorkQueue> ContractWorkQueues() {
+    return {
+        {kInventoryQueue, {"order.placed"}},
+        {kNotificationQueue, {"inventory.reserved", "inventory.rejected"}},
+        {kOrderStatusQueue, {"inventory.*", "notification.sent"}},
+    };
+}
+
+std::string DeclareError(std::string_view what, const std::string& name, const std::string& error) {
+    if (error.find("406") != std::string::npos) {
+        return fmt::format(
+            "{} '{}' already exists with other properties or arguments: {} "
+            "(delete it or align the topology)",
+            what, name, error);
+    }
+    return fmt::format("cannot declare {} '{}': {}", what, name, error);
+}
+
+}  // namespace
+
+QueueName DeadLetterQueue(const QueueName& work_queue) { return {work_queue.value + ".dlq"}; }
+
+QueueName RetryQueue(const QueueName& work_queue, int level) {
+    return {fmt::format("{}.retry.{}", work_queue.value, level)};
+}
+
+std::vector<QueueName> WorkQueues() {
+    std::vector<QueueName> out;
+    for (const auto& queue : ContractWorkQueues()) out.push_back(queue.name);
+    return out;
+}
+
+Topology ContractTopology(int retry_levels) {
+    retry_levels = std::max(1, retry_levels);
+    Topology topology;
+    topology.exchanges = {{kEventsExchange, "topic"}, {kDeadLetterExchange, "direct"}};
+    for (const auto& [queue, keys] : ContractWorkQueues()) {
+        topology.queues.push_back({queue,
+                                   {{"x-queue-type", "quorum"},
+                                    {"x-delivery-limit", kDeliveryLimit},
+                                    {"x-dead-letter-exchange", kDeadLetterExchange.value},
+                                    {"x-dead-letter-routing-key", queue.value}}});
+        for (const auto& key : keys) {
+            topology.bindings.push_back({queue, kEventsExchange, RoutingKey{key}});
+        }
+        const auto dlq = DeadLetterQueue(queue);
+        topology.queues.push_back({dlq, {{"x-queue-type", "quorum"}}});
+        topology.bindings.push_back({dlq, kDeadLetterExchange, RoutingKey{queue.value}});
+        // Delay queues: no consumers, no bindings. A message enters through the default
+        // exchange (routing key = this queue's name) with a per-message expiration; on
+        // expiry the broker dead-letters it through the default exchange to Q alone. Classic
+        // queues: no replication needed for a short wait, and per-message TTL there is long
+        // proven (quorum queues only gained it in 3.10).
+        for (int level = 1; level <= retry_levels; ++level) {
+            topology.queues.push_back({RetryQueue(queue, level),
+                                       {{"x-queue-type", "classic"},
+                                        {"x-dead-letter-exchange", ""},
+                                        {"x-dead-letter-routing-key", queue.value}}});
+        }
+    }
+    topology.queues.push_back({kEventStream,
+                               {{"x-queue-type", "stream"},
+                                {"x-max-age", kStreamMaxAge},
+                                {"x-max-length-bytes", kStreamMaxBytes},
+                                {"x-stream-max-segment-size-bytes", kStreamSegmentBytes}}});
+    topology.bindings.push_back({kEventStream, kEventsExchange, RoutingKey{"#"}});
+    return topology;
+}
+
+namespace impl {
+
+std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
+                                           const Topology& topology) {
+    auto* state = connection.Get();
+    for (const auto& exchange : topology.exchanges) {
+        amqp_exchange_declare(state, channel, Bytes(exchange.name.value), Bytes(exchange.type), 0,
+                              1, 0, 0, amqp_empty_table);
+        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+            return std::unexpected(DeclareError("exchange", exchange.name.value, error));
+        }
+    }
+    amqp_pool_t pool;
+    init_amqp_pool(&pool, 4096);
+    struct PoolGuard {
+        amqp_pool_t* pool;
+        ~PoolGuard() { empty_amqp_pool(pool); }
+    } guard{&pool};
+    for (const auto& queue : topology.queues) {
+        const auto arguments = ToAmqpTable(queue.arguments, &pool);
+        amqp_queue_declare(state, channel, Bytes(queue.name.value), 0, 1, 0, 0, arguments);
+        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+            return std::unexpected(DeclareError("queue", queue.name.value, error));
+        }
+    }
+    for (const auto& binding : topology.bindings) {
+        amqp_queue_bind(state, channel, Bytes(binding.queue.value), Bytes(binding.exchange.value),
+                        Bytes(binding.key.value), amqp_empty_table);
+        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+            return std::unexpected(fmt::format("cannot bind queue '{}' to '{}' with '{}': {}",
+                                               binding.queue.value, binding.exchange.value,
+                                               binding.key.value, error));
+        }
+    }
+    return {};
+}
+
+}  // namespace impl
+
+std::expected<void, std::string> DeclareTopology(const ConnectionOptions& options,
+                                                 const Topology& topology) {
+    auto connection = impl::Connection::Open(options);
+    if (!connection) return std::unexpected(connection.error());
+    if (auto opened = connection->OpenChannel(kDeclareChannel); !opened) {
+        return std::unexpected(opened.error());
+    }
+    auto declared = impl::DeclareOn(*connection, kDeclareChannel, topology);
+    connection->Close();
+    return declared;
+}
+
+std::expected<CheckResult, std::string> CheckTopology(const ConnectionOptions& options,
+                                                      const Topology& topology) {
+    auto connection = impl::Connection::Open(options);
+    if (!connection) return std::unexpected(connection.error());
+    auto* state = connection->Get();
+    amqp_pool_t pool;
+    init_amqp_pool(&pool, 4096);
+    struct PoolGuard {
+        amqp_pool_t* pool;
+        ~PoolGuard() { empty_amqp_pool(pool); }
+    } guard{&pool};
+
+    // A failed declare closes its channel, so each probe gets a fresh one; the channel
+    // number cycles because a closed number may be reused once the close is answered.
+    amqp_channel_t channel = 0;
+    std::string failure;
+    // Returns the broker's complaint ("" if none); a 404 or 406 is an answer, anything else
+    // (lost connection, no permission) is a failure of the check itself.
+    auto probe = [&](auto&& declare) -> std::string {
+        channel = static_cast<amqp_channel_t>(channel % 100 + 1);
+        if (auto opened = connection->OpenChannel(channel); !opened) {
+            failure = opened.error();
+            return {};
+        }
+        declare();
+        const auto reply = amqp_get_rpc_reply(state);
+        const auto code = impl::ReplyCode(reply);
+        auto error = connection->Check(channel, reply);
+        if (error.empty()) {
+            connection->CloseChannel(channel);
+        } else if (code != 404 && code != 406) {
+            failure = error;
+        }
+        return error;
+    };
+
+    CheckResult result;
+    for (const auto& exchange : topology.exchanges) {
+        const auto name = impl::Bytes(exchange.name.value);
+        const auto type = impl::Bytes(exchange.type);
+        auto error = probe([&] {
+            amqp_exchange_declare(state, channel, name, type, 1, 1, 0, 0, amqp_empty_table);
+        });
+        if (!failure.empty()) break;
+        if (!error.empty()) {
+            result.missing.push_back("exchange " + exchange.name.value);
+            continue;
+        }
+        // Passive declares ignore type and arguments; an equal active declare of an existing
+        // exchange changes nothing and answers 406 if it differs.
+        error = probe([&] {
+            amqp_exchange_declare(state, channel, name, type, 0, 1, 0, 0, amqp_empty_table);
+        });
+        if (!failure.empty()) break;
+        if (!error.empty()) {
+            result.missing.push_back(
+                fmt::format("exchange {} (declared differently: {})", exchange.name.value, error));
+        }
+    }
+    for (const auto& queue : topology.queues) {
+        if (!failure.empty()) break;
+        const auto name = impl::Bytes(queue.name.value);
+        auto error =
+            probe([&] { amqp_queue_declare(state, channel, name, 1, 1, 0, 0, amqp_empty_table); });
+        if (!failure.empty()) break;
+        if (!error.empty()) {
+            result.missing.push_back("queue " + queue.name.value);
+            continue;
+        }
+        const auto arguments = impl::ToAmqpTable(queue.arguments, &pool);
+        error = probe([&] { amqp_queue_declare(state, channel, name, 0, 1, 0, 0, arguments); });
+        if (!failure.empty()) break;
+        if (!error.empty()) {
+            result.missing.push_back(fmt::format("queue {} (declared with other arguments: {})",
+                                                 queue.name.value, error));
+        }
+    }
+    // AMQP 0-9-1 has no passive bind; bindings are not checked (queue.bind would create them).
+    connection->Close();
+    if (!failure.empty()) return std::unexpected("topology check failed: " + failure);
+    return result;
+}
+
+}  // namespace orderflow::broker

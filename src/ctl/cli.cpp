@@ -1,0 +1,143 @@
+// orderflowctl's command line (CLI11): options and subcommands mapped onto commands.hpp.
+#include "ctl/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+#include <functional>
+
+#include "ctl/commands.hpp"
+#if defined(ORDERFLOW_CTL_WITH_LOAD)
+#include "load/command.hpp"
+#endif
+
+namespace orderflow::ctl {
+namespace {
+
+void AddDlqQueue(CLI::App& command, DlqOptions& options) {
+    command.add_option("QUEUE", options.queue, "Work queue (or its .dlq name)")->required();
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+    CLI::App app{"orderflowctl: operator CLI for orderflow (status, dead letters, publish, load, topology)"};
+    app.require_subcommand(1);
+    app.fallthrough();  // global options may follow the subcommand too
+    GlobalOptions global;
+    app.add_option("--amqp-url", global.amqp_url, "Broker URL (amqps:// for TLS)")
+        ->envname("ORDERFLOW_AMQP_URL")
+        ->capture_default_str();
+    app.add_option("--mgmt-url", global.mgmt_url, "RabbitMQ management API (status)")
+        ->envname("ORDERFLOW_MGMT_URL")
+        ->capture_default_str();
+
+    std::function<int()> command;  // set by the subcommand that was chosen
+
+    // topology declare|check
+    auto* topology = app.add_subcommand("topology", "Declare or check the broker topology");
+    topology->require_subcommand(1);
+    TopologyOptions topology_options;
+    topology->add_option("--max-attempts", topology_options.max_attempts,
+                         "Deliveries before a transient failure is dead-lettered (as the services)")
+        ->envname("ORDERFLOW_MAX_ATTEMPTS")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    topology->add_option("--retry-delays-ms", topology_options.retry_delays_ms,
+                         "Retry delays (as the services): one delay queue per level")
+        ->envname("ORDERFLOW_RETRY_DELAYS_MS")
+        ->capture_default_str();
+    topology->add_subcommand("declare", "Declare everything (idempotent)")->callback([&] {
+        command = [&] { return RunTopology(global, topology_options); };
+    });
+    topology->add_subcommand("check", "Report what is missing or different (exit 1 if anything)")
+        ->callback([&] {
+            topology_options.check = true;
+            command = [&] { return RunTopology(global, topology_options); };
+        });
+
+    // publish
+    auto* publish = app.add_subcommand("publish", "Publish one raw message to the orders exchange");
+    PublishOptions publish_options;
+    publish->add_option("--routing-key", publish_options.message.routing_key, "e.g. order.placed")
+        ->required();
+    auto* body = publish->add_option("--body", publish_options.body, "Message body (JSON)");
+    auto* file = publish->add_option("--file", publish_options.file, "Read the body from a file (- for stdin)");
+    body->excludes(file);
+    auto* message_id = publish->add_option("--message-id", publish_options.message.message_id,
+                                           "Default: the body's event_id, else a new UUID");
+    publish->add_flag("--no-message-id", publish_options.message.no_message_id,
+                      "Send without a message_id (poison demo)")
+        ->excludes(message_id);
+    publish->add_option("--type", publish_options.message.type, "Default: the body's event_type");
+    publish->add_option("--header", publish_options.message.headers, "name=value (repeatable)");
+    publish->callback([&] {
+        if (!publish_options.body && !publish_options.file) {
+            throw CLI::RequiredError("--body or --file");
+        }
+        command = [&] { return RunPublish(global, publish_options); };
+    });
+
+    // dlq list|show|replay|purge
+    auto* dlq = app.add_subcommand("dlq", "Dead-letter queues");
+    dlq->require_subcommand(1);
+    bool list_json = false;
+    auto* list = dlq->add_subcommand("list", "Depth of each dead-letter queue");
+    list->add_flag("--json", list_json, "JSON output");
+    list->callback([&] { command = [&] { return RunDlqList(global, list_json); }; });
+
+    DlqOptions show_options;
+    auto* show = dlq->add_subcommand("show", "Browse dead letters without removing them");
+    AddDlqQueue(*show, show_options);
+    show->add_option("--limit", show_options.limit, "At most N (default 10)")->check(CLI::PositiveNumber);
+    show->add_flag("--json", show_options.json, "JSON output");
+    show->callback([&] { command = [&] { return RunDlqShow(global, show_options); }; });
+
+    DlqOptions replay_options;
+    auto* replay = dlq->add_subcommand("replay", "Republish dead letters to their work queue");
+    AddDlqQueue(*replay, replay_options);
+    replay->add_option("--limit", replay_options.limit, "Replay at most N (default all)")
+        ->check(CLI::PositiveNumber);
+    replay->add_option("--message-id", replay_options.selection.message_id, "Only this message");
+    replay->add_option("--kind", replay_options.selection.kind, "Only poison or exhausted ones")
+        ->check(CLI::IsMember({"poison", "exhausted"}));
+    replay->add_flag("--force", replay_options.force,
+                     fmt::format("Replay even messages replayed {} times already", kMaxReplays));
+    replay->callback([&] { command = [&] { return RunDlqReplay(global, replay_options); }; });
+
+    DlqOptions purge_options;
+    auto* purge = dlq->add_subcommand("purge", "Delete every message of a dead-letter queue");
+    AddDlqQueue(*purge, purge_options);
+    purge->add_flag("--yes", purge_options.yes, "Really delete them");
+    purge->callback([&] { command = [&] { return RunDlqPurge(global, purge_options); }; });
+
+    // status
+    auto* status = app.add_subcommand("status", "Queues: depth, consumers, rates, DLQ, time to drain");
+    StatusOptions status_options;
+    status->add_flag("--watch", status_options.watch, "Redraw until Ctrl-C");
+    status->add_option("--interval", status_options.interval_seconds, "Seconds between samples")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    status->add_flag("--json", status_options.json, "Print JSON once");
+    status->callback([&] { command = [&] { return RunStatus(global, status_options); }; });
+
+#if defined(ORDERFLOW_CTL_WITH_LOAD)
+    // load --url URL [--rate R | --concurrency C] --duration D [--csv F]: src/load.
+    load::AddLoadCommand(app, command);
+#endif
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);  // prints help, or the error and a hint
+        return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitOk : kExitUsage;
+    }
+    try {
+        return command ? command() : kExitUsage;
+    } catch (const std::exception& e) {
+        return Fail(e.what());
+    }
+}
+
+}  // namespace orderflow::ctl

@@ -1,0 +1,204 @@
+// Status model and renderings; see status.hpp.
+#include "ctl/status.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace orderflow::ctl {
+namespace {
+
+constexpr int kBarWidth = 40;
+constexpr const char* kEraseLine = "\x1b[K";
+
+int64_t IntMember(const rapidjson::Value& object, const char* name) {
+    const auto it = object.FindMember(name);
+    if (it == object.MemberEnd() || !it->value.IsNumber()) return 0;
+    return it->value.IsInt64() ? it->value.GetInt64() : static_cast<int64_t>(it->value.GetDouble());
+}
+
+double RateMember(const rapidjson::Value& stats, const char* details) {
+    const auto it = stats.FindMember(details);
+    if (it == stats.MemberEnd() || !it->value.IsObject()) return 0;
+    const auto rate = it->value.FindMember("rate");
+    return rate != it->value.MemberEnd() && rate->value.IsNumber() ? rate->value.GetDouble() : 0;
+}
+
+std::string Header() {
+    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}", "QUEUE", "READY",
+                       "UNACKED", "CONSUMERS", "IN/s", "OUT/s", "DLQ", "RETRY", "ETA");
+}
+
+std::string Row(const QueueStatus& queue) {
+    if (!queue.exists) return fmt::format("{:<32} (missing: run `orderflowctl topology declare`)", queue.name);
+    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}", queue.name,
+                       queue.ready, queue.unacked, queue.consumers, FormatRate(queue.rates.publish),
+                       FormatRate(queue.rates.deliver), queue.dlq_ready, queue.retry_ready,
+                       FormatEta(queue.eta_seconds));
+}
+
+std::vector<std::string> Footer(const StatusSnapshot& snapshot) {
+    std::vector<std::string> lines;
+    if (snapshot.stream_messages) {
+        lines.push_back(fmt::format("stream orders.events: {} messages", *snapshot.stream_messages));
+    }
+    for (const auto& warning : snapshot.warnings) lines.push_back("warning: " + warning);
+    return lines;
+}
+
+}  // namespace
+
+std::expected<std::vector<MgmtQueue>, std::string> ParseMgmtQueues(std::string_view json) {
+    rapidjson::Document document;
+    document.Parse(json.data(), json.size());
+    if (document.HasParseError() || !document.IsArray()) {
+        return std::unexpected("the management API answered something other than a JSON array");
+    }
+    std::vector<MgmtQueue> out;
+    for (const auto& entry : document.GetArray()) {
+        if (!entry.IsObject()) continue;
+        const auto name = entry.FindMember("name");
+        if (name == entry.MemberEnd() || !name->value.IsString()) continue;
+        MgmtQueue queue;
+        queue.name = name->value.GetString();
+        queue.messages = IntMember(entry, "messages");
+        queue.ready = IntMember(entry, "messages_ready");
+        queue.unacked = IntMember(entry, "messages_unacknowledged");
+        queue.consumers = IntMember(entry, "consumers");
+        if (const auto stats = entry.FindMember("message_stats");
+            stats != entry.MemberEnd() && stats->value.IsObject()) {
+            queue.counters = {IntMember(stats->value, "publish"), IntMember(stats->value, "deliver_get")};
+            queue.rates = {RateMember(stats->value, "publish_details"),
+                           RateMember(stats->value, "deliver_get_details")};
+        }
+        out.push_back(std::move(queue));
+    }
+    return out;
+}
+
+std::string FormatEta(std::optional<double> seconds) {
+    if (!seconds) return "-";
+    const auto total = static_cast<int64_t>(std::ceil(*seconds));
+    if (total < 60) return fmt::format("{}s", total);
+    if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+    if (total < 100 * 3600) return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+    return ">99h";
+}
+
+std::string FormatRate(double per_second) { return fmt::format("{:.1f}", per_second); }
+
+std::string RenderTable(const StatusSnapshot& snapshot) {
+    std::string out = Header() + "\n";
+    for (const auto& queue : snapshot.queues) out += Row(queue) + "\n";
+    for (const auto& line : Footer(snapshot)) out += line + "\n";
+    return out;
+}
+
+std::string RenderJson(const StatusSnapshot& snapshot) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    writer.StartObject();
+    writer.Key("at");
+    writer.String(events::FormatTime(snapshot.at).c_str());
+    writer.Key("queues");
+    writer.StartArray();
+    for (const auto& queue : snapshot.queues) {
+        writer.StartObject();
+        writer.Key("name");
+        writer.String(queue.name.c_str());
+        writer.Key("exists");
+        writer.Bool(queue.exists);
+        const std::pair<const char*, int64_t> counts[] = {
+            {"ready", queue.ready},         {"unacked", queue.unacked},
+            {"consumers", queue.consumers}, {"dlq_ready", queue.dlq_ready},
+            {"retry_ready", queue.retry_ready}};
+        for (const auto& [key, value] : counts) {
+            writer.Key(key);
+            writer.Int64(value);
+        }
+        writer.Key("publish_rate");
+        writer.Double(queue.rates.publish);
+        writer.Key("deliver_rate");
+        writer.Double(queue.rates.deliver);
+        writer.Key("eta_seconds");
+        if (queue.eta_seconds) {
+            writer.Double(std::round(*queue.eta_seconds * 10) / 10);
+        } else {
+            writer.Null();
+        }
+        writer.EndObject();
+    }
+    writer.EndArray();
+    if (snapshot.stream_messages) {
+        writer.Key("stream");
+        writer.StartObject();
+        writer.Key("name");
+        writer.String("orders.events");
+        writer.Key("messages");
+        writer.Int64(*snapshot.stream_messages);
+        writer.EndObject();
+    }
+    if (!snapshot.warnings.empty()) {
+        writer.Key("warnings");
+        writer.StartArray();
+        for (const auto& warning : snapshot.warnings) writer.String(warning.c_str());
+        writer.EndArray();
+    }
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+std::string RenderLines(const StatusSnapshot& snapshot) {
+    const auto at = events::FormatTime(snapshot.at);
+    std::string out;
+    for (const auto& queue : snapshot.queues) {
+        if (!queue.exists) {
+            out += fmt::format("{} queue={} missing=true\n", at, queue.name);
+            continue;
+        }
+        out += fmt::format(
+            "{} queue={} ready={} unacked={} consumers={} dlq={} retry={} publish_rate={} "
+            "deliver_rate={} eta_s={}\n",
+            at, queue.name, queue.ready, queue.unacked, queue.consumers, queue.dlq_ready,
+            queue.retry_ready, FormatRate(queue.rates.publish), FormatRate(queue.rates.deliver),
+            queue.eta_seconds ? fmt::format("{:.0f}", std::ceil(*queue.eta_seconds)) : "-");
+    }
+    if (snapshot.stream_messages) {
+        out += fmt::format("{} stream=orders.events messages={}\n", at, *snapshot.stream_messages);
+    }
+    for (const auto& warning : snapshot.warnings) {
+        out += fmt::format("{} warning=\"{}\"\n", at, warning);
+    }
+    return out;
+}
+
+std::string RenderFrame(const StatusSnapshot& snapshot, int64_t scale, std::string_view title) {
+    std::vector<std::string> lines;
+    lines.push_back(fmt::format("{}  {}", title, events::FormatTime(snapshot.at)));
+    lines.emplace_back();
+    lines.push_back(Header());
+    for (const auto& queue : snapshot.queues) lines.push_back(Row(queue));
+    lines.emplace_back();
+    lines.push_back(fmt::format("backlog (ready+unacked), full bar = {}", std::max<int64_t>(scale, 1)));
+    for (const auto& queue : snapshot.queues) {
+        const auto backlog = queue.Backlog();
+        const int filled =
+            scale <= 0 ? 0
+                       : static_cast<int>(std::clamp<int64_t>(
+                             (backlog * kBarWidth + scale - 1) / scale, 0, kBarWidth));
+        lines.push_back(fmt::format("{:<32} |{}{}| {}", queue.name, std::string(filled, '#'),
+                                    std::string(kBarWidth - filled, ' '), backlog));
+    }
+    const auto footer = Footer(snapshot);
+    if (!footer.empty()) lines.emplace_back();
+    lines.insert(lines.end(), footer.begin(), footer.end());
+    std::string out;
+    for (const auto& line : lines) out += line + kEraseLine + "\n";
+    return out;
+}
+
+}  // namespace orderflow::ctl

@@ -1,0 +1,66 @@
+// The model and the renderings of `orderflowctl status`: parsing the management API's
+// queue list, and the table, JSON, plain lines and --watch screen built from one snapshot.
+// Pure (the snapshot carries its time), so every rendering is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ctl/rates.hpp"
+#include "events/ids.hpp"
+
+namespace orderflow::ctl {
+
+// One entry of GET /api/queues/<vhost>.
+struct MgmtQueue {
+    std::string name;
+    int64_t messages = 0;
+    int64_t ready = 0;
+    int64_t unacked = 0;
+    int64_t consumers = 0;
+    Counters counters;
+    Rates rates;  // the broker's *_details.rate
+};
+std::expected<std::vector<MgmtQueue>, std::string> ParseMgmtQueues(std::string_view json);
+
+struct QueueStatus {
+    std::string name;
+    bool exists = true;
+    int64_t ready = 0;
+    int64_t unacked = 0;
+    int64_t consumers = 0;
+    int64_t dlq_ready = 0;
+    int64_t retry_ready = 0;  // sum over the delay queues Q.retry.*
+    Rates rates;
+    std::optional<double> eta_seconds;
+
+    int64_t Backlog() const { return ready + unacked; }
+};
+
+struct StatusSnapshot {
+    events::TimePoint at;
+    std::vector<QueueStatus> queues;
+    std::optional<int64_t> stream_messages;  // orders.events, when the management API has it
+    std::vector<std::string> warnings;       // shown, not fatal (--watch keeps going)
+};
+
+std::string FormatEta(std::optional<double> seconds);  // "4s", "2m05s", "1h02m", "-"
+std::string FormatRate(double per_second);             // "12.5"
+
+// Plain aligned table (one-shot `status`).
+std::string RenderTable(const StatusSnapshot& snapshot);
+// {"queues":[{"name","ready","unacked","consumers","dlq_ready","retry_ready","publish_rate",
+//  "deliver_rate","eta_seconds"}...],"stream":{...}}
+std::string RenderJson(const StatusSnapshot& snapshot);
+// One `key=value` line per queue, prefixed with the time (--watch when stdout is no tty).
+std::string RenderLines(const StatusSnapshot& snapshot);
+// The --watch screen: the table plus a bar per queue of its backlog (ready+unacked) scaled
+// to `scale` (the largest backlog seen so far), so a backlog filling and draining is visible.
+// Lines end with "erase to end of line" so a redraw from the home position leaves no debris.
+std::string RenderFrame(const StatusSnapshot& snapshot, int64_t scale, std::string_view title);
+
+}  // namespace orderflow::ctl

@@ -1,0 +1,66 @@
+// Opening service databases: directories, WAL, durability and lock waiting.
+#include "store/database.hpp"
+
+#include <SQLiteCpp/Exception.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace orderflow::store {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::string_view kInMemory = ":memory:";
+
+bool IsBusy(const SQLite::Exception& e) {
+    return e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED;
+}
+
+// Switching a new file to WAL needs an exclusive lock. When several connections open a
+// fresh file at once, that switch can report SQLITE_BUSY without waiting on the busy
+// handler, so it is retried here for as long as the busy timeout would have waited.
+std::string EnableWal(SQLite::Database& db) {
+    constexpr auto kPause = std::chrono::milliseconds(10);
+    constexpr int kAttempts = kBusyTimeoutMs / 10;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return db.execAndGet("PRAGMA journal_mode=WAL").getString();
+        } catch (const SQLite::Exception& e) {
+            if (!IsBusy(e) || attempt >= kAttempts) throw;
+        }
+        std::this_thread::sleep_for(kPause);
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<SQLite::Database> OpenDatabase(const std::filesystem::path& path,
+                                               Durability durability) {
+    const bool in_memory = path.native() == kInMemory;
+    if (!in_memory && path.has_parent_path()) {
+        std::filesystem::create_directories(path.parent_path());
+    }
+    // Default (serialized) threading mode: a connection is owned by one thread at a time,
+    // but it may be opened on one thread and used on another.
+    auto db = std::make_unique<SQLite::Database>(
+        path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
+
+    // WAL: readers never block the writer, nor the writer the readers; each service
+    // thread has its own connection on the same file.
+    const auto mode = EnableWal(*db);
+    if (mode != (in_memory ? "memory" : "wal")) {
+        throw SQLite::Exception("cannot use WAL journal mode on " + path.string() + " (got '" +
+                                mode + "')");
+    }
+    // FULL also syncs the WAL on every commit, so an acked message's effect survives a
+    // power loss; NORMAL syncs at checkpoints only, enough for rebuildable projections.
+    db->exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                             : "PRAGMA synchronous=NORMAL");
+    db->exec("PRAGMA foreign_keys=ON");
+    db->exec("PRAGMA temp_store=MEMORY");
+    return db;
+}
+
+}  // namespace orderflow::store

@@ -1,0 +1,139 @@
+// Order-status projection and Idempotency-Key records; see orders.hpp.
+#include "store/orders.hpp"
+
+#include <stdexcept>
+
+#include "store/impl/query.hpp"
+
+namespace orderflow::store {
+namespace {
+
+constexpr int64_t kPruneChunk = 5000;
+
+}  // namespace
+
+int StageRank(std::string_view status) {
+    if (status == "accepted") return 0;
+    if (status == "reserved" || status == "rejected") return 1;
+    if (status == "notified") return 2;
+    return -1;
+}
+
+OrderTable::OrderTable(SQLite::Database& db) : db_(db) {
+    // One row per (order, stage): recording is a single idempotent insert, atomic without
+    // a transaction, and Find reads one consistent snapshot with one statement. The rank
+    // is stored so that SQL can order and compare stages.
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS order_stages ("
+        "  order_id TEXT NOT NULL,"
+        "  status TEXT NOT NULL"
+        "    CHECK (status IN ('accepted', 'reserved', 'rejected', 'notified')),"
+        "  stage_rank INTEGER NOT NULL,"
+        "  at TEXT NOT NULL,"
+        "  outcome TEXT,"
+        "  PRIMARY KEY (order_id, status)"
+        ") WITHOUT ROWID");
+}
+
+void OrderTable::RecordStage(std::string_view order_id, std::string_view status,
+                             std::string_view at, std::optional<std::string_view> outcome) {
+    const int rank = StageRank(status);
+    if (rank < 0) {
+        throw std::invalid_argument("OrderTable::RecordStage: unknown stage '" +
+                                    std::string(status) + "'");
+    }
+    // A repeat keeps its first time; it may only fill in an outcome not known before.
+    impl::Query query(db_,
+                      "INSERT INTO order_stages (order_id, status, stage_rank, at, outcome)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)"
+                      " ON CONFLICT (order_id, status)"
+                      " DO UPDATE SET outcome = coalesce(outcome, excluded.outcome)");
+    query.Bind(1, order_id).Bind(2, status).Bind(3, int64_t{rank}).Bind(4, at);
+    if (outcome) {
+        query.Bind(5, *outcome);
+    } else {
+        query.BindNull(5);
+    }
+    query.Run();
+}
+
+std::optional<OrderView> OrderTable::Find(std::string_view order_id) {
+    impl::Query query(db_,
+                      "SELECT status, at, outcome FROM order_stages WHERE order_id = ?1"
+                      " ORDER BY stage_rank, at, status");
+    query.Bind(1, order_id);
+    std::optional<OrderView> view;
+    while (query.Next()) {
+        if (!view) view.emplace().order_id = std::string(order_id);
+        view->history.push_back(OrderStage{.status = query.Text(0), .at = query.Text(1)});
+        // The most advanced stage that knows the outcome has the last word.
+        if (!query.IsNull(2)) view->outcome = query.Text(2);
+    }
+    if (view) view->status = view->history.back().status;
+    return view;
+}
+
+int64_t OrderTable::CountWithStatus(std::string_view status) {
+    // Orders whose latest stage (in Find's order) is `status`.
+    impl::Query query(db_,
+                      "SELECT count(*) FROM order_stages s WHERE s.status = ?1 AND NOT EXISTS ("
+                      "  SELECT 1 FROM order_stages t WHERE t.order_id = s.order_id"
+                      "  AND (t.stage_rank, t.at, t.status) > (s.stage_rank, s.at, s.status))");
+    query.Bind(1, status).Next();
+    return query.Int64(0);
+}
+
+IdempotencyTable::IdempotencyTable(SQLite::Database& db) : db_(db) {
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+        "  key TEXT PRIMARY KEY,"
+        "  request_hash TEXT NOT NULL,"
+        "  status INTEGER NOT NULL,"
+        "  response_body TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (created_at);");
+}
+
+std::optional<IdempotencyRecord> IdempotencyTable::Find(std::string_view key) {
+    impl::Query query(db_,
+                      "SELECT key, request_hash, status, response_body FROM idempotency_keys"
+                      " WHERE key = ?1");
+    if (!query.Bind(1, key).Next()) return std::nullopt;
+    return IdempotencyRecord{
+        .key = query.Text(0),
+        .request_hash = query.Text(1),
+        .status = static_cast<int>(query.Int64(2)),
+        .response_body = query.Text(3),
+    };
+}
+
+void IdempotencyTable::Save(const IdempotencyRecord& record, Millis now) {
+    // The first answer is the one every repeat must get: a second save changes nothing.
+    impl::Query query(db_,
+                      "INSERT INTO idempotency_keys"
+                      " (key, request_hash, status, response_body, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING");
+    query.Bind(1, record.key)
+        .Bind(2, record.request_hash)
+        .Bind(3, int64_t{record.status})
+        .Bind(4, record.response_body)
+        .Bind(5, now)
+        .Run();
+}
+
+int IdempotencyTable::Prune(Millis older_than) {
+    // Chunked like the inbox prune, so a long outage's worth of keys never holds the write
+    // lock for long; each chunk is one statement, atomic on its own.
+    int total = 0;
+    while (true) {
+        impl::Query query(db_,
+                          "DELETE FROM idempotency_keys WHERE key IN ("
+                          "  SELECT key FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)");
+        const int deleted = query.Bind(1, older_than).Bind(2, kPruneChunk).Run();
+        total += deleted;
+        if (deleted < kPruneChunk) return total;
+    }
+}
+
+}  // namespace orderflow::store
