@@ -9,6 +9,7 @@
 
 #include "ctl/commands.hpp"
 #if defined(ORDERFLOW_CTL_WITH_LOAD)
+#include "load/broker_bench.hpp"
 #include "load/command.hpp"
 #endif
 
@@ -125,6 +126,8 @@ int Run(int argc, char** argv) {
 #if defined(ORDERFLOW_CTL_WITH_LOAD)
     // load --url URL [--rate R | --concurrency C] --duration D [--csv F]: src/load.
     load::AddLoadCommand(app, command);
+    // broker-bench: the broker's own publish-with-confirms and consume rates (scripts/bench.sh).
+    load::AddBrokerBenchCommand(app, command, global.amqp_url);
 #endif
 
     try {

@@ -84,6 +84,10 @@ int64_t Histogram::ValueAtPercentile(double percentile) const {
     const double exact_rank = percentile / 100.0 * static_cast<double>(count_);
     const uint64_t rank =
         std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(exact_rank - 1e-9)));
+    // The lowest and highest ranks are the exact min and max: a bucket's middle may lie
+    // above the min it holds, and values above kMaxTrackedUs share the top bucket.
+    if (rank <= 1) return min_;
+    if (rank >= count_) return max_;
     uint64_t seen = 0;
     for (size_t i = 0; i < counts_.size(); ++i) {
         seen += counts_[i];

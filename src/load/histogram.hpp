@@ -11,7 +11,7 @@
 namespace orderflow::load {
 
 class Histogram final {
-public:
+  public:
     // Values from 1 us to 100 s keep the error bound; larger ones are counted in the top
     // bucket (Max() stays exact), negative ones as 0.
     static constexpr int64_t kMaxTrackedUs = 100'000'000;
@@ -28,16 +28,16 @@ public:
     uint64_t Count() const { return count_; }
     int64_t Min() const { return count_ == 0 ? 0 : min_; }  // exact
     int64_t Max() const { return count_ == 0 ? 0 : max_; }  // exact
-    double Mean() const;                                     // exact (from the exact sum)
-    // Nearest-rank percentile (p in [0, 100]): the middle of the bucket holding the value
-    // of rank ceil(p/100 * count), clamped to [Min, Max] so p0 and p100 are exact. 0 when
-    // empty.
+    double Mean() const;                                    // exact (from the exact sum)
+    // Nearest-rank percentile (p in [0, 100]): the value of rank ceil(p/100 * count) is
+    // reported as the middle of its bucket, clamped to [Min, Max]; rank 1 (p0) and rank
+    // count (p100) are the exact Min and Max. 0 when empty.
     int64_t ValueAtPercentile(double percentile) const;
     // The bound on |reported - exact| / exact for a percentile.
     double RelativeError() const;
     int SubBucketBits() const { return sub_bucket_bits_; }
 
-private:
+  private:
     size_t IndexOf(int64_t value) const;
     int64_t BucketMiddle(size_t index) const;
 

@@ -1,8 +1,7 @@
 // The load generator's latency histogram against exact answers computed from the raw
 // values: percentiles within the stated relative error, exact min/max/mean, merging.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -89,6 +88,15 @@ TEST_CASE("min, max and mean are exact", "[load][histogram]") {
     CHECK(histogram.Mean() == Approx((123'457.0 + 98'765'432 + 3 + 77'777 + 4'999'999) / 5));
 }
 
+TEST_CASE("p0 and p100 are exact even where a bucket's middle is not", "[load][histogram]") {
+    Histogram histogram;
+    histogram.Record(10'000);  // bucket 9984..10047, middle 10015
+    histogram.Record(30'000);  // bucket 29952..30079, middle 30015
+    CHECK(histogram.ValueAtPercentile(0) == 10'000);
+    CHECK(histogram.ValueAtPercentile(50) == 10'000);  // rank 1 of 2
+    CHECK(histogram.ValueAtPercentile(100) == 30'000);
+}
+
 TEST_CASE("values below 256 us are counted exactly", "[load][histogram]") {
     Histogram histogram;
     for (int64_t v = 0; v < 256; ++v) histogram.Record(v);
@@ -123,7 +131,11 @@ TEST_CASE("values above 100 s keep an exact max and clamp the rest", "[load][his
     CHECK(histogram.Max() == 500'000'000);
     CHECK(histogram.Min() == 0);
     CHECK(histogram.ValueAtPercentile(100) == 500'000'000);
-    CHECK(histogram.ValueAtPercentile(60) == 1'000);
+    // Rank 2 of 3 is the 1000 us value, reported from its bucket (1000..1003): within the
+    // bound, not exact, and untouched by the clamped 500 s value above it.
+    CHECK(std::abs(histogram.ValueAtPercentile(60) - 1'000) <= 1'000 * histogram.RelativeError());
+    CHECK(histogram.ValueAtPercentile(34) == 1'001);  // the bucket's middle, rank 2 again
+    CHECK(histogram.ValueAtPercentile(33) == 0);      // rank 1: the exact min
 }
 
 TEST_CASE("merging two histograms equals recording everything in one", "[load][histogram]") {

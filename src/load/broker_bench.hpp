@@ -1,0 +1,35 @@
+// `orderflowctl broker-bench`: what the broker itself can do on this machine, measured with
+// our own broker layer (src/broker's Publisher and Consumer, as the services use them), so
+// that pipeline figures can be stated as a fraction of it. It publishes N persistent
+// messages with confirms to a fresh queue of its own (quorum by default, like the work
+// queues), then consumes them with manual batched acks, and deletes the queue.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+namespace orderflow::load {
+
+struct BrokerBenchArgs {
+    const std::string* amqp_url = nullptr;  // orderflowctl's global --amqp-url
+    uint64_t messages = 20000;
+    size_t body_size = 0;       // 0: an OrderPlaced event of the usual size
+    uint32_t in_flight = 4096;  // unconfirmed messages on the wire (publisher window)
+    uint32_t prefetch = 200;    // as ORDERFLOW_PREFETCH's default
+    uint32_t batch_max = 200;   // as the services' consumer batch
+    std::string queue_type = "quorum";
+    double timeout_s = 120;  // for each phase
+    bool json = false;
+};
+
+// 0 on success, 1 when the broker cannot be reached or a phase fails or times out.
+int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream& err);
+
+// Adds the `broker-bench` subcommand; like AddLoadCommand, selecting it sets `command`.
+CLI::App* AddBrokerBenchCommand(CLI::App& app, std::function<int()>& command,
+                                const std::string& amqp_url);
+
+}  // namespace orderflow::load
