@@ -1,0 +1,766 @@
+#!/usr/bin/env bash
+# The sync-vs-async study of the reference reports, as one command. On a fresh RabbitMQ
+# node of its own (a temporary directory under .run/, free ports) it starts the services
+# from $BUILD_DIR/bin (default build/bin), runs the experiments and writes
+# bench/results/<date>.md with its tables, CSV files and gnuplot plots in bench/results/<date>/:
+#
+#   (0) the load generator's own ceiling: orderflowctl load and wrk against GET /healthz
+#   (a) sync vs async latency: baseline, a 2 s inventory delay, an inventory failure
+#       (10 sequential requests each, then a 30 s load run)
+#   (b) sync vs async at 250 and 500 concurrent clients: latency, throughput, failures,
+#       CPU and peak memory of each service
+#   (c) flash sale: 100 units, 1,000 buyers: oversells (must be 0), time to sell out
+#   (d) backlog drain: 20,000 orders queued with inventory stopped, then drained
+#   (e) the broker's own publish-with-confirms and consume rates, for the ratios
+#
+#   scripts/bench.sh                 the full run (about 8 minutes)
+#   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
+#   scripts/bench.sh --out DIR       write DIR/<date>.md and DIR/<date>/ instead
+#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e)
+#
+#   BUILD_DIR               build directory (default build); nothing is built here
+#   ORDERFLOW_BENCH_KEEP=1  keep the temporary broker and service directory
+# Exit status: 0 when every experiment ran, 1 when one failed (the report says which).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+quick=0
+out_root="$ORDERFLOW_ROOT/bench/results"
+only="0,a,b,c,d,e"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) quick=1 ;;
+        --out)
+            [[ $# -ge 2 ]] || die "--out needs a directory"
+            out_root="$2"
+            shift
+            ;;
+        --only)
+            [[ $# -ge 2 ]] || die "--only needs a list, e.g. a,d"
+            only="$2"
+            shift
+            ;;
+        -h | --help)
+            sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e]   (see --help)" >&2
+            exit 2
+            ;;
+    esac
+    shift
+done
+wants() { [[ ",$only," == *",$1,"* ]]; }
+
+# ---------------------------------------------------------------------------- sizes
+
+if [[ $quick == 1 ]]; then
+    seq_requests=3 fault_load_s=2 fault_clients=8 conc_load_s=2 ceiling_s=2
+    flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=3
+else
+    seq_requests=10 fault_load_s=30 fault_clients=16 conc_load_s=30 ceiling_s=10
+    flash_buyers=1000 flash_units=100 drain_orders=20000 broker_messages=20000 e2e_wait_s=30
+fi
+concurrencies=(250 500)
+order_body='{"user_id":"bench{{seq}}","items":{"burger":1}}'
+big_seed='{"burger": 100000000, "fries": 100000000, "pizza": 100000000, "soda": 100000000, "salad": 100000000}'
+
+# ---------------------------------------------------------------------------- tools
+
+export BUILD_DIR="${BUILD_DIR:-build}"
+bin_dir="$(build_dir_path "$BUILD_DIR")/bin"
+for binary in orderflow-ingress orderflow-inventory orderflow-notification orderflowctl; do
+    [[ -x "$bin_dir/$binary" ]] || die "$bin_dir/$binary was not built (cmake --build $BUILD_DIR)"
+done
+ctl="$bin_dir/orderflowctl"
+for tool in curl jq awk; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (scripts/lib.sh lists the packages)"
+done
+have_gnuplot=0
+command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
+have_wrk=0
+command -v wrk >/dev/null 2>&1 && have_wrk=1
+clk_tck="$(getconf CLK_TCK)"
+
+date_tag="$(date -u +%F)"
+report="$out_root/$date_tag.md"
+data_rel="$date_tag"
+out="$out_root/$data_rel"
+mkdir -p "$out"
+rm -f "$out"/*.csv "$out"/*.json "$out"/*.svg "$out"/*.txt
+failures=()
+
+# ---------------------------------------------------------------------------- broker
+
+mkdir -p "$ORDERFLOW_ROOT/.run"
+work="$(mktemp -d "$ORDERFLOW_ROOT/.run/bench.XXXXXX")"
+broker_dir="$work/broker"
+logs="$work/logs"
+mkdir -p "$logs"
+broker_started=0
+declare -A pid=()
+services=(inventory notification ingress)
+
+# shellcheck disable=SC2317  # reached through the EXIT trap
+cleanup() {
+    local rc=$? name
+    trap - EXIT INT TERM
+    for name in "${services[@]}"; do stop_service "$name"; done
+    if [[ $broker_started == 1 ]]; then
+        "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" >/dev/null 2>&1 ||
+            warn "could not stop the bench broker in $broker_dir"
+    fi
+    if [[ $rc == 0 && "${ORDERFLOW_BENCH_KEEP:-0}" != 1 ]]; then
+        rm -rf "$work"
+    else
+        log "bench directory kept for inspection: $work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+amqp_port="$(free_port)"
+mgmt_port="$(free_port "$amqp_port")"
+dist_port="$(free_port "$amqp_port" "$mgmt_port")"
+stream_port="$(free_port "$amqp_port" "$mgmt_port" "$dist_port")"
+declare -A port=()
+port[ingress]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port")"
+port[inventory]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port" "${port[ingress]}")"
+port[notification]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port" \
+    "${port[ingress]}" "${port[inventory]}")"
+
+log "starting a broker of its own in $broker_dir"
+broker_started=1
+ORDERFLOW_BROKER_AMQP_PORT="$amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$mgmt_port" \
+    ORDERFLOW_BROKER_DIST_PORT="$dist_port" ORDERFLOW_BROKER_STREAM_PORT="$stream_port" \
+    ORDERFLOW_BROKER_NODE="orderflow-bench-${work##*.}@localhost" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
+    "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
+broker_pid="$(tr -dc '0-9' <"$broker_dir/rabbitmq.pid")"
+
+export ORDERFLOW_AMQP_URL="amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"
+export ORDERFLOW_MGMT_URL="http://guest:guest@127.0.0.1:${mgmt_port}"
+export ORDERFLOW_INVENTORY_URL="http://127.0.0.1:${port[inventory]}"
+export ORDERFLOW_NOTIFICATION_URL="http://127.0.0.1:${port[notification]}"
+ingress="http://127.0.0.1:${port[ingress]}"
+inventory="http://127.0.0.1:${port[inventory]}"
+
+mgmt() { curl -fsS --max-time 10 -u guest:guest "http://127.0.0.1:${mgmt_port}$1" "${@:2}"; }
+# Messages in a queue (ready + unacked) as the management API last saw them (1 s stats).
+# Prints "-" when the API does not answer.
+queue_depth() { mgmt "/api/queues/%2f/$1" 2>/dev/null | jq '(.messages // 0)' 2>/dev/null || echo -; }
+# num VALUE: VALUE when it is a whole number, else 0 (for arithmetic on optional figures).
+num() { if [[ "$1" =~ ^-?[0-9]+$ ]]; then printf '%s\n' "$1"; else echo 0; fi; }
+
+# ---------------------------------------------------------------------------- services
+
+# stop_service NAME: SIGTERM (the service finishes in-flight work), SIGKILL after 30 s.
+stop_service() {
+    local name="$1" p="${pid[$1]:-}"
+    [[ -n "$p" ]] || return 0
+    if pid_alive "$p"; then
+        kill -TERM "$p" 2>/dev/null || true
+        local deadline=$((SECONDS + 30))
+        while pid_alive "$p" && ((SECONDS < deadline)); do sleep 0.1; done
+        pid_alive "$p" && kill -KILL "$p" 2>/dev/null
+    fi
+    wait "$p" 2>/dev/null || true
+    pid[$name]=""
+}
+
+# start_service NAME [VAR=VALUE...]: starts one service on the current data dir.
+start_service() {
+    local name="$1"
+    shift
+    printf '\n=== %s bench starts %s %s\n' "$(date -u +%FT%TZ)" "$name" "$*" >>"$logs/$name.log"
+    # A bounded graceful stop: an inventory with an injected delay holds a whole prefetch.
+    env ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$name]}" ORDERFLOW_DATA_DIR="$data_dir" \
+        ORDERFLOW_SHUTDOWN_TIMEOUT_MS=5000 "$@" \
+        "$bin_dir/orderflow-$name" </dev/null >>"$logs/$name.log" 2>&1 &
+    pid[$name]=$!
+}
+
+# wait_ready NAME...: until each answers /readyz with 200 (60 s).
+wait_ready() {
+    local name deadline=$((SECONDS + 60))
+    for name in "$@"; do
+        until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${port[$name]}/readyz" 2>/dev/null; do
+            pid_alive "${pid[$name]}" || { tail -n 20 "$logs/$name.log" >&2; die "$name exited during start-up"; }
+            ((SECONDS < deadline)) || die "$name not ready after 60 s (log: $logs/$name.log)"
+            sleep 0.2
+        done
+    done
+}
+
+# Empties every queue but the stream (services stopped), so that nothing of one experiment
+# (retries, backlogs, dead letters) reaches the next.
+purge_queues() {
+    local queue
+    while IFS= read -r queue; do
+        mgmt "/api/queues/%2f/$queue/contents" -X DELETE -o /dev/null 2>/dev/null || true
+    done < <(mgmt /api/queues/%2f | jq -r '.[] | select(.arguments["x-queue-type"] != "stream") | .name')
+}
+
+run_id=0
+# fresh_system SEED_JSON [VAR=VALUE...]: every service stopped, queues emptied, a new data
+# dir with that inventory seed, the services started (the VAR=VALUE go to inventory only).
+fresh_system() {
+    local seed="$1" name
+    shift
+    for name in "${services[@]}"; do stop_service "$name"; done
+    purge_queues
+    run_id=$((run_id + 1))
+    data_dir="$work/data.$run_id"
+    mkdir -p "$data_dir"
+    printf '%s\n' "$seed" >"$data_dir/seed.json"
+    start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json" "$@"
+    start_service notification
+    start_service ingress
+    wait_ready inventory notification ingress
+}
+
+restart_inventory() {  # [VAR=VALUE...]
+    stop_service inventory
+    start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json" "$@"
+    wait_ready inventory
+}
+
+# ---------------------------------------------------------------------------- measuring
+
+# cpu_ticks PID: utime + stime of a process so far (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Peak resident memory in MiB (VmHWM), reset by reset_peak (clear_refs 5).
+peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+reset_peak() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null || true; }
+
+# load NAME ARGS...: orderflowctl load with a JSON summary, per-second CSV and percentile
+# CSV in the output dir; prints nothing, fails only when the tool could not run.
+load() {
+    local name="$1"
+    shift
+    "$ctl" load "$@" --json --csv "$out/$name.seconds.csv" --histogram "$out/$name.percentiles.csv" \
+        >"$out/$name.json" 2>"$out/$name.err" || {
+        warn "load $name failed: $(tail -n 3 "$out/$name.err")"
+        echo '{}' >"$out/$name.json"
+        return 1
+    }
+}
+
+# j FILE FILTER: a number from a JSON file, "-" when absent.
+j() { jq -r "($2) // \"-\" | if type == \"number\" then (. * 1000 | round / 1000) else . end" "$1" 2>/dev/null || echo -; }
+# fmt_ms: milliseconds with a sensible number of digits.
+ms() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v }'; }
+# r0: a rate without decimals.
+r0() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# Does the ingress serve the sync chain yet?
+sync_available=0 sync_code=-
+probe_sync() {
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' \
+        -d '{"user_id":"probe","items":{"burger":1}}' "$ingress/orders/sync" || true)"
+    if [[ "$code" == 404 || "$code" == 405 || "$code" == 000 ]]; then
+        sync_available=0 sync_code="$code"
+        warn "POST /orders/sync answered $code: the sync chain is not available, its rows say so"
+    else
+        sync_available=1
+    fi
+}
+
+# ---------------------------------------------------------------------------- report
+
+md() { printf '%s\n' "$@" >>"$report.tmp"; }
+: >"$report.tmp"
+started_at="$(date -u +%FT%TZ)"
+start_seconds=$SECONDS
+
+fresh_system "$big_seed"
+probe_sync
+rabbit_version="$(mgmt /api/overview | jq -r '.rabbitmq_version + " (Erlang " + .erlang_version + ")"')"
+cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+mem_total="$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------------------- (e) broker
+
+broker_pub="-" broker_con="-"
+section_e() {
+    log "(e) the broker's own rates: $broker_messages messages"
+    if "$ctl" broker-bench --messages "$broker_messages" --json >"$out/broker.json" 2>"$out/broker.err"; then
+        broker_pub="$(r0 "$(j "$out/broker.json" .publish_rate)")"
+        broker_con="$(r0 "$(j "$out/broker.json" .consume_rate)")"
+    else
+        failures+=("(e) broker-bench: $(tail -n 1 "$out/broker.err")")
+    fi
+}
+wants e && section_e
+
+# ---------------------------------------------------------------------------- (0) ceiling
+
+section_0() {
+    log "(0) load generator ceiling against GET /healthz"
+    local threads
+    md "## 0. The load generator's ceiling" ""
+    md "GET /healthz of the ingress (no broker, no store), 64 keep-alive connections, ${ceiling_s} s each," \
+        "orderflowctl load and wrk in the same run, on the same 2 cores as the ingress." ""
+    md "| tool | threads | requests/s | p50 ms | p99 ms | errors |" "|---|---|---|---|---|---|"
+    for threads in 1 2; do
+        if load "ceiling-load-t$threads" --url "$ingress/healthz" -X GET -c 64 --threads "$threads" -d "$ceiling_s"; then
+            md "| orderflowctl load | $threads | $(r0 "$(j "$out/ceiling-load-t$threads.json" .throughput_rps)") | $(ms "$(j "$out/ceiling-load-t$threads.json" .latency_ms.p50)") | $(ms "$(j "$out/ceiling-load-t$threads.json" .latency_ms.p99)") | $(j "$out/ceiling-load-t$threads.json" .errors) |"
+        fi
+        if [[ $have_wrk == 1 ]]; then
+            wrk -t"$threads" -c64 -d"${ceiling_s}s" --latency "$ingress/healthz" >"$out/ceiling-wrk-t$threads.txt" 2>&1 || true
+            local rps p50 p99
+            rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out/ceiling-wrk-t$threads.txt")"
+            p50="$(awk '$1 == "50%" { print $2 }' "$out/ceiling-wrk-t$threads.txt")"
+            p99="$(awk '$1 == "99%" { print $2 }' "$out/ceiling-wrk-t$threads.txt")"
+            md "| wrk | $threads | ${rps:--} | ${p50:--} | ${p99:--} | $(awk '/Non-2xx|Socket errors/ { printf "%s ", $0 }' "$out/ceiling-wrk-t$threads.txt")|"
+        fi
+    done
+    md "" "Both tools share the 2 cores with the ingress, so the figures are the ingress's ceiling" \
+        "for a trivial route as much as the tools'. The open-loop mode (--rate) is what the" \
+        "experiments below rely on to offer more than the target takes." ""
+}
+wants 0 && section_0
+
+# ---------------------------------------------------------------------------- (a) faults
+
+# seq_requests NAME URL: N sequential POSTs with curl; rows name,i,status,seconds,order_id.
+sequential() {
+    local name="$1" url="$2" i result code seconds order_id
+    for ((i = 1; i <= seq_requests; i++)); do
+        result="$(curl -s -o "$work/body" -w '%{http_code} %{time_total}' --max-time 60 -X POST \
+            -H 'Content-Type: application/json' -d "{\"user_id\":\"seq$i\",\"items\":{\"burger\":1}}" "$url" || echo "000 0")"
+        code="${result% *}" seconds="${result#* }"
+        order_id="$(jq -r '.order_id // ""' "$work/body" 2>/dev/null || true)"
+        printf '%s,%d,%s,%s,%s\n' "$name" "$i" "$code" "$seconds" "$order_id"
+    done
+}
+
+# seq_stats CSV: min avg median max p95 successes errors (seconds) of sequential rows.
+seq_stats() {
+    awk -F, '{ print $4, $3 }' "$1" | sort -n | awk '
+        { v[NR] = $1; s += $1; if ($2 >= 200 && $2 <= 299) ok++; else err++ }
+        END {
+            if (NR == 0) { print "- - - - - 0 0"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            p = int(0.95 * NR + 0.999999); if (p < 1) p = 1
+            printf "%.3f %.3f %.3f %.3f %.3f %d %d\n", v[1], s / NR, m, v[NR], v[p], ok, err
+        }'
+}
+
+# end_to_end CSV: for async rows, time from accepted to notified (from the order history),
+# waiting up to e2e_wait_s; prints "completed/total avg_s max_s".
+end_to_end() {
+    local csv="$1" deadline=$((SECONDS + e2e_wait_s)) id done_count total
+    local -a ids=()
+    mapfile -t ids < <(awk -F, '$5 != "" { print $5 }' "$csv")
+    total=${#ids[@]}
+    [[ $total -gt 0 ]] || { echo "0/0 - -"; return; }
+    while :; do
+        : >"$work/e2e"
+        for id in "${ids[@]}"; do
+            curl -fsS --max-time 5 "$ingress/orders/$id" 2>/dev/null | jq -r '
+                def t: (.[0:19] + "Z" | fromdateiso8601) * 1000 + (.[20:23] | tonumber);
+                ([.history[] | select(.status == "accepted") | .at | t] | first) as $a
+                | ([.history[] | select(.status == "notified") | .at | t] | first) as $n
+                | if $a != null and $n != null then ($n - $a) / 1000 else empty end' >>"$work/e2e" 2>/dev/null || true
+        done
+        done_count="$(wc -l <"$work/e2e")"
+        ((done_count < total && SECONDS < deadline)) || break
+        sleep 0.5
+    done
+    awk -v total="$total" '{ s += $1; if ($1 > m) m = $1 } END {
+        if (NR == 0) printf "0/%d - -\n", total; else printf "%d/%d %.3f %.3f\n", NR, total, s / NR, m }' "$work/e2e"
+}
+
+section_a() {
+    log "(a) sync vs async under faults"
+    local scenario query env_arg mode url name stats e2e
+    md "## a. Sync vs async per-request latency under faults" ""
+    md "Each scenario: $seq_requests sequential requests with curl, then a ${fault_load_s} s closed-loop run" \
+        "with $fault_clients clients (orderflowctl load). Sync = \`POST /orders/sync\` (200 after" \
+        "inventory /reserve and notification /send); async = \`POST /orders\` (202 after the broker's" \
+        "confirm). Faults: sync gets \`?delay_ms=2000\` / \`?fail=1\` per request (forwarded to /reserve);" \
+        "async gets the same fault service-wide on inventory (\`ORDERFLOW_INJECT_DELAY_MS=2000\`," \
+        "\`ORDERFLOW_INJECT_FAIL_RATE=1\`), which the client never waits for. \"End to end\" is the" \
+        "async order's time from accepted to notified, read from its history (waited up to ${e2e_wait_s} s)." ""
+    : >"$out/a-sequential.csv"
+    echo "name,request,status,seconds,order_id" >"$out/a-sequential.csv"
+    md "| scenario | path | seq min s | seq avg s | seq median s | seq p95 s | seq max s | seq ok/err | end to end (done, avg s, max s) | load req/s | load avg ms | load p95 ms | load p99 ms | load failures |" \
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for scenario in baseline delay_2s failure; do
+        case "$scenario" in
+            baseline) query="" env_arg=() ;;
+            delay_2s) query="?delay_ms=2000" env_arg=(ORDERFLOW_INJECT_DELAY_MS=2000) ;;
+            failure) query="?fail=1" env_arg=(ORDERFLOW_INJECT_FAIL_RATE=1) ;;
+        esac
+        for mode in sync async; do
+            name="a-$scenario-$mode"
+            if [[ $mode == sync ]]; then
+                if [[ $sync_available == 0 ]]; then
+                    md "| $scenario | sync | not available (POST /orders/sync answered $sync_code) |||||||||||||"
+                    continue
+                fi
+                fresh_system "$big_seed"
+                url="$ingress/orders/sync$query"
+            else
+                fresh_system "$big_seed" "${env_arg[@]}"
+                url="$ingress/orders"
+            fi
+            log "  $name"
+            sequential "$name" "$url" >"$work/$name.csv"
+            cat "$work/$name.csv" >>"$out/a-sequential.csv"
+            read -r -a stats < <(seq_stats "$work/$name.csv")
+            e2e="n/a (synchronous)"
+            [[ $mode == async ]] && e2e="$(end_to_end "$work/$name.csv")"
+            load "$name" --url "$url" --body "$order_body" -c "$fault_clients" -d "$fault_load_s" --timeout 60000 || true
+            md "| $scenario | $mode | ${stats[0]} | ${stats[1]} | ${stats[2]} | ${stats[4]} | ${stats[3]} | ${stats[5]}/${stats[6]} | $e2e | $(r0 "$(j "$out/$name.json" .throughput_rps)") | $(ms "$(j "$out/$name.json" .latency_ms.avg)") | $(ms "$(j "$out/$name.json" .latency_ms.p95)") | $(ms "$(j "$out/$name.json" .latency_ms.p99)") | $(j "$out/$name.json" '(.failure_rate * 10000 | round / 100 | tostring) + " %"') $(j "$out/$name.json" '.errors_by_status | to_entries | map(.key + " x" + (.value | tostring)) | join(", ")') |"
+        done
+    done
+    md "" "Raw rows: [a-sequential.csv]($data_rel/a-sequential.csv); per-run summaries, per-second rows and" \
+        "percentiles: \`$data_rel/a-<scenario>-<path>.{json,seconds.csv,percentiles.csv}\`." ""
+    plot_percentiles "a-latency" "Latency under faults (${fault_clients} clients, ${fault_load_s} s)" a-baseline-sync a-baseline-async \
+        a-delay_2s-sync a-delay_2s-async a-failure-sync a-failure-async
+    md "![latency percentiles under faults]($data_rel/a-latency.svg)" ""
+}
+
+# ---------------------------------------------------------------------------- plots
+
+# plot_percentiles NAME TITLE RUN...: latency by percentile, one line per run that has data.
+plot_percentiles() {
+    local name="$1" title="$2" run plot=""
+    shift 2
+    [[ $have_gnuplot == 1 ]] || return 0
+    for run in "$@"; do
+        [[ -s "$out/$run.percentiles.csv" ]] || continue
+        # x = 1/(1-p): the tail spreads out as in HdrHistogram plots; p100 is left out.
+        plot+="${plot:+, }'$out/$run.percentiles.csv' using (\$1 < 100 ? 100/(100-\$1) : 1/0):(\$2 > 0 ? \$2 : 1/0) skip 1 with lines lw 2 title '${run#*-}'"
+    done
+    [[ -n "$plot" ]] || return 0
+    gnuplot <<EOF 2>>"$out/gnuplot.err" || warn "gnuplot failed for $name"
+set terminal svg size 900,500 dynamic background '#ffffff'
+set output '$out/$name.svg'
+set datafile separator ','
+set title '$title'
+set logscale x
+set logscale y
+set xtics ("0%%" 1, "50%%" 2, "90%%" 10, "99%%" 100, "99.9%%" 1000, "99.99%%" 10000)
+set xlabel 'percentile'
+set ylabel 'latency (ms)'
+set grid
+set key left top
+plot $plot
+EOF
+}
+
+# ---------------------------------------------------------------------------- (b) clients
+
+section_b() {
+    log "(b) sync vs async at ${concurrencies[*]} clients"
+    local clients mode name url service before_cpu elapsed row
+    local -A cpu0=()
+    md "## b. Sync vs async at ${concurrencies[*]} concurrent clients" ""
+    md "Closed loop, ${conc_load_s} s per run, keep-alive connections, fresh services and data for each run." \
+        "CPU is utime+stime over the run from /proc (100 % = one core); peak memory is VmHWM, reset" \
+        "before the run. The async backlog is what inventory had not consumed when the run ended." ""
+    md "| clients | path | avg ms | p90 ms | p95 ms | p99 ms | req/s | 2xx/s | failure rate | CPU ingress / inventory / notification / broker | peak MiB ingress / inventory / notification | async backlog at end |" \
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "clients,path,avg_ms,p90_ms,p95_ms,throughput_rps,failure_rate,cpu_ingress,cpu_inventory,cpu_notification,cpu_broker,mib_ingress,mib_inventory,mib_notification" >"$out/b-summary.csv"
+    for clients in "${concurrencies[@]}"; do
+        for mode in sync async; do
+            name="b-$mode-$clients"
+            if [[ $mode == sync && $sync_available == 0 ]]; then
+                md "| $clients | sync | not available (POST /orders/sync answered $sync_code) |||||||||||"
+                continue
+            fi
+            fresh_system "$big_seed"
+            url="$ingress/orders"
+            [[ $mode == sync ]] && url="$ingress/orders/sync"
+            log "  $name"
+            for service in "${services[@]}"; do
+                reset_peak "${pid[$service]}"
+                cpu0[$service]="$(cpu_ticks "${pid[$service]}")"
+            done
+            before_cpu="$(cpu_ticks "$broker_pid")"
+            local t0=$SECONDS
+            load "$name" --url "$url" --body "$order_body" -c "$clients" --threads 2 -d "$conc_load_s" --timeout 60000 || true
+            elapsed=$((SECONDS - t0))
+            ((elapsed > 0)) || elapsed=1
+            local -A cpu=() mib=()
+            for service in "${services[@]}"; do
+                cpu[$service]="$(awk -v a="${cpu0[$service]}" -v b="$(cpu_ticks "${pid[$service]}")" -v hz="$clk_tck" -v s="$elapsed" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / s }')"
+                mib[$service]="$(peak_mib "${pid[$service]}")"
+            done
+            cpu[broker]="$(awk -v a="$before_cpu" -v b="$(cpu_ticks "$broker_pid")" -v hz="$clk_tck" -v s="$elapsed" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / s }')"
+            local backlog="-"
+            [[ $mode == async ]] && backlog="$(queue_depth inventory.order-placed)"
+            row="| $clients | $mode | $(ms "$(j "$out/$name.json" .latency_ms.avg)") | $(ms "$(j "$out/$name.json" .latency_ms.p90)") | $(ms "$(j "$out/$name.json" .latency_ms.p95)") | $(ms "$(j "$out/$name.json" .latency_ms.p99)") | $(r0 "$(j "$out/$name.json" .throughput_rps)") | $(r0 "$(j "$out/$name.json" .success_rps)") | $(j "$out/$name.json" '(.failure_rate * 10000 | round / 100 | tostring) + " %"')"
+            md "$row | ${cpu[ingress]} / ${cpu[inventory]} / ${cpu[notification]} / ${cpu[broker]} % | ${mib[ingress]} / ${mib[inventory]} / ${mib[notification]} | $backlog |"
+            echo "$clients,$mode,$(j "$out/$name.json" .latency_ms.avg),$(j "$out/$name.json" .latency_ms.p90),$(j "$out/$name.json" .latency_ms.p95),$(r0 "$(j "$out/$name.json" .throughput_rps)"),$(j "$out/$name.json" .failure_rate),${cpu[ingress]},${cpu[inventory]},${cpu[notification]},${cpu[broker]},${mib[ingress]},${mib[inventory]},${mib[notification]}" >>"$out/b-summary.csv"
+        done
+    done
+    md "" "Data: [b-summary.csv]($data_rel/b-summary.csv), \`$data_rel/b-<path>-<clients>.*\`." ""
+    plot_percentiles "b-latency" "Latency at ${concurrencies[*]} clients (${conc_load_s} s)" \
+        b-sync-250 b-async-250 b-sync-500 b-async-500
+    md "![latency percentiles at 250 and 500 clients]($data_rel/b-latency.svg)" ""
+}
+
+# ---------------------------------------------------------------------------- (c) flash sale
+
+oversells="-"
+section_c() {
+    log "(c) flash sale: $flash_units units, $flash_buyers buyers"
+    local sampler stock first_zero reserved rejected t_start deadline
+    fresh_system "{\"burger\": $flash_units}"
+    # Our own queues on the events exchange count every reservation and rejection the
+    # inventory emits: an independent tally of what it sold.
+    local q
+    for q in reserved rejected; do
+        mgmt "/api/queues/%2f/bench.count.$q" -X PUT -H 'content-type: application/json' \
+            -d '{"durable":false,"auto_delete":false,"arguments":{}}' -o /dev/null
+        mgmt "/api/bindings/%2f/e/orders/q/bench.count.$q" -X POST -H 'content-type: application/json' \
+            -d "{\"routing_key\":\"inventory.$q\"}" -o /dev/null
+    done
+    # Stock every 100 ms while the sale runs: time to sell out, and never below zero.
+    (
+        while :; do
+            printf '%s,%s\n' "$(date +%s.%N)" "$(curl -fsS --max-time 2 "$inventory/inventory" 2>/dev/null | jq '.burger // "null"')"
+            sleep 0.1
+        done
+    ) >"$out/c-stock.csv" &
+    sampler=$!
+    t_start="$(date +%s.%N)"
+    load c-flash-async --url "$ingress/orders" --body "$order_body" -c 250 --threads 2 -n "$flash_buyers" --timeout 60000 || true
+    # Wait until every accepted order has an outcome (reserved + rejected == accepted).
+    local accepted
+    accepted="$(num "$(j "$out/c-flash-async.json" .successes)")"
+    deadline=$((SECONDS + 60))
+    while :; do
+        reserved="$(num "$(queue_depth bench.count.reserved)")"
+        rejected="$(num "$(queue_depth bench.count.rejected)")"
+        ((reserved + rejected >= accepted || SECONDS >= deadline)) && break
+        sleep 0.5
+    done
+    sleep 1.5  # one more statistics interval, so the counts are final
+    reserved="$(num "$(queue_depth bench.count.reserved)")"
+    rejected="$(num "$(queue_depth bench.count.rejected)")"
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    stock="$(curl -fsS "$inventory/inventory" | jq '.burger' || echo -)"
+    [[ "$stock" =~ ^-?[0-9]+$ ]] || failures+=("(c) could not read the final stock")
+    first_zero="$(awk -F, -v t0="$t_start" '$2 == "0" { printf "%.2f", $1 - t0; exit }' "$out/c-stock.csv")"
+    local min_stock
+    min_stock="$(awk -F, '$2 ~ /^-?[0-9]+$/ { if (m == "" || $2 < m) m = $2 } END { print m }' "$out/c-stock.csv")"
+    oversells=$((reserved > flash_units ? reserved - flash_units : 0))
+    (($(num "$stock") >= 0 && $(num "${min_stock:-0}") >= 0)) || oversells=$((oversells + 1))
+    awk -F, -v t0="$t_start" 'BEGIN { print "seconds,stock" } $2 ~ /^-?[0-9]+$/ { printf "%.2f,%s\n", $1 - t0, $2 }' \
+        "$out/c-stock.csv" >"$out/c-stock.tmp" && mv "$out/c-stock.tmp" "$out/c-stock.csv"
+    md "## c. Flash sale" ""
+    md "$flash_units units of one SKU (ORDERFLOW_INVENTORY_SEED), $flash_buyers buyers with one order each" \
+        "(distinct user ids), 250 at a time, through the async path. Reservations and rejections are" \
+        "counted from two queues of the bench bound to \`inventory.reserved\` / \`inventory.rejected\`;" \
+        "stock is sampled from \`GET /inventory\` every 100 ms." ""
+    md "| buyers | accepted (202) | reserved events | rejected events | final stock | lowest stock seen | oversells | sold out after | posting took |" \
+        "|---|---|---|---|---|---|---|---|---|"
+    md "| $flash_buyers | $accepted | $reserved | $rejected | $stock | ${min_stock:--} | **$oversells** | ${first_zero:-not sold out} s | $(j "$out/c-flash-async.json" .duration_s) s |"
+    md "" "Oversells = reserved events beyond the $flash_units units, plus one if the stock went negative." \
+        "Stock curve: [c-stock.csv]($data_rel/c-stock.csv)." ""
+    if [[ $sync_available == 0 ]]; then
+        md "The sync flash sale is not available (POST /orders/sync answered $sync_code)." ""
+    fi
+    [[ "$oversells" == 0 ]] || failures+=("(c) $oversells oversells")
+    if [[ $have_gnuplot == 1 && -s "$out/c-stock.csv" ]]; then
+        gnuplot <<EOF 2>>"$out/gnuplot.err" || warn "gnuplot failed for c-stock"
+set terminal svg size 900,400 dynamic background '#ffffff'
+set output '$out/c-stock.svg'
+set datafile separator ','
+set title 'Flash sale: stock while $flash_buyers buyers order'
+set xlabel 'seconds since the first order'
+set ylabel 'units left'
+set grid
+plot '$out/c-stock.csv' using 1:2 skip 1 with steps lw 2 title 'burger'
+EOF
+    fi
+    [[ -s "$out/c-stock.svg" ]] && md "![stock during the flash sale]($data_rel/c-stock.svg)" ""
+    return 0
+}
+
+# ---------------------------------------------------------------------------- (d) drain
+
+post_rate="-" drain_rate="-"
+# Messages inventory has acked so far, from its /metrics (immediate, unlike the mgmt API).
+acked_total() {
+    curl -fsS --max-time 2 "$inventory/metrics" 2>/dev/null |
+        awk '/^orderflow_messages_acked_total/ { s += $NF; n++ } END { if (n) print s; else print "-" }'
+}
+section_d() {
+    log "(d) backlog drain: $drain_orders orders"
+    local t0 deadline expected fast slow acked
+    fresh_system "$big_seed"
+    stop_service inventory
+    load d-post --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    post_rate="$(r0 "$(j "$out/d-post.json" .success_rps)")"
+    expected="$(num "$(j "$out/d-post.json" .successes)")"
+    # The management API's depth lags (statistics every second, later under load): wait
+    # until it shows the backlog, so the curve starts full.
+    deadline=$((SECONDS + 30))
+    until (($(num "$(queue_depth inventory.order-placed)") >= expected || SECONDS >= deadline)); do
+        sleep 0.5
+    done
+    t0="$(date +%s.%N)"
+    start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
+    # Two samplers: inventory's own ack counter every 100 ms (exact and immediate: the drain
+    # time and rate), and the broker's view of both queues every second (the curve as an
+    # operator sees it in the management API or `orderflowctl status`).
+    (
+        while :; do
+            printf '%s,%s\n' "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')" "$(acked_total)"
+            sleep 0.1
+        done
+    ) >"$work/d-acked.raw" &
+    fast=$!
+    (
+        while :; do
+            local now
+            now="$(date +%s.%N)"
+            printf '%s,%s,%s\n' "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')" \
+                "$(queue_depth inventory.order-placed)" "$(queue_depth notification.inventory-events)"
+            sleep "$(awk -v a="$now" -v b="$(date +%s.%N)" 'BEGIN { d = 1 - (b - a); print (d > 0 ? d : 0) }')"
+        done
+    ) >"$work/d-mgmt.raw" &
+    slow=$!
+    deadline=$((SECONDS + (quick ? 60 : 300)))
+    while :; do
+        acked="$(num "$(acked_total)")"
+        ((acked < expected && SECONDS < deadline)) || break
+        sleep 0.1
+    done
+    # Let the broker's view catch up (both queues empty), for the end of the curve.
+    local until_empty=$((SECONDS + 15))
+    while ((SECONDS < until_empty)); do
+        [[ "$(tail -n 1 "$work/d-mgmt.raw" 2>/dev/null | cut -d, -f2,3)" == 0,0 ]] && break
+        sleep 0.5
+    done
+    kill "$fast" "$slow" 2>/dev/null || true
+    wait "$fast" "$slow" 2>/dev/null || true
+    { echo "seconds,inventory_acked,inventory_left"
+      awk -F, -v n="$expected" '$2 ~ /^[0-9]+$/ { printf "%s,%s,%d\n", $1, $2, n - $2 }' "$work/d-acked.raw"; } >"$out/d-acked.csv"
+    { echo "seconds,inventory_queue,notification_queue"; cat "$work/d-mgmt.raw"; } >"$out/d-drain.csv"
+    # From the first sample that saw an ack to the first that saw them all.
+    local first last rate peak
+    read -r first last rate peak < <(awk -F, -v n="$expected" '
+        NR > 1 && $2 > 0 && f == "" { f = $1; fa = $2 }
+        NR > 1 && $2 >= n && l == "" { l = $1 }
+        NR > 1 && pt != "" && $1 - pt >= 0.9 { d = ($2 - pa) / ($1 - pt); if (d > m) m = d; pt = $1; pa = $2 }
+        NR > 1 && pt == "" { pt = $1; pa = $2 }
+        END {
+            if (f == "" || l == "") { print "- - - -"; exit }
+            r = (l > f) ? (n - fa) / (l - f) : 0
+            printf "%s %s %.0f %.0f\n", f, l, r, m
+        }' "$out/d-acked.csv")
+    drain_rate="$rate"
+    [[ "$last" != "-" ]] || { drain_rate="-"; failures+=("(d) backlog not drained in time"); }
+    md "## d. Backlog drain" ""
+    md "$drain_orders orders posted (64 keep-alive clients) while inventory was stopped, then inventory" \
+        "started at 0 s. Every message takes the full exactly-once path: inbox check, reservation and" \
+        "outbox in one SQLite transaction, ack, outbox published with confirms. Drain time and rate" \
+        "come from inventory's own ack counter (\`orderflow_messages_acked_total\` on /metrics) sampled" \
+        "every 100 ms; the queue depths of the curve from the management API every second, as an" \
+        "operator sees them (those statistics lag: RabbitMQ refreshes them every second at best)." ""
+    md "| orders accepted | posting req/s (2xx) | posting p99 ms | first ack seen | all acked | drain rate (first to last ack) | best 1 s rate |" \
+        "|---|---|---|---|---|---|---|"
+    md "| $expected | $post_rate | $(ms "$(j "$out/d-post.json" .latency_ms.p99)") | $first s | $last s | $drain_rate msg/s | $peak msg/s |"
+    md "" "Samples: [d-acked.csv]($data_rel/d-acked.csv) (100 ms, inventory's counter)," \
+        "[d-drain.csv]($data_rel/d-drain.csv) (1 s, management API)." ""
+    if [[ $have_gnuplot == 1 ]]; then
+        gnuplot <<EOF 2>>"$out/gnuplot.err" || warn "gnuplot failed for d-drain"
+set terminal svg size 900,450 dynamic background '#ffffff'
+set output '$out/d-drain.svg'
+set datafile separator ','
+set title 'Backlog drain: $expected orders, inventory started at 0 s'
+set xlabel 'seconds since inventory started'
+set ylabel 'messages left'
+set grid
+set key right top
+plot '$out/d-acked.csv' using 1:3 skip 1 with lines lw 2 title 'left to consume (inventory acks, 100 ms)', \\
+     '$out/d-drain.csv' using 1:2 skip 1 with linespoints lw 1 title 'inventory.order-placed (management API, 1 s)', \\
+     '$out/d-drain.csv' using 1:3 skip 1 with linespoints lw 1 title 'notification.inventory-events (management API, 1 s)'
+EOF
+    fi
+    [[ -s "$out/d-drain.svg" ]] && md "![drain curve]($data_rel/d-drain.svg)" ""
+    return 0
+}
+
+wants a && section_a
+wants b && section_b
+wants c && section_c
+wants d && section_d
+
+# ---------------------------------------------------------------------------- summary
+
+{
+    echo "# orderflow bench, $date_tag"
+    echo
+    echo "Command: \`scripts/bench.sh$([[ $quick == 1 ]] && echo " --quick")\` (BUILD_DIR=$BUILD_DIR), started $started_at, took $((SECONDS - start_seconds)) s."
+    [[ $quick == 1 ]] && echo "**Quick run**: every experiment shrunk; the figures are a smoke test, not a benchmark."
+    echo
+    echo "## Machine"
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| CPUs (nproc) | $(nproc) |"
+    echo "| CPU model | $cpu_model |"
+    echo "| RAM | $mem_total |"
+    echo "| kernel | $(uname -r) |"
+    echo "| RabbitMQ | $rabbit_version, one node started by the bench, loopback only |"
+    echo "| load average at start | $load_before (other work on the machine shares these cores) |"
+    echo "| build | $(grep -m1 '^CMAKE_BUILD_TYPE' "$(build_dir_path "$BUILD_DIR")/CMakeCache.txt" 2>/dev/null | cut -d= -f2) |"
+    echo
+    echo "Everything (broker, three services, load generator) shares the machine. The analytics"
+    echo "service is not started. Services log one line per request and message (the default)."
+    echo
+    echo "## Headline"
+    echo
+    echo "| figure | measured | target | ratio to the broker's own rate (e) |"
+    echo "|---|---|---|---|"
+    echo "| broker: publish with confirms (e) | $broker_pub msg/s | | 1 |"
+    echo "| broker: consume with acks (e) | $broker_con msg/s | | 1 |"
+    echo "| POST /orders accepted, 64 keep-alive clients, inventory stopped (d) | $post_rate orders/s | 10,000 | $(ratio "$post_rate" "$broker_pub") of publish |"
+    echo "| inventory drain, full exactly-once path (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
+    echo "| flash sale oversells (c) | $oversells | 0 | |"
+    echo
+    if [[ ${#failures[@]} -gt 0 ]]; then
+        echo "**Problems in this run:** ${failures[*]}"
+        echo
+    fi
+    if wants e; then
+        echo "## e. The broker's own rates"
+        echo
+        echo "\`orderflowctl broker-bench --messages $broker_messages\`: persistent messages of an OrderPlaced's"
+        echo "size published with confirms (window 4096) through src/broker's Publisher to a fresh quorum"
+        echo "queue, then consumed through its Consumer (prefetch 200, batches of 200 acked at once):"
+        echo "the same code paths as the services, without HTTP, JSON or SQLite."
+        echo
+        echo "| messages | publish with confirms | consume with acks |"
+        echo "|---|---|---|"
+        echo "| $broker_messages | $broker_pub msg/s | $broker_con msg/s |"
+        echo
+    fi
+    cat "$report.tmp"
+} >"$report"
+rm -f "$report.tmp"
+# A machine-readable digest for the ctest and for comparisons between runs.
+jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" --arg con "$broker_con" \
+    --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
+    --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
+    '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
+      broker_consume_rate: $con, post_orders_rate: $post, drain_rate: $drain,
+      oversells: $over, failures: $failures}' >"$out/summary.json"
+log "report: $report"
+[[ ${#failures[@]} -eq 0 ]] || { warn "problems: ${failures[*]}"; exit 1; }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# ctest "bench": runs `scripts/bench.sh --quick` against the binaries of BUILD_DIR into a
+# temporary output directory, then checks that the report exists, has every section, and
+# that its numbers are sane: positive rates and zero oversells in the flash sale.
+#
+#   test/bench/bench_quick_test.sh BUILD_DIR
+set -euo pipefail
+
+build_dir="${1:?usage: bench_quick_test.sh BUILD_DIR}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+fail() {
+    echo "bench_quick_test: $*" >&2
+    [[ -z "${report:-}" || ! -f "$report" ]] || cat "$report" >&2
+    exit 1
+}
+
+status=0
+BUILD_DIR="$build_dir" "$root/scripts/bench.sh" --quick --out "$out" || status=$?
+shopt -s nullglob
+reports=("$out"/*.md)
+[[ ${#reports[@]} -eq 1 ]] || fail "expected one report in $out, found ${#reports[@]}"
+report="${reports[0]}"
+data="${report%.md}"
+[[ $status -eq 0 ]] || fail "scripts/bench.sh --quick exited with $status"
+
+for heading in '## Machine' '## Headline' "## 0. The load generator's ceiling" \
+    '## a. Sync vs async' '## b. Sync vs async at 250 and 500' '## c. Flash sale' \
+    '## d. Backlog drain' "## e. The broker's own rates"; do
+    grep -qF -- "$heading" "$report" || fail "the report has no '$heading' section"
+done
+grep -qE '^\| CPUs \(nproc\) \| [0-9]+ \|' "$report" || fail "the machine table has no CPU count"
+grep -qE '^\| RabbitMQ \| [0-9]+\.[0-9]+' "$report" || fail "the machine table has no RabbitMQ version"
+
+summary="$data/summary.json"
+[[ -s "$summary" ]] || fail "no $summary"
+positive() {
+    jq -e --arg k "$1" '.[$k] | tonumber? // 0 | . > 0' "$summary" >/dev/null ||
+        fail "$1 is not a positive number: $(jq -c --arg k "$1" '.[$k]' "$summary")"
+}
+positive broker_publish_rate
+positive broker_consume_rate
+positive post_orders_rate
+positive drain_rate
+jq -e '.oversells == "0"' "$summary" >/dev/null ||
+    fail "the flash sale oversold: $(jq -c .oversells "$summary")"
+jq -e '.failures == []' "$summary" >/dev/null || fail "problems: $(jq -c .failures "$summary")"
+
+# The flash sale row: every buyer accepted, exactly the 100 units reserved, stock 0.
+row="$(grep -E '^\| 1000 \| ' "$report" | head -n 1)"
+[[ -n "$row" ]] || fail "no flash sale row"
+IFS='|' read -r _ buyers accepted reserved rejected stock _ <<<"$row"
+[[ "${reserved// /}" == 100 ]] || fail "flash sale reserved ${reserved// /}, not 100"
+[[ "${stock// /}" == 0 ]] || fail "flash sale left stock ${stock// /}, not 0"
+((${reserved// /} + ${rejected// /} == ${accepted// /})) || fail "reserved + rejected != accepted"
+: "$buyers"
+
+# The drain CSV has samples, and the plots exist when gnuplot does.
+[[ $(wc -l <"$data/d-drain.csv") -ge 2 ]] || fail "the drain curve has no samples"
+if command -v gnuplot >/dev/null 2>&1; then
+    for plot in d-drain.svg a-latency.svg b-latency.svg; do
+        [[ -s "$data/$plot" ]] || fail "no plot $plot"
+        grep -qF "$(basename "$data")/$plot" "$report" || fail "the report does not link $plot"
+    done
+fi
+echo "bench_quick_test: ok ($report)"
