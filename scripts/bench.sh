@@ -58,8 +58,8 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 # ---------------------------------------------------------------------------- sizes
 
 if [[ $quick == 1 ]]; then
-    seq_requests=3 fault_load_s=2 fault_clients=8 conc_load_s=2 ceiling_s=2
-    flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=3
+    seq_requests=3 fault_load_s=1 fault_clients=8 conc_load_s=1 ceiling_s=1
+    flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=2
 else
     seq_requests=10 fault_load_s=30 fault_clients=16 conc_load_s=30 ceiling_s=10
     flash_buyers=1000 flash_units=100 drain_orders=20000 broker_messages=20000 e2e_wait_s=30
