@@ -6,7 +6,8 @@
 // is not lost if we die (closing the connection returns it to the DLQ). Replay publishes
 // the copy with confirm and acks the original only after the confirm, so an interruption at
 // any point leaves the message in the work queue, in the DLQ, or in both (consumers dedupe
-// by message_id).
+// by message_id). A replay walks only the dead letters present when it starts, so a copy
+// that fails again and comes back to the DLQ meanwhile is not replayed twice by one run.
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -52,8 +53,9 @@ void Audit(const std::string& line) {
 }
 
 // Opens the connection and makes sure the DLQ (and optionally the work queue) exist.
-std::expected<broker::Client, std::string> Open(const GlobalOptions& global, const QueuePair& queues,
-                                                std::string_view command, bool need_work_queue) {
+std::expected<broker::Client, std::string> Open(const GlobalOptions& global,
+                                                const QueuePair& queues, std::string_view command,
+                                                bool need_work_queue) {
     auto client = Connect(global, command);
     if (!client) return client;
     for (const auto* queue : {&queues.dlq, need_work_queue ? &queues.work : nullptr}) {
@@ -78,9 +80,9 @@ void WriteShowJson(const QueuePair& queues, const std::vector<broker::Delivery>&
     for (const auto& letter : letters) {
         const auto& properties = letter.properties;
         writer.StartObject();
-        for (const auto& [key, value] : {std::pair{"message_id", &properties.message_id},
-                                         std::pair{"type", &properties.type},
-                                         std::pair{"correlation_id", &properties.correlation_id}}) {
+        for (const auto& [key, value] :
+             {std::pair{"message_id", &properties.message_id}, std::pair{"type", &properties.type},
+              std::pair{"correlation_id", &properties.correlation_id}}) {
             writer.Key(key);
             writer.String(value->c_str());
         }
@@ -123,8 +125,40 @@ void WriteShowText(const QueuePair& queues, const std::vector<broker::Delivery>&
                 fmt::print("    {}: {}\n", name, BodyPreview(FieldText(it->second), 1000));
             }
         }
-        fmt::print("    body ({} bytes): {}\n", letters[i].body.size(), BodyPreview(letters[i].body));
+        fmt::print("    body ({} bytes): {}\n", letters[i].body.size(),
+                   BodyPreview(letters[i].body));
     }
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnStopSignal(int) { g_stop = 1; }
+
+// Ctrl-C during a replay finishes the message in hand (its copy confirmed and its original
+// acked, or neither) and stops there, so the audit trail says exactly what happened.
+void InstallStopHandler() {
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
+}
+
+// QUEUE must be one of the contract's work queues (or its .dlq): a typo is a usage error,
+// not a "queue does not exist" at run time.
+std::expected<QueuePair, std::string> ResolveContractQueue(std::string_view name) {
+    auto queues = ResolveQueue(name);
+    if (!queues) return queues;
+    const auto work = broker::WorkQueues();
+    if (std::ranges::find(work, queues->work) != work.end()) return queues;
+    std::string known;
+    for (const auto& queue : work) known += (known.empty() ? "" : ", ") + queue.value;
+    return std::unexpected(
+        fmt::format("unknown queue '{}': one of {} (or its .dlq name)", name, known));
+}
+
+int Usage(std::string_view message) {
+    fmt::print(stderr, "orderflowctl: {}\n", message);
+    return kExitUsage;
 }
 
 std::optional<int> TestAbortAfter() {
@@ -166,13 +200,15 @@ int RunDlqList(const GlobalOptions& global, bool json) {
                        row.messages ? std::to_string(*row.messages) : "missing");
         }
     }
-    if (missing) fmt::print(stderr, "orderflowctl: some DLQs are missing: run `orderflowctl topology declare`\n");
+    if (missing)
+        fmt::print(stderr,
+                   "orderflowctl: some DLQs are missing: run `orderflowctl topology declare`\n");
     return missing ? kExitFailure : kExitOk;
 }
 
 int RunDlqShow(const GlobalOptions& global, const DlqOptions& options) {
-    const auto queues = ResolveQueue(options.queue);
-    if (!queues) return Fail(queues.error());
+    const auto queues = ResolveContractQueue(options.queue);
+    if (!queues) return Usage(queues.error());
     auto client = Open(global, *queues, "dlq show", false);
     if (!client) return Fail(client.error());
     const size_t limit = options.limit.value_or(kDefaultShowLimit);
@@ -187,8 +223,10 @@ int RunDlqShow(const GlobalOptions& global, const DlqOptions& options) {
     if (!letters.empty()) {
         // One nack(multiple, requeue) returns every held message; tags only grow on a channel.
         if (auto back = client->Nack(letters.back().delivery_tag, true, true); !back) {
-            return Fail(fmt::format("requeue on {}: {} (the broker requeues them when the "
-                                    "connection closes)", queues->dlq.value, back.error()));
+            return Fail(
+                fmt::format("requeue on {}: {} (the broker requeues them when the "
+                            "connection closes)",
+                            queues->dlq.value, back.error()));
         }
     }
     if (options.json) {
@@ -200,18 +238,25 @@ int RunDlqShow(const GlobalOptions& global, const DlqOptions& options) {
 }
 
 int RunDlqReplay(const GlobalOptions& global, const DlqOptions& options) {
-    const auto queues = ResolveQueue(options.queue);
-    if (!queues) return Fail(queues.error());
+    const auto queues = ResolveContractQueue(options.queue);
+    if (!queues) return Usage(queues.error());
     // The work queue must exist: the copy goes there through the default exchange.
     auto client = Open(global, *queues, "dlq replay", true);
     if (!client) return Fail(client.error());
+    // Only the dead letters present now: a copy that fails again while we walk comes back
+    // to the DLQ behind them, and must not be replayed a second time by this same run.
+    auto depth = client->Inspect(queues->dlq);
+    if (!depth || !*depth) return Fail(fmt::format("queue {} vanished", queues->dlq.value));
+    const size_t present = (**depth).messages;
     const auto abort_after = TestAbortAfter();
     const auto& q = queues->work.value;
+    InstallStopHandler();
 
-    std::set<uint64_t> held;  // fetched, not settled: requeued at the end
+    std::set<uint64_t> held;         // fetched, not settled: requeued at the end
+    std::set<std::string> this_run;  // message ids replayed by this run
     size_t examined = 0, replayed = 0, skipped = 0, failed = 0, confirmed = 0;
     std::string error;
-    while (!options.limit || replayed < *options.limit) {
+    while (examined < present && (!options.limit || replayed < *options.limit) && !g_stop) {
         auto got = client->Get(queues->dlq);
         if (!got) {
             error = fmt::format("basic.get on {}: {}", queues->dlq.value, got.error());
@@ -222,21 +267,27 @@ int RunDlqReplay(const GlobalOptions& global, const DlqOptions& options) {
         ++examined;
         held.insert(letter.delivery_tag);
         if (!Selected(options.selection, letter)) continue;
+        const auto& id = letter.properties.message_id;
+        if (!id.empty() && this_run.contains(id)) continue;  // its copy failed again already
 
         const auto kind = KindOf(letter.properties);
         const int count = ReplayCountOf(letter.properties);
         if (count >= kMaxReplays && !options.force) {
             ++skipped;
-            Audit(fmt::format("skipped message_id={} queue={} kind={} replay_count={} "
-                              "reason=\"replayed {} times; use --force\"",
-                              IdOf(letter), q, kind, count, count));
+            Audit(
+                fmt::format("skipped message_id={} queue={} kind={} replay_count={} "
+                            "reason=\"replayed {} times already; --force replays it\"",
+                            IdOf(letter), q, kind, count, count));
             continue;
         }
+        // 1. The copy, confirmed by the broker (persisted in the work queue)...
         const auto status = client->Publish(ReplayCopy(letter, queues->work));
         if (status != broker::PublishStatus::kConfirmed) {
             ++failed;
-            Audit(fmt::format("failed message_id={} queue={} kind={} reason=\"publish {}; left in "
-                              "the DLQ\"", IdOf(letter), q, kind, broker::StatusName(status)));
+            Audit(
+                fmt::format("failed message_id={} queue={} kind={} reason=\"publish {}; left in "
+                            "the DLQ\"",
+                            IdOf(letter), q, kind, broker::StatusName(status)));
             error = fmt::format("publish to {} was not confirmed ({}); stopped", q,
                                 broker::StatusName(status));
             break;
@@ -245,14 +296,19 @@ int RunDlqReplay(const GlobalOptions& global, const DlqOptions& options) {
             std::fflush(stdout);
             std::raise(SIGKILL);  // test only: a crash between the confirm and the ack
         }
+        // 2. ...then the original leaves the DLQ. Dying in between leaves both: a duplicate
+        // that the consumer drops by message_id, never a loss.
         if (auto acked = client->Ack(letter.delivery_tag); !acked) {
             ++failed;
-            Audit(fmt::format("duplicated message_id={} queue={} kind={} reason=\"copy confirmed, "
-                              "ack failed: original still in the DLQ\"", IdOf(letter), q, kind));
+            Audit(
+                fmt::format("duplicated message_id={} queue={} kind={} reason=\"copy confirmed, "
+                            "ack failed: original still in the DLQ\"",
+                            IdOf(letter), q, kind));
             error = fmt::format("ack on {}: {}", queues->dlq.value, acked.error());
             break;
         }
         held.erase(letter.delivery_tag);
+        if (!id.empty()) this_run.insert(id);
         ++replayed;
         Audit(fmt::format("replayed message_id={} queue={} kind={} replay_count={}{}", IdOf(letter),
                           q, kind, count + 1, count >= kMaxReplays ? " forced=true" : ""));
@@ -260,24 +316,35 @@ int RunDlqReplay(const GlobalOptions& global, const DlqOptions& options) {
     if (!held.empty()) {
         // After an error this may fail too: closing the connection requeues them anyway.
         if (auto back = client->Nack(*held.rbegin(), true, true); !back && error.empty()) {
-            error = fmt::format("requeue on {}: {} (the broker requeues them when the connection "
-                                "closes)", queues->dlq.value, back.error());
+            error = fmt::format(
+                "requeue on {}: {} (the broker requeues them when the connection "
+                "closes)",
+                queues->dlq.value, back.error());
         }
     }
-    fmt::print("summary queue={} dlq={} examined={} replayed={} skipped={} failed={} "
-               "not_selected={}\n",
-               q, queues->dlq.value, examined, replayed, skipped, failed,
-               examined - replayed - skipped - failed);
+    if (g_stop && error.empty()) error = "interrupted; the rest stays in the DLQ";
+    fmt::print(
+        "summary queue={} dlq={} examined={} replayed={} skipped={} failed={} "
+        "not_selected={}\n",
+        q, queues->dlq.value, examined, replayed, skipped, failed,
+        examined - replayed - skipped - failed);
+    std::fflush(stdout);
     if (!error.empty()) return Fail(error);
+    if (options.selection.message_id && replayed + skipped == 0) {
+        return Fail(fmt::format("no dead letter with message_id {} in {}",
+                                *options.selection.message_id, queues->dlq.value));
+    }
     return failed > 0 ? kExitFailure : kExitOk;
 }
 
 int RunDlqPurge(const GlobalOptions& global, const DlqOptions& options) {
-    const auto queues = ResolveQueue(options.queue);
-    if (!queues) return Fail(queues.error());
+    const auto queues = ResolveContractQueue(options.queue);
+    if (!queues) return Usage(queues.error());
     if (!options.yes) {
-        fmt::print(stderr, "orderflowctl: refusing to purge {} without --yes (dead letters are "
-                           "deleted for good)\n", queues->dlq.value);
+        fmt::print(stderr,
+                   "orderflowctl: refusing to purge {} without --yes (dead letters are "
+                   "deleted for good)\n",
+                   queues->dlq.value);
         return kExitUsage;
     }
     auto client = Open(global, *queues, "dlq purge", false);

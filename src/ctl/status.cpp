@@ -33,18 +33,28 @@ std::string Header() {
                        "UNACKED", "CONSUMERS", "IN/s", "OUT/s", "DLQ", "RETRY", "ETA");
 }
 
+// The management API's figures, or "-" when it did not answer.
+std::string Unacked(const QueueStatus& queue) {
+    return queue.detailed ? std::to_string(queue.unacked) : "-";
+}
+std::string Rate(const QueueStatus& queue, double per_second) {
+    return queue.detailed ? FormatRate(per_second) : "-";
+}
+
 std::string Row(const QueueStatus& queue) {
-    if (!queue.exists) return fmt::format("{:<32} (missing: run `orderflowctl topology declare`)", queue.name);
+    if (!queue.exists)
+        return fmt::format("{:<32} (missing: run `orderflowctl topology declare`)", queue.name);
     return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}", queue.name,
-                       queue.ready, queue.unacked, queue.consumers, FormatRate(queue.rates.publish),
-                       FormatRate(queue.rates.deliver), queue.dlq_ready, queue.retry_ready,
-                       FormatEta(queue.eta_seconds));
+                       queue.ready, Unacked(queue), queue.consumers,
+                       Rate(queue, queue.rates.publish), Rate(queue, queue.rates.deliver),
+                       queue.dlq_ready, queue.retry_ready, FormatEta(queue.eta_seconds));
 }
 
 std::vector<std::string> Footer(const StatusSnapshot& snapshot) {
     std::vector<std::string> lines;
     if (snapshot.stream_messages) {
-        lines.push_back(fmt::format("stream orders.events: {} messages", *snapshot.stream_messages));
+        lines.push_back(
+            fmt::format("stream orders.events: {} messages", *snapshot.stream_messages));
     }
     for (const auto& warning : snapshot.warnings) lines.push_back("warning: " + warning);
     return lines;
@@ -71,7 +81,8 @@ std::expected<std::vector<MgmtQueue>, std::string> ParseMgmtQueues(std::string_v
         queue.consumers = IntMember(entry, "consumers");
         if (const auto stats = entry.FindMember("message_stats");
             stats != entry.MemberEnd() && stats->value.IsObject()) {
-            queue.counters = {IntMember(stats->value, "publish"), IntMember(stats->value, "deliver_get")};
+            queue.counters = {IntMember(stats->value, "publish"),
+                              IntMember(stats->value, "deliver_get")};
             queue.rates = {RateMember(stats->value, "publish_details"),
                            RateMember(stats->value, "deliver_get_details")};
         }
@@ -112,18 +123,21 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         writer.String(queue.name.c_str());
         writer.Key("exists");
         writer.Bool(queue.exists);
-        const std::pair<const char*, int64_t> counts[] = {
-            {"ready", queue.ready},         {"unacked", queue.unacked},
-            {"consumers", queue.consumers}, {"dlq_ready", queue.dlq_ready},
+        const std::pair<const char*, std::optional<int64_t>> counts[] = {
+            {"ready", queue.ready},
+            {"unacked", queue.detailed ? std::optional(queue.unacked) : std::nullopt},
+            {"consumers", queue.consumers},
+            {"dlq_ready", queue.dlq_ready},
             {"retry_ready", queue.retry_ready}};
         for (const auto& [key, value] : counts) {
             writer.Key(key);
-            writer.Int64(value);
+            value ? writer.Int64(*value) : writer.Null();
         }
-        writer.Key("publish_rate");
-        writer.Double(queue.rates.publish);
-        writer.Key("deliver_rate");
-        writer.Double(queue.rates.deliver);
+        for (const auto& [key, value] : {std::pair{"publish_rate", queue.rates.publish},
+                                         std::pair{"deliver_rate", queue.rates.deliver}}) {
+            writer.Key(key);
+            queue.detailed ? writer.Double(value) : writer.Null();
+        }
         writer.Key("eta_seconds");
         if (queue.eta_seconds) {
             writer.Double(std::round(*queue.eta_seconds * 10) / 10);
@@ -163,8 +177,8 @@ std::string RenderLines(const StatusSnapshot& snapshot) {
         out += fmt::format(
             "{} queue={} ready={} unacked={} consumers={} dlq={} retry={} publish_rate={} "
             "deliver_rate={} eta_s={}\n",
-            at, queue.name, queue.ready, queue.unacked, queue.consumers, queue.dlq_ready,
-            queue.retry_ready, FormatRate(queue.rates.publish), FormatRate(queue.rates.deliver),
+            at, queue.name, queue.ready, Unacked(queue), queue.consumers, queue.dlq_ready,
+            queue.retry_ready, Rate(queue, queue.rates.publish), Rate(queue, queue.rates.deliver),
             queue.eta_seconds ? fmt::format("{:.0f}", std::ceil(*queue.eta_seconds)) : "-");
     }
     if (snapshot.stream_messages) {
@@ -183,13 +197,14 @@ std::string RenderFrame(const StatusSnapshot& snapshot, int64_t scale, std::stri
     lines.push_back(Header());
     for (const auto& queue : snapshot.queues) lines.push_back(Row(queue));
     lines.emplace_back();
-    lines.push_back(fmt::format("backlog (ready+unacked), full bar = {}", std::max<int64_t>(scale, 1)));
+    lines.push_back(
+        fmt::format("backlog (ready+unacked), full bar = {}", std::max<int64_t>(scale, 1)));
     for (const auto& queue : snapshot.queues) {
         const auto backlog = queue.Backlog();
-        const int filled =
-            scale <= 0 ? 0
-                       : static_cast<int>(std::clamp<int64_t>(
-                             (backlog * kBarWidth + scale - 1) / scale, 0, kBarWidth));
+        const int filled = scale <= 0
+                               ? 0
+                               : static_cast<int>(std::clamp<int64_t>(
+                                     (backlog * kBarWidth + scale - 1) / scale, 0, kBarWidth));
         lines.push_back(fmt::format("{:<32} |{}{}| {}", queue.name, std::string(filled, '#'),
                                     std::string(kBarWidth - filled, ' '), backlog));
     }

@@ -37,6 +37,9 @@ struct QueueStatus {
     int64_t retry_ready = 0;  // sum over the delay queues Q.retry.*
     Rates rates;
     std::optional<double> eta_seconds;
+    // Unacked and the rates come from the management API only: false when it did not
+    // answer, and they are shown as unknown ("-", null) rather than as zeros.
+    bool detailed = true;
 
     int64_t Backlog() const { return ready + unacked; }
 };

@@ -4,7 +4,10 @@
 // emission interval (5 s by default), so the depths an operator acts on (ready, consumers,
 // DLQ and delay-queue depths) come from AMQP passive declares, which are exact and
 // immediate; unacked counts and the counters the rates are computed from exist only in the
-// management API (GET /api/queues/<vhost>), and are taken from there.
+// management API (GET /api/queues/<vhost>), and are taken from there. Without the
+// management API status still answers with the depths, and shows unacked and the rates as
+// unknown with a warning. Output: the table on a terminal, key=value lines otherwise, JSON
+// with --json; --watch redraws the table in place (ANSI) or appends lines.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -26,31 +29,35 @@ void OnStopSignal(int) { g_stop = 1; }
 
 // Owns the AMQP connection (reopened after a failure) and the rate history per queue.
 class Sampler final {
-public:
+  public:
     Sampler(const GlobalOptions& global, HttpUrl mgmt)
         : global_(global), mgmt_(std::move(mgmt)), vhost_(VhostOf(global.amqp_url)) {}
 
     std::expected<StatusSnapshot, std::string> Sample() {
-        auto body = HttpGet(mgmt_, "/api/queues/" + PercentEncode(vhost_) +
-                                       "?columns=name,messages,messages_ready,"
-                                       "messages_unacknowledged,consumers,message_stats");
-        if (!body) return std::unexpected(body.error());
-        auto listed = ParseMgmtQueues(*body);
-        if (!listed) return std::unexpected(fmt::format("{}: {}", RedactUrl(global_.mgmt_url), listed.error()));
+        StatusSnapshot snapshot;
+        // Without the management API the depths still come from AMQP; unacked and the rates
+        // are then unknown, and the snapshot says why.
         std::map<std::string, MgmtQueue> by_name;
-        for (auto& queue : *listed) by_name[queue.name] = std::move(queue);
+        bool detailed = false;
+        auto listed = ListQueues();
+        if (listed) {
+            for (auto& queue : *listed) by_name[queue.name] = std::move(queue);
+            detailed = true;
+        } else {
+            snapshot.warnings.push_back(listed.error() + " (unacked and rates unknown)");
+        }
 
         if (!client_) {
             auto client = Connect(global_, "status");
             if (!client) return std::unexpected(client.error());
             client_.emplace(std::move(*client));
         }
-        StatusSnapshot snapshot;
         snapshot.at = std::chrono::system_clock::now();
         const auto now = std::chrono::steady_clock::now();
         for (const auto& work : broker::WorkQueues()) {
             QueueStatus status;
             status.name = work.value;
+            status.detailed = detailed;
             auto depth = Depth(work);
             if (!depth) return std::unexpected(depth.error());
             status.exists = depth->has_value();
@@ -61,19 +68,16 @@ public:
             auto dlq = Depth(broker::DeadLetterQueue(work));
             if (!dlq) return std::unexpected(dlq.error());
             status.dlq_ready = *dlq ? (**dlq).messages : 0;
-            // The number of delay levels is the services' setting: count what exists.
-            const auto retry_prefix = work.value + ".retry.";
-            for (const auto& [name, queue] : by_name) {
-                if (!name.starts_with(retry_prefix)) continue;
-                auto retry = Depth(broker::QueueName{name});
-                if (!retry) return std::unexpected(retry.error());
-                status.retry_ready += *retry ? (**retry).messages : 0;
-            }
+            auto retry = RetryDepth(work, by_name, detailed);
+            if (!retry) return std::unexpected(retry.error());
+            status.retry_ready = *retry;
             if (const auto it = by_name.find(work.value); it != by_name.end()) {
                 status.unacked = it->second.unacked;
-                status.rates = trackers_[work.value].Update(now, it->second.counters, it->second.rates);
+                status.rates =
+                    trackers_[work.value].Update(now, it->second.counters, it->second.rates);
             }
-            status.eta_seconds = EtaSeconds(status.Backlog(), status.rates);
+            status.eta_seconds =
+                detailed ? EtaSeconds(status.Backlog(), status.rates) : std::nullopt;
             snapshot.queues.push_back(std::move(status));
         }
         if (const auto it = by_name.find(broker::kEventStream.value); it != by_name.end()) {
@@ -82,8 +86,51 @@ public:
         return snapshot;
     }
 
-private:
-    std::expected<std::optional<broker::QueueInfo>, std::string> Depth(const broker::QueueName& queue) {
+  private:
+    // GET /api/queues/<vhost>: every queue of the vhost with its counters.
+    std::expected<std::vector<MgmtQueue>, std::string> ListQueues() {
+        auto body = HttpGet(mgmt_, "/api/queues/" + PercentEncode(vhost_) +
+                                       "?columns=name,messages,messages_ready,"
+                                       "messages_unacknowledged,consumers,message_stats");
+        if (!body) return std::unexpected(body.error());
+        auto listed = ParseMgmtQueues(*body);
+        if (!listed) {
+            return std::unexpected(
+                fmt::format("{}: {}", RedactUrl(global_.mgmt_url), listed.error()));
+        }
+        return listed;
+    }
+
+    // Messages waiting in the delay queues Q.retry.<level>. Their number is the services'
+    // setting: the management API lists what exists; without it, levels are probed in order
+    // until one is missing.
+    std::expected<int64_t, std::string> RetryDepth(const broker::QueueName& work,
+                                                   const std::map<std::string, MgmtQueue>& by_name,
+                                                   bool listed) {
+        int64_t total = 0;
+        if (listed) {
+            const auto prefix = work.value + ".retry.";
+            for (const auto& [name, queue] : by_name) {
+                if (!name.starts_with(prefix)) continue;
+                auto depth = Depth(broker::QueueName{name});
+                if (!depth) return std::unexpected(depth.error());
+                total += *depth ? (**depth).messages : 0;
+            }
+            return total;
+        }
+        for (int level = 1; level <= kMaxProbedRetryLevels; ++level) {
+            auto depth = Depth(broker::RetryQueue(work, level));
+            if (!depth) return std::unexpected(depth.error());
+            if (!*depth) break;
+            total += (**depth).messages;
+        }
+        return total;
+    }
+
+    static constexpr int kMaxProbedRetryLevels = 20;
+
+    std::expected<std::optional<broker::QueueInfo>, std::string> Depth(
+        const broker::QueueName& queue) {
         auto info = client_->Inspect(queue);
         if (!info) {
             client_.reset();  // reconnect on the next sample
@@ -159,7 +206,17 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
     if (options.watch && !options.json) return Watch(sampler, global, options);
     auto snapshot = sampler.Sample();
     if (!snapshot) return Fail(snapshot.error());
-    fmt::print("{}", options.json ? RenderJson(*snapshot) : RenderTable(*snapshot));
+    // A terminal gets the table; a pipe or a file gets one key=value line per queue.
+    if (options.json) {
+        fmt::print("{}", RenderJson(*snapshot));
+    } else if (::isatty(STDOUT_FILENO) == 1) {
+        fmt::print("{}", RenderTable(*snapshot));
+    } else {
+        fmt::print("{}", RenderLines(*snapshot));
+    }
+    for (const auto& warning : snapshot->warnings) {
+        fmt::print(stderr, "orderflowctl: warning: {}\n", warning);
+    }
     return kExitOk;
 }
 

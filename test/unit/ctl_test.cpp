@@ -214,6 +214,19 @@ TEST_CASE("status parses the management queue list and renders json, lines and b
     const auto frame = RenderFrame(snapshot, 260, "title");
     CHECK(frame.find("|" + std::string(20, '#') + std::string(20, ' ') + "| 130") != std::string::npos);
     CHECK(RenderTable(snapshot).find("26s") != std::string::npos);
+
+    // Without the management API: depths still shown, unacked and rates unknown, not zero.
+    snapshot.queues[0].detailed = false;
+    snapshot.queues[0].eta_seconds.reset();
+    snapshot.warnings = {"management API down"};
+    const auto partial = RenderJson(snapshot);
+    CHECK(partial.find(R"("ready":120,"unacked":null,"consumers":1)") != std::string::npos);
+    CHECK(partial.find(R"("publish_rate":null,"deliver_rate":null,"eta_seconds":null)") !=
+          std::string::npos);
+    CHECK(partial.find(R"("warnings":["management API down"])") != std::string::npos);
+    const auto partial_lines = RenderLines(snapshot);
+    CHECK(partial_lines.find("ready=120 unacked=- consumers=1") != std::string::npos);
+    CHECK(partial_lines.find("publish_rate=- deliver_rate=- eta_s=-") != std::string::npos);
 }
 
 TEST_CASE("management URLs, vhosts and responses") {
