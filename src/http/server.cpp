@@ -11,6 +11,9 @@
 #include <boost/asio/strand.hpp>
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 #include "http/impl/session.hpp"
 #include "telemetry/log.hpp"
@@ -43,6 +46,12 @@ void Reject(tcp::socket& socket) {
 }
 
 }  // namespace
+
+size_t EffectiveConnectionCap(size_t requested, uint64_t fd_limit, size_t reserve) {
+    if (fd_limit == RLIM_INFINITY) return requested;
+    const uint64_t room = fd_limit > reserve ? fd_limit - reserve : 1;
+    return static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(requested, room)));
+}
 
 class Server::Impl final : public std::enable_shared_from_this<Impl> {
 public:
@@ -84,6 +93,16 @@ public:
                                                options.port, ec.message()));
         }
         port_ = acceptor_.local_endpoint(ec).port();
+        if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+            const auto cap = EffectiveConnectionCap(options.max_connections, limit.rlim_cur);
+            if (cap < options.max_connections) {
+                telemetry::Log(telemetry::LogLevel::kWarn,
+                               "connection cap lowered to fit the file descriptor limit",
+                               {{"max_connections", static_cast<int64_t>(cap)},
+                                {"nofile", static_cast<int64_t>(limit.rlim_cur)}});
+                state_->options.max_connections = cap;
+            }
+        }
         started_ = true;
         DoAccept();
         return {};

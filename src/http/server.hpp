@@ -71,7 +71,8 @@ struct ServerOptions {
     std::chrono::milliseconds header_timeout{10000};  // to read a request's header
     std::chrono::milliseconds idle_timeout{60000};    // keep-alive with no request
     std::chrono::milliseconds handler_timeout{60000}; // a handler that never answers
-    size_t max_connections = 2048;            // beyond: accept then close at once
+    size_t max_connections = 2048;            // beyond: accept then close at once (also
+                                              // capped by RLIMIT_NOFILE, see below)
     // Called once per answered request (metrics, access log), on an I/O thread.
     std::function<void(const Request&, const Response&, std::chrono::nanoseconds)> on_complete;
 };
@@ -91,6 +92,12 @@ private:
     class Impl;
     std::shared_ptr<Impl> impl_;
 };
+
+// The connection cap actually applied: `requested`, lowered so that open connections leave
+// `reserve` file descriptors of the process limit `fd_limit` for everything else (the broker
+// connections, SQLite files). Beyond the descriptor limit accept() fails instead of
+// refusing politely, and the service could no longer reconnect to its broker.
+size_t EffectiveConnectionCap(size_t requested, uint64_t fd_limit, size_t reserve = 128);
 
 // "127.0.0.1:8000" -> ("127.0.0.1", 8000); "[::1]:8000" -> ("::1", 8000); an empty host
 // (":8000") means all interfaces ("0.0.0.0"). False on syntax errors.
