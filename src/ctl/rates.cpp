@@ -28,6 +28,15 @@ Rates RateTracker::Update(TimePoint now, const Counters& counters, const Rates& 
             static_cast<double>(last.counters.deliver - first.counters.deliver) / span};
 }
 
+std::optional<double> DepthTrend::Update(TimePoint now, int64_t depth) {
+    samples_.push_back({now, depth});
+    while (samples_.size() > 2 && now - samples_.front().at > kWindow) samples_.pop_front();
+    const auto& first = samples_.front();
+    const double span = std::chrono::duration<double>(now - first.at).count();
+    if (samples_.size() < 2 || span <= 0) return std::nullopt;
+    return static_cast<double>(depth - first.depth) / span;
+}
+
 std::optional<double> EtaSeconds(int64_t backlog, const Rates& rates) {
     if (backlog <= 0) return 0.0;
     const double net = rates.deliver - rates.publish;

@@ -28,7 +28,7 @@ struct Rates {
 };
 
 class RateTracker final {
-public:
+  public:
     using TimePoint = std::chrono::steady_clock::time_point;
     static constexpr std::chrono::seconds kWindow{20};
     // Two default emission intervals and some: no change for this long is no traffic.
@@ -36,13 +36,33 @@ public:
 
     Rates Update(TimePoint now, const Counters& counters, const Rates& broker_rates);
 
-private:
+  private:
     struct Change {
         TimePoint at;
         Counters counters;
     };
     std::optional<Counters> last_;  // the first reading is not a change moment
     std::deque<Change> changes_;
+};
+
+// The net change per second of a queue's depth over the last kWindow of exact samples
+// (passive declares, taken by --watch at each interval): negative while a backlog drains,
+// positive while it fills. Unlike the management counters it has no emission lag, so it is
+// what the time to drain is estimated from while the queue holds ready messages. Pure.
+class DepthTrend final {
+  public:
+    using TimePoint = std::chrono::steady_clock::time_point;
+    static constexpr std::chrono::seconds kWindow{5};
+
+    // nullopt until two samples are known.
+    std::optional<double> Update(TimePoint now, int64_t depth);
+
+  private:
+    struct Sample {
+        TimePoint at;
+        int64_t depth;
+    };
+    std::deque<Sample> samples_;
 };
 
 // Seconds until the backlog is gone at the current net drain rate; nullopt when it is not

@@ -29,8 +29,9 @@ double RateMember(const rapidjson::Value& stats, const char* details) {
 }
 
 std::string Header() {
-    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}", "QUEUE", "READY",
-                       "UNACKED", "CONSUMERS", "IN/s", "OUT/s", "DLQ", "RETRY", "ETA");
+    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}", "QUEUE",
+                       "READY", "UNACKED", "CONSUMERS", "IN/s", "OUT/s", "NET/s", "DLQ", "RETRY",
+                       "ETA");
 }
 
 // The management API's figures, or "-" when it did not answer.
@@ -40,14 +41,19 @@ std::string Unacked(const QueueStatus& queue) {
 std::string Rate(const QueueStatus& queue, double per_second) {
     return queue.detailed ? FormatRate(per_second) : "-";
 }
+// Signed, so that filling (+) and draining (-) read at a glance; "-" until two samples.
+std::string NetRate(const QueueStatus& queue) {
+    return queue.net_rate ? fmt::format("{:+.1f}", *queue.net_rate) : "-";
+}
 
 std::string Row(const QueueStatus& queue) {
     if (!queue.exists)
         return fmt::format("{:<32} (missing: run `orderflowctl topology declare`)", queue.name);
-    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}", queue.name,
+    return fmt::format("{:<32} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}", queue.name,
                        queue.ready, Unacked(queue), queue.consumers,
                        Rate(queue, queue.rates.publish), Rate(queue, queue.rates.deliver),
-                       queue.dlq_ready, queue.retry_ready, FormatEta(queue.eta_seconds));
+                       NetRate(queue), queue.dlq_ready, queue.retry_ready,
+                       FormatEta(queue.eta_seconds));
 }
 
 std::vector<std::string> Footer(const StatusSnapshot& snapshot) {
@@ -100,6 +106,15 @@ std::string FormatEta(std::optional<double> seconds) {
     return ">99h";
 }
 
+std::optional<double> EstimateEta(const QueueStatus& queue) {
+    if (queue.ready > 0 && queue.net_rate) {
+        if (*queue.net_rate >= -1e-9) return std::nullopt;  // filling or stalled
+        return static_cast<double>(queue.Backlog()) / -*queue.net_rate;
+    }
+    if (!queue.detailed) return std::nullopt;
+    return EtaSeconds(queue.Backlog(), queue.rates);
+}
+
 std::string FormatRate(double per_second) { return fmt::format("{:.1f}", per_second); }
 
 std::string RenderTable(const StatusSnapshot& snapshot) {
@@ -138,6 +153,8 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
             writer.Key(key);
             queue.detailed ? writer.Double(value) : writer.Null();
         }
+        writer.Key("net_rate");
+        queue.net_rate ? writer.Double(std::round(*queue.net_rate * 10) / 10) : writer.Null();
         writer.Key("eta_seconds");
         if (queue.eta_seconds) {
             writer.Double(std::round(*queue.eta_seconds * 10) / 10);
@@ -176,9 +193,10 @@ std::string RenderLines(const StatusSnapshot& snapshot) {
         }
         out += fmt::format(
             "{} queue={} ready={} unacked={} consumers={} dlq={} retry={} publish_rate={} "
-            "deliver_rate={} eta_s={}\n",
+            "deliver_rate={} net_rate={} eta_s={}\n",
             at, queue.name, queue.ready, Unacked(queue), queue.consumers, queue.dlq_ready,
             queue.retry_ready, Rate(queue, queue.rates.publish), Rate(queue, queue.rates.deliver),
+            NetRate(queue),
             queue.eta_seconds ? fmt::format("{:.0f}", std::ceil(*queue.eta_seconds)) : "-");
     }
     if (snapshot.stream_messages) {

@@ -36,6 +36,8 @@ struct QueueStatus {
     int64_t dlq_ready = 0;
     int64_t retry_ready = 0;  // sum over the delay queues Q.retry.*
     Rates rates;
+    std::optional<double>
+        net_rate;  // d(ready)/dt from successive samples (--watch); see DepthTrend
     std::optional<double> eta_seconds;
     // Unacked and the rates come from the management API only: false when it did not
     // answer, and they are shown as unknown ("-", null) rather than as zeros.
@@ -54,10 +56,14 @@ struct StatusSnapshot {
 std::string FormatEta(std::optional<double> seconds);  // "4s", "2m05s", "1h02m", "-"
 std::string FormatRate(double per_second);             // "12.5"
 
+// The time to drain: from the exact depth trend while ready messages drain, else from the
+// management API's rates (EtaSeconds); nullopt when the queue is not draining.
+std::optional<double> EstimateEta(const QueueStatus& queue);
+
 // Plain aligned table (one-shot `status`).
 std::string RenderTable(const StatusSnapshot& snapshot);
 // {"queues":[{"name","ready","unacked","consumers","dlq_ready","retry_ready","publish_rate",
-//  "deliver_rate","eta_seconds"}...],"stream":{...}}
+//  "deliver_rate","net_rate","eta_seconds"}...],"stream":{...}}
 std::string RenderJson(const StatusSnapshot& snapshot);
 // One `key=value` line per queue, prefixed with the time (--watch when stdout is no tty).
 std::string RenderLines(const StatusSnapshot& snapshot);

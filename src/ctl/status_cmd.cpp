@@ -4,7 +4,9 @@
 // emission interval (5 s by default), so the depths an operator acts on (ready, consumers,
 // DLQ and delay-queue depths) come from AMQP passive declares, which are exact and
 // immediate; unacked counts and the counters the rates are computed from exist only in the
-// management API (GET /api/queues/<vhost>), and are taken from there. Without the
+// management API (GET /api/queues/<vhost>), and are taken from there. The net rate and the
+// time to drain follow the exact ready depths of successive samples (DepthTrend), as the
+// management counters lag by a statistics interval or more on a busy broker. Without the
 // management API status still answers with the depths, and shows unacked and the rates as
 // unknown with a warning. Output: the table on a terminal, key=value lines otherwise, JSON
 // with --json; --watch redraws the table in place (ANSI) or appends lines.
@@ -76,8 +78,8 @@ class Sampler final {
                 status.rates =
                     trackers_[work.value].Update(now, it->second.counters, it->second.rates);
             }
-            status.eta_seconds =
-                detailed ? EtaSeconds(status.Backlog(), status.rates) : std::nullopt;
+            if (status.exists) status.net_rate = trends_[work.value].Update(now, status.ready);
+            status.eta_seconds = EstimateEta(status);
             snapshot.queues.push_back(std::move(status));
         }
         if (const auto it = by_name.find(broker::kEventStream.value); it != by_name.end()) {
@@ -144,6 +146,7 @@ class Sampler final {
     std::string vhost_;
     std::optional<broker::Client> client_;
     std::map<std::string, RateTracker> trackers_;
+    std::map<std::string, DepthTrend> trends_;
 };
 
 // Sleeps until `until` in short steps so Ctrl-C is handled promptly.

@@ -65,8 +65,9 @@ TEST_CASE("the replay copy is a fresh attempt that remembers its replays and ori
     CHECK(copy.properties.type == "OrderPlaced");
     CHECK(copy.properties.timestamp == letter.properties.timestamp);
     const auto& h = copy.properties.headers;
-    for (const char* gone : {"x-error-kind", "x-error", "x-failed-queue", "x-failed-at", "x-consumer",
-                             "x-last-error", "x-attempts", "x-death", "x-delivery-count"}) {
+    for (const char* gone :
+         {"x-error-kind", "x-error", "x-failed-queue", "x-failed-at", "x-consumer", "x-last-error",
+          "x-attempts", "x-death", "x-delivery-count"}) {
         INFO(gone);
         CHECK_FALSE(h.contains(gone));
     }
@@ -83,10 +84,10 @@ TEST_CASE("a dead letter of the delivery limit has the broker's reason and origi
     broker::Delivery d;
     d.properties.headers = {
         {"x-first-death-reason", "delivery_limit"},
-        {"x-death", broker::FieldArray{broker::FieldTable{
-                        {"reason", "delivery_limit"},
-                        {"exchange", "orders"},
-                        {"routing-keys", broker::FieldArray{"order.placed"}}}}}};
+        {"x-death", broker::FieldArray{
+                        broker::FieldTable{{"reason", "delivery_limit"},
+                                           {"exchange", "orders"},
+                                           {"routing-keys", broker::FieldArray{"order.placed"}}}}}};
     CHECK(KindOf(d.properties) == "delivery_limit");
     const auto copy = ReplayCopy(d, broker::QueueName{"inventory.order-placed"});
     CHECK(*copy.properties.Header("x-original-exchange") == "orders");
@@ -136,7 +137,9 @@ TEST_CASE("a raw publish takes its properties from the event in the body") {
     CHECK(poison->properties.type == "Garbage");
     CHECK(poison->body == "not json {");
     request.no_message_id = true;
-    CHECK(BuildRawMessage(request, kNow, [] { return std::string("new"); })->properties.message_id.empty());
+    CHECK(BuildRawMessage(request, kNow, [] {
+              return std::string("new");
+          })->properties.message_id.empty());
     request.headers = {"novalue"};
     CHECK_FALSE(BuildRawMessage(request, kNow, [] { return std::string("new"); }).has_value());
 }
@@ -151,7 +154,8 @@ TEST_CASE("rates follow counters that the broker updates every 5 s, not each 1 s
     // 100/s in, 150/s out, emitted every 5 s, read every second.
     for (int s = 1; s <= 30; ++s) {
         const int64_t emitted = (s / 5) * 5;
-        last = tracker.Update(start + std::chrono::seconds(s), {emitted * 100, emitted * 150}, broker_rate);
+        last = tracker.Update(start + std::chrono::seconds(s), {emitted * 100, emitted * 150},
+                              broker_rate);
         if (s < 10) continue;  // two changes are needed
         INFO(s);
         CHECK(last.publish == Approx(100).epsilon(0.01));
@@ -173,6 +177,33 @@ TEST_CASE("the time to drain needs a positive net drain rate") {
     CHECK(FormatEta(4.2) == "5s");
     CHECK(FormatEta(125) == "2m05s");
     CHECK(FormatEta(3720) == "1h02m");
+}
+
+TEST_CASE("the time to drain follows the exact depth trend, not the lagging counters") {
+    const auto start = std::chrono::steady_clock::time_point{} + 1000s;
+    DepthTrend trend;
+    CHECK_FALSE(trend.Update(start, 40).has_value());
+    CHECK(*trend.Update(start + 500ms, 35) == Approx(-10));
+    CHECK(*trend.Update(start + 1000ms, 30) == Approx(-10));
+    // Only the last 5 s count: an old plateau does not dilute a drain that started since.
+    DepthTrend later;
+    later.Update(start, 30);
+    later.Update(start + 10s, 30);
+    CHECK(*later.Update(start + 11s, 20) == Approx(-10));
+
+    QueueStatus queue;
+    queue.ready = 30;
+    queue.rates = {.publish = 0, .deliver = 0};  // the management API has not caught up yet
+    queue.net_rate = -10;
+    CHECK(*EstimateEta(queue) == Approx(3));
+    queue.net_rate = 4;  // filling
+    CHECK_FALSE(EstimateEta(queue).has_value());
+    queue.ready = 0;  // everything in the consumer's prefetch: only the counters can tell
+    queue.unacked = 20;
+    queue.rates = {.publish = 0, .deliver = 5};
+    CHECK(*EstimateEta(queue) == Approx(4));
+    queue.detailed = false;
+    CHECK_FALSE(EstimateEta(queue).has_value());
 }
 
 TEST_CASE("status parses the management queue list and renders json, lines and bars") {
@@ -209,10 +240,11 @@ TEST_CASE("status parses the management queue list and renders json, lines and b
     const auto lines = RenderLines(snapshot);
     CHECK(lines.find(events::FormatTime(kNow) +
                      " queue=inventory.order-placed ready=120 unacked=10 consumers=1 dlq=0 retry=0 "
-                     "publish_rate=2.5 deliver_rate=7.5 eta_s=26\n") == 0);
+                     "publish_rate=2.5 deliver_rate=7.5 net_rate=- eta_s=26\n") == 0);
     CHECK(lines.find("stream=orders.events messages=9000") != std::string::npos);
     const auto frame = RenderFrame(snapshot, 260, "title");
-    CHECK(frame.find("|" + std::string(20, '#') + std::string(20, ' ') + "| 130") != std::string::npos);
+    CHECK(frame.find("|" + std::string(20, '#') + std::string(20, ' ') + "| 130") !=
+          std::string::npos);
     CHECK(RenderTable(snapshot).find("26s") != std::string::npos);
 
     // Without the management API: depths still shown, unacked and rates unknown, not zero.
@@ -221,12 +253,14 @@ TEST_CASE("status parses the management queue list and renders json, lines and b
     snapshot.warnings = {"management API down"};
     const auto partial = RenderJson(snapshot);
     CHECK(partial.find(R"("ready":120,"unacked":null,"consumers":1)") != std::string::npos);
-    CHECK(partial.find(R"("publish_rate":null,"deliver_rate":null,"eta_seconds":null)") !=
+    CHECK(partial.find(
+              R"("publish_rate":null,"deliver_rate":null,"net_rate":null,"eta_seconds":null)") !=
           std::string::npos);
     CHECK(partial.find(R"("warnings":["management API down"])") != std::string::npos);
     const auto partial_lines = RenderLines(snapshot);
     CHECK(partial_lines.find("ready=120 unacked=- consumers=1") != std::string::npos);
-    CHECK(partial_lines.find("publish_rate=- deliver_rate=- eta_s=-") != std::string::npos);
+    CHECK(partial_lines.find("publish_rate=- deliver_rate=- net_rate=- eta_s=-") !=
+          std::string::npos);
 }
 
 TEST_CASE("management URLs, vhosts and responses") {
@@ -252,7 +286,8 @@ TEST_CASE("management URLs, vhosts and responses") {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n");
     REQUIRE(chunked);
     CHECK(chunked->body == "[1,2]");
-    const auto sized = ParseHttpResponse("HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nnoXX");
+    const auto sized =
+        ParseHttpResponse("HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nnoXX");
     REQUIRE(sized);
     CHECK(sized->status == 401);
     CHECK(sized->reason == "Unauthorized");
