@@ -406,7 +406,17 @@ TEST_CASE("a replay killed between a confirm and its ack loses nothing; the rest
     // kill prevented): a duplicate, which the consumer drops by message_id; nothing lost.
     REQUIRE(Eventually([&] { return Depth(p.vhost, kWork) + Depth(p.vhost, kDlq) == kOrders + 1; },
                        15s));
-    const auto in_work = IdsOf(Browse(p.vhost, kWork));
+    const auto copies = Browse(p.vhost, kWork);
+    for (const auto& copy : copies) {
+        // A fresh attempt that remembers it was replayed, sent to this queue alone.
+        CHECK(copy.properties.IntHeader("x-replay-count") == 1);
+        CHECK_FALSE(copy.properties.IntHeader("x-attempts").has_value());
+        CHECK(copy.properties.Header("x-error-kind") == nullptr);
+        CHECK(copy.exchange.value.empty());
+        CHECK(copy.routing_key.value == kWork.value);
+        CHECK(*copy.properties.Header("x-original-routing-key") == "order.placed");
+    }
+    const auto in_work = IdsOf(copies);
     const auto in_dlq = IdsOf(Browse(p.vhost, kDlq));
     CHECK(in_work.size() == static_cast<size_t>(kAbortAfter));
     CHECK(in_dlq.size() == kOrders - kAbortAfter + 1);
