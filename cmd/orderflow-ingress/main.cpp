@@ -4,6 +4,7 @@
 #include "service/ingress_api.hpp"
 #include "service/runtime.hpp"
 #include "service/store_writer.hpp"
+#include "service/sync_order_api.hpp"
 #include "service/worker.hpp"
 #include "store/orders.hpp"
 
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
                                 });
     service::IngressApi api(worker.Publisher(), writer, config.DbPath(), runtime.Metrics());
     api.Register(runtime.Router());
+
+    // The synchronous chain (POST /orders/sync), one caller and breaker per target.
+    service::SyncOrderApi sync_api(runtime.Io().get_executor(), config, runtime.Metrics(), writer);
+    sync_api.Register(runtime.Router());
     worker.Start();
     runtime.OnShutdown([&writer] { writer.Stop(); });
     return runtime.Run();

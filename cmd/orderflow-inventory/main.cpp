@@ -1,9 +1,11 @@
 // orderflow-inventory: reserves stock for OrderPlaced events, exactly once.
-#include "handlers/context.hpp"
 #include "broker/topology.hpp"
+#include "handlers/context.hpp"
 #include "service/consumers.hpp"
 #include "service/queries.hpp"
 #include "service/runtime.hpp"
+#include "service/store_writer.hpp"
+#include "service/sync_endpoints.hpp"
 #include "service/worker.hpp"
 #include "store/stock.hpp"
 #include "telemetry/log.hpp"
@@ -25,7 +27,8 @@ int main(int argc, char** argv) {
     if (!config.inventory_seed.empty()) {
         auto loaded = service::LoadSeed(config.inventory_seed);
         if (!loaded) {
-            telemetry::Log(telemetry::LogLevel::kError, "bad inventory seed", {{"error", loaded.error()}});
+            telemetry::Log(telemetry::LogLevel::kError, "bad inventory seed",
+                           {{"error", loaded.error()}});
             return 2;
         }
         seed = std::move(*loaded);
@@ -37,6 +40,11 @@ int main(int argc, char** argv) {
         return std::make_unique<service::InventoryMessageHandler>(db, handlers::EventContext{});
     });
     service::RegisterInventoryQueries(runtime.Router(), config.DbPath());
+    // The sync chain's POST /reserve: same handler, store and fault injector as the consumer.
+    service::StoreWriter writer(config.DbPath(), store::Durability::kFull,
+                                service::CreateSyncEndpointSchema);
+    service::RegisterReserveEndpoint(runtime.Router(), runtime.Io(), writer, worker.Faults());
     worker.Start();
+    runtime.OnShutdown([&writer] { writer.Stop(); });
     return runtime.Run();
 }

@@ -4,6 +4,8 @@
 #include "service/consumers.hpp"
 #include "service/queries.hpp"
 #include "service/runtime.hpp"
+#include "service/store_writer.hpp"
+#include "service/sync_endpoints.hpp"
 #include "service/worker.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +23,11 @@ int main(int argc, char** argv) {
         return std::make_unique<service::NotificationMessageHandler>(db, handlers::EventContext{});
     });
     service::RegisterNotificationQueries(runtime.Router(), config.DbPath());
+    // The sync chain's POST /send: same handler, store and fault injector as the consumer.
+    service::StoreWriter writer(config.DbPath(), store::Durability::kFull,
+                                service::CreateSyncEndpointSchema);
+    service::RegisterSendEndpoint(runtime.Router(), runtime.Io(), writer, worker.Faults());
     worker.Start();
+    runtime.OnShutdown([&writer] { writer.Stop(); });
     return runtime.Run();
 }

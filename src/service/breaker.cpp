@@ -9,39 +9,66 @@ CircuitBreaker::CircuitBreaker(int failure_threshold, std::chrono::milliseconds 
                                SteadyClock clock)
     : threshold_(std::max(1, failure_threshold)), open_for_(open_for), clock_(std::move(clock)) {}
 
+void CircuitBreaker::Notify(State from, State to) const {
+    if (from != to && on_transition_) on_transition_(from, to);
+}
+
 bool CircuitBreaker::Allow() {
-    std::lock_guard lock(mutex_);
-    switch (state_) {
-        case State::kClosed:
-            return true;
-        case State::kOpen:
-            if (clock_() - opened_at_ < open_for_) return false;
-            state_ = State::kHalfOpen;
-            trial_in_flight_ = true;
-            return true;
-        case State::kHalfOpen:
-            if (trial_in_flight_) return false;
-            trial_in_flight_ = true;
-            return true;
+    State from = State::kClosed;
+    State to = State::kClosed;
+    bool allowed = false;
+    {
+        std::lock_guard lock(mutex_);
+        from = state_;
+        switch (state_) {
+            case State::kClosed:
+                allowed = true;
+                break;
+            case State::kOpen:
+                if (clock_() - opened_at_ < open_for_) break;
+                state_ = State::kHalfOpen;
+                trial_in_flight_ = true;
+                allowed = true;
+                break;
+            case State::kHalfOpen:
+                if (trial_in_flight_) break;
+                trial_in_flight_ = true;
+                allowed = true;
+                break;
+        }
+        to = state_;
     }
-    return false;
+    Notify(from, to);
+    return allowed;
 }
 
 void CircuitBreaker::OnSuccess() {
-    std::lock_guard lock(mutex_);
-    state_ = State::kClosed;
-    failures_ = 0;
-    trial_in_flight_ = false;
+    State from = State::kClosed;
+    {
+        std::lock_guard lock(mutex_);
+        from = state_;
+        state_ = State::kClosed;
+        failures_ = 0;
+        trial_in_flight_ = false;
+    }
+    Notify(from, State::kClosed);
 }
 
 void CircuitBreaker::OnFailure() {
-    std::lock_guard lock(mutex_);
-    ++failures_;
-    if (state_ == State::kHalfOpen || (state_ == State::kClosed && failures_ >= threshold_)) {
-        state_ = State::kOpen;
-        opened_at_ = clock_();
+    State from = State::kClosed;
+    State to = State::kClosed;
+    {
+        std::lock_guard lock(mutex_);
+        from = state_;
+        ++failures_;
+        if (state_ == State::kHalfOpen || (state_ == State::kClosed && failures_ >= threshold_)) {
+            state_ = State::kOpen;
+            opened_at_ = clock_();
+        }
+        trial_in_flight_ = false;
+        to = state_;
     }
-    trial_in_flight_ = false;
+    Notify(from, to);
 }
 
 CircuitBreaker::State CircuitBreaker::Current() {
@@ -56,11 +83,26 @@ int CircuitBreaker::ConsecutiveFailures() {
 
 std::string_view StateName(CircuitBreaker::State state) {
     switch (state) {
-        case CircuitBreaker::State::kClosed: return "closed";
-        case CircuitBreaker::State::kOpen: return "open";
-        case CircuitBreaker::State::kHalfOpen: return "half_open";
+        case CircuitBreaker::State::kClosed:
+            return "closed";
+        case CircuitBreaker::State::kOpen:
+            return "open";
+        case CircuitBreaker::State::kHalfOpen:
+            return "half_open";
     }
     return "unknown";
+}
+
+int StateValue(CircuitBreaker::State state) {
+    switch (state) {
+        case CircuitBreaker::State::kClosed:
+            return 0;
+        case CircuitBreaker::State::kOpen:
+            return 1;
+        case CircuitBreaker::State::kHalfOpen:
+            return 2;
+    }
+    return -1;
 }
 
 std::chrono::milliseconds BackoffDelay(int retry, std::chrono::milliseconds base,

@@ -4,9 +4,27 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <charconv>
+#include <stdexcept>
+
+#include "http/client.hpp"
 
 namespace orderflow::service {
+namespace {
+
+// A CLI11 check that the sync-chain client accepts the URL (http://host:port[/prefix]).
+std::string CheckHttpUrl(const std::string& url) {
+    try {
+        boost::asio::io_context io;
+        http::Client client(io.get_executor(), url);
+        return {};
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+}
+
+}  // namespace
 
 broker::ConnectionOptions Config::Connection(std::string_view role) const {
     broker::ConnectionOptions options;
@@ -115,24 +133,37 @@ void AddConsumerOptions(CLI::App& app, Config& config) {
 void AddSyncChainOptions(CLI::App& app, Config& config) {
     app.add_option("--inventory-url", config.inventory_url, "Sync chain: inventory service")
         ->envname("ORDERFLOW_INVENTORY_URL")
+        ->check(CheckHttpUrl)
         ->capture_default_str();
     app.add_option("--notification-url", config.notification_url,
                    "Sync chain: notification service")
         ->envname("ORDERFLOW_NOTIFICATION_URL")
+        ->check(CheckHttpUrl)
         ->capture_default_str();
-    app.add_option("--sync-timeout-ms", config.sync_timeout_ms, "Sync chain: per-call timeout")
+    app.add_option("--sync-timeout-ms", config.sync_timeout_ms,
+                   "Sync chain: timeout of each attempt")
         ->envname("ORDERFLOW_SYNC_TIMEOUT_MS")
+        ->check(CLI::Range(1, 3600000))
         ->capture_default_str();
-    app.add_option("--sync-retries", config.sync_retries, "Sync chain: retries per call")
+    app.add_option("--sync-retries", config.sync_retries,
+                   "Sync chain: retries after a failed or timed-out attempt")
         ->envname("ORDERFLOW_SYNC_RETRIES")
+        ->check(CLI::Range(0, 20))
+        ->capture_default_str();
+    app.add_option("--sync-backoff-ms", config.sync_backoff_ms,
+                   "Sync chain: backoff base, doubled per retry, full jitter")
+        ->envname("ORDERFLOW_SYNC_BACKOFF_MS")
+        ->check(CLI::Range(0, 600000))
         ->capture_default_str();
     app.add_option("--breaker-failures", config.breaker_failures,
                    "Sync chain: failed attempts in a row that open a breaker")
         ->envname("ORDERFLOW_BREAKER_FAILURES")
+        ->check(CLI::Range(1, 1000000))
         ->capture_default_str();
     app.add_option("--breaker-open-ms", config.breaker_open_ms,
-                   "Sync chain: how long a breaker stays open")
+                   "Sync chain: how long a breaker stays open before a trial call")
         ->envname("ORDERFLOW_BREAKER_OPEN_MS")
+        ->check(CLI::Range(0, 3600000))
         ->capture_default_str();
 }
 

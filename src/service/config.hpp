@@ -36,6 +36,7 @@ struct Config {
     int shutdown_timeout_ms = 10000;
     int sync_timeout_ms = 5000;
     int sync_retries = 2;
+    int sync_backoff_ms = 200;
     int breaker_failures = 5;
     int breaker_open_ms = 10000;
 

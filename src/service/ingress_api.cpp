@@ -124,18 +124,44 @@ void IngressApi::Finish(const std::string& key, const std::string& fingerprint,
     respond(std::move(response));
 }
 
-void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
+std::expected<events::OrderRequest, http::Response> ParseOrderRequest(
+    const http::Request& request) {
     if (!IsJsonContentType(request.Header("content-type"))) {
-        respond(http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
-        return;
+        return std::unexpected(
+            http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
     }
     auto decoded = events::DecodeOrderRequest(request.body);
     if (!decoded) {
         const bool not_json = decoded.error().kind == events::DecodeError::Kind::kNotJson;
-        respond(http::JsonError(400, not_json ? "INVALID_JSON" : "SCHEMA_VIOLATION",
-                                not_json ? "The body is not valid JSON"
-                                         : "The order does not match the order schema",
-                                decoded.error().message));
+        return std::unexpected(http::JsonError(
+            400, not_json ? "INVALID_JSON" : "SCHEMA_VIOLATION",
+            not_json ? "The body is not valid JSON" : "The order does not match the order schema",
+            decoded.error().message));
+    }
+    return std::move(*decoded);
+}
+
+events::OrderPlaced NewOrderPlaced(const events::OrderRequest& request) {
+    events::OrderPlaced order;
+    order.envelope.event_id = events::NewUuid();
+    order.envelope.type = events::EventType::kOrderPlaced;
+    order.envelope.occurred_at = events::FormatTime(std::chrono::system_clock::now());
+    order.envelope.order_id = events::NewUuid();
+    order.user_id = request.user_id;
+    order.items = request.items;
+    return order;
+}
+
+std::string RequestTraceparent(const http::Request& request) {
+    const auto* client_trace = request.Header("traceparent");
+    auto parent = client_trace ? events::ParseTraceparent(*client_trace) : std::nullopt;
+    return events::FormatTraceparent(parent ? events::ChildSpan(*parent) : events::NewTrace());
+}
+
+void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
+    auto decoded = ParseOrderRequest(request);
+    if (!decoded) {
+        respond(std::move(decoded.error()));
         return;
     }
     std::string key;
@@ -155,18 +181,8 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
     }
 
     // The trace: the client's trace id if it sent a valid traceparent, else a new trace.
-    const auto* client_trace = request.Header("traceparent");
-    auto parent = client_trace ? events::ParseTraceparent(*client_trace) : std::nullopt;
-    const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
-    const auto traceparent = events::FormatTraceparent(trace);
-
-    events::OrderPlaced order;
-    order.envelope.event_id = events::NewUuid();
-    order.envelope.type = events::EventType::kOrderPlaced;
-    order.envelope.occurred_at = events::FormatTime(std::chrono::system_clock::now());
-    order.envelope.order_id = events::NewUuid();
-    order.user_id = decoded->user_id;
-    order.items = decoded->items;
+    const auto traceparent = RequestTraceparent(request);
+    const auto order = NewOrderPlaced(*decoded);
 
     broker::OutgoingMessage message;
     message.exchange = broker::kEventsExchange;

@@ -6,12 +6,14 @@
 // which is safe from any thread. Reads use one SQLite connection per I/O thread.
 #pragma once
 
+#include <expected>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
 
 #include "broker/publisher.hpp"
+#include "events/events.hpp"
 #include "http/server.hpp"
 #include "service/store_writer.hpp"
 #include "telemetry/metrics.hpp"
@@ -44,5 +46,14 @@ private:
 
 // "application/json", "application/json; charset=utf-8" or absent: JSON. Anything else: no.
 bool IsJsonContentType(const std::string* content_type);
+
+// The checks POST /orders and POST /orders/sync share: the media type (415) and the order
+// request schema (400 INVALID_JSON / SCHEMA_VIOLATION). The error is the answer to send.
+std::expected<events::OrderRequest, http::Response> ParseOrderRequest(const http::Request& request);
+// A new OrderPlaced for a valid request: fresh event and order ids, occurred now.
+events::OrderPlaced NewOrderPlaced(const events::OrderRequest& order);
+// The traceparent for a request's hops: a child of the client's valid traceparent, else
+// a new trace.
+std::string RequestTraceparent(const http::Request& request);
 
 }  // namespace orderflow::service

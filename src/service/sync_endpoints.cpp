@@ -1,12 +1,10 @@
 // POST /reserve and POST /send; see sync_endpoints.hpp.
 #include "service/sync_endpoints.hpp"
 
-#include <SQLiteCpp/Transaction.h>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include <charconv>
-#include <map>
 #include <memory>
 
 #include "events/codec.hpp"
@@ -14,7 +12,6 @@
 #include "handlers/inventory.hpp"
 #include "handlers/notification.hpp"
 #include "service/ingress_api.hpp"
-#include "store/database.hpp"
 #include "store/inbox.hpp"
 #include "store/notifications.hpp"
 #include "store/orders.hpp"
@@ -23,122 +20,141 @@
 namespace orderflow::service {
 namespace {
 
-// The decoded event's id (the idempotency key) and the answer body, or a decode error.
-struct Handled {
-    std::string event_id;
-    std::string body;
-};
-using SyncHandler =
-    std::function<std::expected<Handled, events::DecodeError>(const std::string&, SQLite::Database&)>;
+constexpr int kMaxInjectedDelayMs = 600000;
 
-SQLite::Database& ConnectionFor(const std::filesystem::path& path) {
-    thread_local std::map<std::string, std::unique_ptr<SQLite::Database>> connections;
-    auto& db = connections[path.string()];
-    if (!db) {
-        db = store::OpenDatabase(path, store::Durability::kFull);
-        store::CreateInboxSchema(*db);
-        store::IdempotencyTable keys(*db);
-    }
-    return *db;
-}
+// A decoded event: its id (the idempotency key) and the effect that handles it inside the
+// store transaction, returning the answer body (the emitted event).
+struct Decoded {
+    std::string event_id;
+    std::function<std::string(SQLite::Database&)> effect;
+};
+using Decoder = std::function<std::expected<Decoded, events::DecodeError>(const std::string&)>;
 
 int QueryInt(const http::Request& request, const char* name) {
     const auto it = request.query.find(name);
     if (it == request.query.end()) return 0;
     int value = 0;
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
-    return std::clamp(value, 0, 600000);
+    return std::clamp(value, 0, kMaxInjectedDelayMs);
 }
 
-http::Response Handle(const SyncHandler& handler, const std::filesystem::path& path,
-                      const std::string& body) {
-    try {
-        auto& db = ConnectionFor(path);
-        SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
-        // The event id is only known after decoding; decode first, then check.
-        auto handled = handler(body, db);
-        if (!handled) {
-            const bool not_json = handled.error().kind == events::DecodeError::Kind::kNotJson;
-            return http::JsonError(400, not_json ? "INVALID_JSON" : "SCHEMA_VIOLATION",
-                                   "The event was rejected", handled.error().message);
-        }
-        txn.commit();
-        return http::Json(200, handled->body);
-    } catch (const std::exception& e) {
-        return http::JsonError(503, "TRANSIENT_FAILURE", "Store error", e.what());
-    }
+bool QueryFlag(const http::Request& request, const char* name) {
+    const auto it = request.query.find(name);
+    return it != request.query.end() && (it->second == "true" || QueryInt(request, name) != 0);
+}
+
+// What the store work found; read by the completion after the writer committed.
+struct Result {
+    std::string body;
+    bool already_processed = false;  // through the broker: no answer to give again
+};
+
+void HandleInStore(StoreWriter& writer, Decoded decoded, http::Respond respond) {
+    auto result = std::make_shared<Result>();
+    writer.Submit(
+        [result, decoded = std::move(decoded)](SQLite::Database& db) {
+            // Same check-effect-record as the consumers, in one transaction (the writer's
+            // savepoint); the answer is kept so a repeat gets the first one again.
+            store::IdempotencyTable answers(db);
+            if (auto previous = answers.Find(decoded.event_id)) {
+                result->body = previous->response_body;
+                return;
+            }
+            if (store::InboxContains(db, decoded.event_id)) {
+                result->already_processed = true;
+                return;
+            }
+            result->body = decoded.effect(db);
+            const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
+            store::InboxRecord(db, decoded.event_id, now);
+            answers.Save(
+                store::IdempotencyRecord{decoded.event_id, decoded.event_id, 200, result->body},
+                now);
+        },
+        [result, respond = std::move(respond)](bool ok) {
+            if (!ok) return respond(http::JsonError(503, "TRANSIENT_FAILURE", "Store error"));
+            if (result->already_processed) {
+                return respond(http::JsonError(409, "ALREADY_PROCESSED",
+                                               "This event was already handled from the queue"));
+            }
+            respond(http::Json(200, std::move(result->body)));
+        });
 }
 
 void RegisterEndpoint(http::Router& router, boost::asio::io_context& io, const std::string& path,
-                      std::filesystem::path db_path, FaultInjector& faults, SyncHandler handler) {
-    router.Add("POST", path, [&io, db_path, &faults, handler](http::Request&& request,
-                                                              http::Respond respond) {
-        if (!IsJsonContentType(request.Header("content-type"))) {
-            respond(http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
-            return;
-        }
-        const auto delay = faults.Delay() + std::chrono::milliseconds(QueryInt(request, "delay_ms"));
-        const bool fail = QueryInt(request, "fail") != 0;
-        auto run = [&faults, db_path, handler, fail, respond,
-                    body = std::move(request.body)] {
-            // The injected delay comes first, then the injected failure (SPEC section 5).
-            if (fail || faults.ShouldFail()) {
-                respond(http::JsonError(503, "TRANSIENT_FAILURE", "Injected failure"));
+                      StoreWriter& writer, FaultInjector& faults, Decoder decode) {
+    router.Add(
+        "POST", path,
+        [&io, &writer, &faults, decode](http::Request&& request, http::Respond respond) {
+            if (!IsJsonContentType(request.Header("content-type"))) {
+                respond(http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
                 return;
             }
-            respond(Handle(handler, db_path, body));
-        };
-        if (delay.count() == 0) return run();
-        auto timer = std::make_shared<boost::asio::steady_timer>(io, delay);
-        timer->async_wait([timer, run](const boost::system::error_code&) { run(); });
-    });
-}
-
-// Runs `effect` once per event id; a repeat answers what the first call answered.
-std::expected<Handled, events::DecodeError> Once(
-    SQLite::Database& db, const std::string& event_id,
-    const std::function<std::string()>& effect) {
-    store::IdempotencyTable answers(db);
-    if (auto previous = answers.Find(event_id)) return Handled{event_id, previous->response_body};
-    auto body = effect();
-    answers.Save(store::IdempotencyRecord{event_id, event_id, 200, body},
-                 events::ToUnixMillis(std::chrono::system_clock::now()));
-    return Handled{event_id, std::move(body)};
+            const auto delay =
+                faults.Delay() + std::chrono::milliseconds(QueryInt(request, "delay_ms"));
+            const bool fail = QueryFlag(request, "fail");
+            auto run = [&writer, &faults, decode, fail, respond = std::move(respond),
+                        body = std::move(request.body)] {
+                // The injected delay comes first, then the injected failure (SPEC section 5),
+                // then the handling, as in the consumers.
+                if (fail || faults.ShouldFail()) {
+                    return respond(http::JsonError(503, "TRANSIENT_FAILURE", "Injected failure"));
+                }
+                auto decoded = decode(body);
+                if (!decoded) {
+                    const bool not_json =
+                        decoded.error().kind == events::DecodeError::Kind::kNotJson;
+                    return respond(
+                        http::JsonError(400, not_json ? "INVALID_JSON" : "SCHEMA_VIOLATION",
+                                        "The event was rejected", decoded.error().message));
+                }
+                HandleInStore(writer, std::move(*decoded), respond);
+            };
+            if (delay.count() == 0) return run();
+            auto timer = std::make_shared<boost::asio::steady_timer>(io, delay);
+            timer->async_wait([timer, run = std::move(run)](const boost::system::error_code&) {
+                run();  // even when cancelled (shutdown): Respond must be called once
+            });
+        });
 }
 
 }  // namespace
 
-void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io,
-                             std::filesystem::path db_path, FaultInjector& faults) {
-    RegisterEndpoint(router, io, "/reserve", std::move(db_path), faults,
-                     [](const std::string& body, SQLite::Database& db)
-                         -> std::expected<Handled, events::DecodeError> {
-                         auto order = events::DecodeOrderPlaced(body);
-                         if (!order) return std::unexpected(order.error());
-                         return Once(db, order->envelope.event_id, [&] {
-                             store::StockTable stock(db);
-                             return events::Encode(
-                                 handlers::ReserveStock(*order, stock, handlers::EventContext{}));
-                         });
-                     });
+void CreateSyncEndpointSchema(SQLite::Database& db) {
+    store::CreateInboxSchema(db);
+    store::IdempotencyTable answers(db);
 }
 
-void RegisterSendEndpoint(http::Router& router, boost::asio::io_context& io,
-                          std::filesystem::path db_path, FaultInjector& faults) {
-    RegisterEndpoint(router, io, "/send", std::move(db_path), faults,
-                     [](const std::string& body, SQLite::Database& db)
-                         -> std::expected<Handled, events::DecodeError> {
-                         auto event = events::DecodeInventoryEvent(body);
-                         if (!event) return std::unexpected(event.error());
-                         const auto& id = std::visit(
-                             [](const auto& e) -> const std::string& { return e.envelope.event_id; },
-                             *event);
-                         return Once(db, id, [&] {
-                             store::NotificationTable notifications(db);
-                             return events::Encode(handlers::SendNotification(
-                                 *event, notifications, handlers::EventContext{}));
-                         });
-                     });
+void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,
+                             FaultInjector& faults) {
+    RegisterEndpoint(
+        router, io, "/reserve", writer, faults,
+        [](const std::string& body) -> std::expected<Decoded, events::DecodeError> {
+            auto order = events::DecodeOrderPlaced(body);
+            if (!order) return std::unexpected(order.error());
+            auto id = order->envelope.event_id;
+            return Decoded{std::move(id), [order = std::move(*order)](SQLite::Database& db) {
+                               store::StockTable stock(db);
+                               return events::Encode(
+                                   handlers::ReserveStock(order, stock, handlers::EventContext{}));
+                           }};
+        });
+}
+
+void RegisterSendEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,
+                          FaultInjector& faults) {
+    RegisterEndpoint(
+        router, io, "/send", writer, faults,
+        [](const std::string& body) -> std::expected<Decoded, events::DecodeError> {
+            auto event = events::DecodeInventoryEvent(body);
+            if (!event) return std::unexpected(event.error());
+            auto id = std::visit([](const auto& e) { return e.envelope.event_id; }, *event);
+            return Decoded{std::move(id), [event = std::move(*event)](SQLite::Database& db) {
+                               store::NotificationTable notifications(db);
+                               return events::Encode(handlers::SendNotification(
+                                   event, notifications, handlers::EventContext{}));
+                           }};
+        });
 }
 
 }  // namespace orderflow::service
