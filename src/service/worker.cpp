@@ -44,9 +44,9 @@ Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_ha
     pipeline_options.queue = queue;
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
-    pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *db_, *handler_, *publisher_,
-                                                  *faults_, metrics,
-                                                  [relay = relay_.get()] { relay->Notify(); });
+    pipeline_ =
+        std::make_unique<MessagePipeline>(pipeline_options, *db_, *handler_, *publisher_, *faults_,
+                                          metrics, [relay = relay_.get()] { relay->Notify(); });
 
     broker::Consumer::Options consumer_options;
     consumer_options.connection = config.Connection("consumer");
@@ -72,8 +72,19 @@ Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_ha
         metrics.GetGauge("orderflow_outbox_depth", "Events waiting in the outbox")
             .Set(static_cast<double>(relay_->Depth()));
         const auto stats = publisher_->Stats();
-        metrics.GetGauge("orderflow_publisher_confirmed", "Publishes confirmed by the broker")
-            .Set(static_cast<double>(stats.confirmed));
+        // The publisher keeps its own totals; the counters follow them (never backwards).
+        const std::pair<const char*, uint64_t> totals[] = {{"confirmed", stats.confirmed},
+                                                           {"nacked", stats.nacked},
+                                                           {"returned", stats.returned},
+                                                           {"failed", stats.failed}};
+        for (const auto& [outcome, total] : totals) {
+            auto& counter = metrics.GetCounter("orderflow_messages_published_total",
+                                               "Messages published, by broker outcome "
+                                               "(confirmed, nacked, returned unroutable, failed)",
+                                               {{"outcome", outcome}});
+            const auto value = static_cast<double>(total);
+            if (value > counter.Value()) counter.Inc(value - counter.Value());
+        }
         metrics.GetGauge("orderflow_broker_connected", "1 while connected to the broker")
             .Set(publisher_->Connected() && consumer_->Connected() ? 1.0 : 0.0);
     });
@@ -85,9 +96,8 @@ void Worker::Start() {
     publisher_->Start();
     relay_->Start();
     consumer_->Start();
-    runtime_.AddReadinessCheck("broker", [this] {
-        return publisher_->Connected() && consumer_->Connected();
-    });
+    runtime_.AddReadinessCheck(
+        "broker", [this] { return publisher_->Connected() && consumer_->Connected(); });
     runtime_.AddReadinessCheck("store", [path = runtime_.Settings().DbPath()] {
         // The consumer thread owns db_; probe the file through a connection of our own.
         return store::Probe(path);

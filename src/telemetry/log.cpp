@@ -43,20 +43,28 @@ void UpdateState(Update update) {
 
 std::string_view LevelText(LogLevel level) {
     switch (level) {
-        case LogLevel::kDebug: return "DEBUG";
-        case LogLevel::kInfo: return "INFO";
-        case LogLevel::kWarn: return "WARN";
-        case LogLevel::kError: return "ERROR";
+        case LogLevel::kDebug:
+            return "DEBUG";
+        case LogLevel::kInfo:
+            return "INFO";
+        case LogLevel::kWarn:
+            return "WARN";
+        case LogLevel::kError:
+            return "ERROR";
     }
     return "INFO";
 }
 
 std::string_view LevelJson(LogLevel level) {
     switch (level) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kError:
+            return "error";
     }
     return "info";
 }
@@ -64,7 +72,11 @@ std::string_view LevelJson(LogLevel level) {
 std::string FormatDouble(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-    return fmt::format("{}", v);
+    // Latencies and the like: three decimals are plenty, and "8.096269999999999" is noise.
+    auto text = fmt::format("{:.3f}", v);
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+    return text;
 }
 
 // logfmt: a value is quoted when it would otherwise be ambiguous to a parser.
@@ -84,11 +96,21 @@ void AppendTextValue(std::string& out, std::string_view v) {
     out += '"';
     for (unsigned char c : v) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20 || c == 0x7f) {
                     out += fmt::format("\\u{:04x}", c);
@@ -159,13 +181,27 @@ void AppendJsonString(std::string& out, std::string_view text) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) {
             switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\b': out += "\\b"; break;
-                case '\f': out += "\\f"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
+                case '"':
+                    out += "\\\"";
+                    break;
+                case '\\':
+                    out += "\\\\";
+                    break;
+                case '\b':
+                    out += "\\b";
+                    break;
+                case '\f':
+                    out += "\\f";
+                    break;
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
                 default:
                     if (c < 0x20) {
                         out += fmt::format("\\u{:04x}", c);
@@ -223,7 +259,7 @@ std::string FormatLogLine(LogFormat format, std::string_view service,
                 out += fmt::format("{}", *i);
             } else if (const auto* d = std::get_if<double>(&field.value)) {
                 // JSON has no NaN or infinity.
-                out += std::isfinite(*d) ? fmt::format("{}", *d) : std::string("null");
+                out += std::isfinite(*d) ? FormatDouble(*d) : std::string("null");
             } else {
                 out += std::get<bool>(field.value) ? "true" : "false";
             }
@@ -239,6 +275,9 @@ std::string FormatLogLine(LogFormat format, std::string_view service,
     out += " msg=";
     AppendTextValue(out, message);
     for (const auto& field : fields) {
+        // An empty text field (no error, no order id) says nothing in a line a person reads;
+        // the JSON format keeps every key so that every line has the same shape.
+        if (const auto* s = std::get_if<std::string_view>(&field.value); s && s->empty()) continue;
         out += ' ';
         AppendTextKey(out, field.key);
         out += '=';
@@ -287,9 +326,9 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
     try {
         const auto state = State().load();
         if (level < state->min_level) return;
-        const std::string line = FormatLogLine(state->format, state->service,
-                                               std::chrono::system_clock::now(), level, message,
-                                               fields);
+        const std::string line =
+            FormatLogLine(state->format, state->service, std::chrono::system_clock::now(), level,
+                          message, fields);
         if (state->sink) {
             state->sink(line);
         } else {

@@ -1,10 +1,9 @@
 // Unit tests for src/telemetry: Prometheus rendering and the two log line formats.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <limits>
 #include <mutex>
 #include <string>
@@ -64,8 +63,7 @@ TEST_CASE("a counter ignores negative increments", "[telemetry]") {
     CHECK(counter.Value() == 3.0);
 }
 
-TEST_CASE("a gauge without labels renders a bare sample and supports set and add",
-          "[telemetry]") {
+TEST_CASE("a gauge without labels renders a bare sample and supports set and add", "[telemetry]") {
     tel::Registry registry;
     auto& gauge = registry.GetGauge("orderflow_outbox_depth", "Unpublished events");
     gauge.Set(10);
@@ -182,14 +180,25 @@ TEST_CASE("a text log line quotes only values that need it", "[telemetry]") {
           "key2=\"value with spaces\" n=42 ok=true ms=1.5\n");
 }
 
-TEST_CASE("a text log value with quotes, equals, newline or nothing is quoted and escaped",
-          "[telemetry]") {
+TEST_CASE(
+    "a text log value with quotes, equals or newline is quoted and escaped; empty is left out",
+    "[telemetry]") {
     const auto line =
         tel::FormatLogLine(tel::LogFormat::kText, "svc", FixedTime(), tel::LogLevel::kWarn, "m",
-                          {{"a", "x=y"}, {"b", "say \"hi\"\n"}, {"c", ""}, {"d", "back\\slash"}});
+                           {{"a", "x=y"}, {"b", "say \"hi\"\n"}, {"c", ""}, {"d", "back\\slash"}});
     CHECK(line ==
-          "2026-11-21T12:00:00.042Z WARN svc msg=m a=\"x=y\" b=\"say \\\"hi\\\"\\n\" c=\"\" "
+          "2026-11-21T12:00:00.042Z WARN svc msg=m a=\"x=y\" b=\"say \\\"hi\\\"\\n\" "
           "d=\"back\\\\slash\"\n");
+    const auto json = tel::FormatLogLine(tel::LogFormat::kJson, "svc", FixedTime(),
+                                         tel::LogLevel::kWarn, "m", {{"c", ""}});
+    CHECK(json.find(R"("c":"")") != std::string::npos);
+}
+
+TEST_CASE("log doubles are rounded to three decimals without trailing zeros", "[telemetry]") {
+    const auto line =
+        tel::FormatLogLine(tel::LogFormat::kText, "svc", FixedTime(), tel::LogLevel::kInfo, "m",
+                           {{"a", 8.096269999999999}, {"b", 2.0}, {"c", 0.0004}});
+    CHECK(line.ends_with(" a=8.096 b=2 c=0\n"));
 }
 
 TEST_CASE("a JSON log line has ts, level, service, msg, then the fields", "[telemetry]") {
@@ -204,7 +213,7 @@ TEST_CASE("a JSON log line has ts, level, service, msg, then the fields", "[tele
 TEST_CASE("a JSON log line escapes quotes, backslashes and control characters", "[telemetry]") {
     const std::string nasty = std::string("q\"b\\n\nt\tc") + '\x01' + "e";
     const auto line = tel::FormatLogLine(tel::LogFormat::kJson, "s", FixedTime(),
-                                        tel::LogLevel::kInfo, nasty, {{"k\"", nasty}});
+                                         tel::LogLevel::kInfo, nasty, {{"k\"", nasty}});
     const std::string escaped = R"("q\"b\\n\nt\tc\u0001e")";
     CHECK(line.find("\"msg\":" + escaped) != std::string::npos);
     CHECK(line.find(R"("k\"":)" + escaped) != std::string::npos);
@@ -220,15 +229,14 @@ TEST_CASE("JSON strings keep valid UTF-8 and replace invalid bytes", "[telemetry
 TEST_CASE("non-finite doubles become null in JSON and NaN/Inf in text", "[telemetry]") {
     const double inf = std::numeric_limits<double>::infinity();
     CHECK(tel::FormatLogLine(tel::LogFormat::kJson, "s", FixedTime(), tel::LogLevel::kInfo, "m",
-                            {{"x", inf}})
+                             {{"x", inf}})
               .find("\"x\":null}") != std::string::npos);
     CHECK(tel::FormatLogLine(tel::LogFormat::kText, "s", FixedTime(), tel::LogLevel::kInfo, "m",
-                            {{"x", inf}})
+                             {{"x", inf}})
               .find("x=+Inf") != std::string::npos);
 }
 
-TEST_CASE("Log writes through the sink and drops lines below the minimum level",
-          "[telemetry]") {
+TEST_CASE("Log writes through the sink and drops lines below the minimum level", "[telemetry]") {
     std::mutex mutex;
     std::vector<std::string> lines;
     tel::SetLogSink([&](std::string_view line) {
