@@ -181,6 +181,8 @@ TEST_CASE("the client reports a timeout when the handler does not answer in time
     CHECK(std::chrono::steady_clock::now() - start < 10s);
     std::lock_guard lock(mutex);
     for (auto& respond : parked) respond(http::Json(200, "{}"));  // late answers are dropped
+    // A Respond keeps its session alive; sessions must go before the harness's io_context.
+    parked.clear();
 }
 
 TEST_CASE("the handler timeout answers 504 for a handler that never responds", "[http][net]") {
