@@ -20,3 +20,28 @@
 #if !RAPIDJSON_SCHEMA_USE_STDREGEX
 #error "orderflow_events needs RapidJSON's schema validator to use std::regex"
 #endif
+
+namespace orderflow::events::impl {
+
+// Our own schema document type, so that the two members of RapidJSON's Schema specialised
+// below apply to our schemas only. The allocator is CrtAllocator in all but name.
+struct SchemaAllocator : rapidjson::CrtAllocator {};
+using SchemaDocument = rapidjson::GenericSchemaDocument<rapidjson::Value, SchemaAllocator>;
+using SchemaValidator = rapidjson::GenericSchemaValidator<SchemaDocument>;
+
+}  // namespace orderflow::events::impl
+
+// std::regex costs microseconds per match, several times per event on every publish and
+// consume. These specialisations (defined in fast_pattern_schema.cpp) compile each pattern a
+// second time into a FastPattern when it is in that matcher's subset, and match with it; a
+// pattern outside the subset keeps std::regex, and one std::regex cannot compile is still
+// ignored as RapidJSON ignores it. Declared here, before any use, as C++ requires.
+template <>
+template <>
+std::basic_regex<char>*
+rapidjson::internal::Schema<orderflow::events::impl::SchemaDocument>::CreatePattern<
+    rapidjson::Value>(const rapidjson::Value& value);
+
+template <>
+bool rapidjson::internal::Schema<orderflow::events::impl::SchemaDocument>::IsPatternMatch(
+    const std::basic_regex<char>* pattern, const char* str, rapidjson::SizeType length);

@@ -23,6 +23,8 @@ constexpr std::array<std::string_view, 5> kFileNames{
     "inventory_rejected.v1.json", "notification_sent.v1.json",
 };
 
+using SchemaPointer = SchemaDocument::PointerType;
+
 std::string_view AsView(const rapidjson::Value& value) {
     return {value.GetString(), value.GetStringLength()};
 }
@@ -50,7 +52,7 @@ void WorkAroundPatternPropertiesBug(rapidjson::Value& schema,
 
 struct CompiledSchema {
     rapidjson::Document source;  // kept: error messages quote limits from it
-    std::unique_ptr<rapidjson::SchemaDocument> compiled;
+    std::unique_ptr<SchemaDocument> compiled;
 };
 
 [[noreturn]] void BrokenBuild(std::string_view name, std::string_view why) {
@@ -75,7 +77,7 @@ public:
                 BrokenBuild(kFileNames[i], parsed.error().message);
             }
             WorkAroundPatternPropertiesBug(schema.source, schema.source.GetAllocator());
-            schema.compiled = std::make_unique<rapidjson::SchemaDocument>(schema.source);
+            schema.compiled = std::make_unique<SchemaDocument>(schema.source);
         }
     }
 
@@ -93,7 +95,7 @@ const Registry& Schemas() {
     return registry;
 }
 
-std::string PointerText(const rapidjson::Pointer& pointer) {
+std::string PointerText(const SchemaPointer& pointer) {
     if (pointer.GetTokenCount() == 0) return "(root)";
     rapidjson::StringBuffer buffer;
     pointer.Stringify(buffer);
@@ -138,7 +140,7 @@ const rapidjson::Value* ChildSchema(const rapidjson::Value& schema, std::string_
 }
 
 // Walks the schema along a document pointer.
-const rapidjson::Value* SchemaAt(const rapidjson::Value& root, const rapidjson::Pointer& pointer) {
+const rapidjson::Value* SchemaAt(const rapidjson::Value& root, const SchemaPointer& pointer) {
     const rapidjson::Value* schema = &root;
     for (std::size_t i = 0; schema != nullptr && i < pointer.GetTokenCount(); ++i) {
         const auto& token = pointer.GetTokens()[i];
@@ -147,16 +149,16 @@ const rapidjson::Value* SchemaAt(const rapidjson::Value& root, const rapidjson::
     return schema;
 }
 
-std::string Explain(const rapidjson::Value& source, const rapidjson::SchemaDocument& compiled,
-                    const rapidjson::Value& document, const rapidjson::Pointer& prefix);
+std::string Explain(const rapidjson::Value& source, const SchemaDocument& compiled,
+                    const rapidjson::Value& document, const SchemaPointer& prefix);
 
 // What a validator found wrong, given the schema source it was compiled from.
-std::string Describe(const rapidjson::Value& source, const rapidjson::SchemaValidator& validator,
-                     const rapidjson::Value& document, const rapidjson::Pointer& prefix) {
+std::string Describe(const rapidjson::Value& source, const SchemaValidator& validator,
+                     const rapidjson::Value& document, const SchemaPointer& prefix) {
     const char* const keyword_text = validator.GetInvalidSchemaKeyword();
     const std::string_view keyword = keyword_text != nullptr ? keyword_text : "invalid";
-    const rapidjson::Pointer at = [&] {
-        rapidjson::Pointer full = prefix;
+    const SchemaPointer at = [&] {
+        SchemaPointer full = prefix;
         const auto relative = validator.GetInvalidDocumentPointer();
         for (std::size_t i = 0; i < relative.GetTokenCount(); ++i) {
             full = full.Append(relative.GetTokens()[i]);
@@ -172,7 +174,7 @@ std::string Describe(const rapidjson::Value& source, const rapidjson::SchemaVali
         const auto relative = validator.GetInvalidDocumentPointer();
         const rapidjson::Value* schema = SchemaAt(source, relative);
         if (schema != nullptr) {
-            const rapidjson::SchemaDocument single(*schema);
+            const SchemaDocument single(*schema);
             return Explain(*schema, single, *value, at);
         }
     }
@@ -209,9 +211,9 @@ std::string Describe(const rapidjson::Value& source, const rapidjson::SchemaVali
     return fmt::format("{}: {}", PointerText(at), keyword);
 }
 
-std::string Explain(const rapidjson::Value& source, const rapidjson::SchemaDocument& compiled,
-                    const rapidjson::Value& document, const rapidjson::Pointer& prefix) {
-    rapidjson::SchemaValidator validator(compiled);
+std::string Explain(const rapidjson::Value& source, const SchemaDocument& compiled,
+                    const rapidjson::Value& document, const SchemaPointer& prefix) {
+    SchemaValidator validator(compiled);
     if (document.Accept(validator)) return fmt::format("{}: invalid", PointerText(prefix));
     return Describe(source, validator, document, prefix);
 }
@@ -234,7 +236,7 @@ SchemaId SchemaFor(EventType type) {
 
 std::expected<void, DecodeError> ValidateAgainst(SchemaId id, const rapidjson::Value& document) {
     const auto& schema = Schemas().Get(id);
-    rapidjson::SchemaValidator validator(*schema.compiled);
+    SchemaValidator validator(*schema.compiled);
     if (document.Accept(validator)) return {};
     return std::unexpected(DecodeError{DecodeError::Kind::kSchemaViolation,
                                        Describe(schema.source, validator, document, {})});
