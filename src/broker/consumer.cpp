@@ -251,7 +251,9 @@ class Consumer::Impl final {
         std::vector<uint64_t> tags;
         tags.reserve(batch.size());
         for (const auto& delivery : batch) tags.push_back(delivery.delivery_tag);
-        // The batch holds every unsettled delivery of the channel, as PlanSettlement needs.
+        // Deliveries arrive in tag order and batches are handled in order, so the batch holds
+        // every unsettled delivery up to its last tag, as PlanSettlement needs; with a prefetch
+        // above batch_max, later deliveries wait in the socket while this batch is handled.
         for (const auto& op : impl::PlanSettlement(tags, dispositions)) {
             auto* state = connection_->Get();
             const int status = op.disposition == Disposition::kAck

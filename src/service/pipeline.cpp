@@ -9,6 +9,7 @@
 
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
+#include "store/database.hpp"
 #include "store/inbox.hpp"
 #include "store/outbox.hpp"
 #include "telemetry/log.hpp"
@@ -99,7 +100,7 @@ void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action
         transient("injected failure (ORDERFLOW_INJECT_FAIL_RATE)");
         return;
     }
-    db_.exec("SAVEPOINT message");
+    store::BeginSavepoint(db_);
     try {
         std::vector<Emitted> emitted;
         auto outcome = handler_.Handle(delivery, emitted);
@@ -109,7 +110,7 @@ void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action
                 WriteOutbox(delivery, emitted);
                 store::InboxRecord(db_, delivery.properties.message_id,
                                    events::ToUnixMillis(options_.clock()));
-                db_.exec("RELEASE message");
+                store::ReleaseSavepoint(db_);
                 action.kind = Action::Kind::kProcessed;
                 action.label = std::move(outcome.label);
                 action.note = std::move(outcome.note);
@@ -127,8 +128,7 @@ void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action
         // A store error or a bug: retried like any transient failure.
         transient(fmt::format("handler error: {}", e.what()));
     }
-    db_.exec("ROLLBACK TO message");
-    db_.exec("RELEASE message");
+    store::RollbackSavepoint(db_);
 }
 
 void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
@@ -225,6 +225,8 @@ void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
         }
     }
     out.resize(batch.size());
+    // One line per message, written together before the batch is acked.
+    const telemetry::LogBatch logs;
     for (size_t i = 0; i < batch.size(); ++i) {
         out[i] = actions[i].kind == Action::Kind::kRequeue ? broker::Disposition::kRequeue
                                                            : broker::Disposition::kAck;

@@ -49,14 +49,13 @@ void StoreWriter::Run() {
             SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
             for (size_t i = 0; i < group.size(); ++i) {
                 // A savepoint per item: one failing write must not undo the others.
-                db_->exec("SAVEPOINT item");
+                store::BeginSavepoint(*db_);
                 try {
                     group[i].first(*db_);
-                    db_->exec("RELEASE item");
+                    store::ReleaseSavepoint(*db_);
                     ok[i] = true;
                 } catch (const std::exception& e) {
-                    db_->exec("ROLLBACK TO item");
-                    db_->exec("RELEASE item");
+                    store::RollbackSavepoint(*db_);
                     telemetry::Log(telemetry::LogLevel::kError, "store write failed",
                                    {{"error", e.what()}});
                 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "store/impl/query.hpp"
+
 namespace orderflow::store {
 namespace {
 
@@ -61,6 +63,15 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::filesystem::path& path
     db->exec("PRAGMA foreign_keys=ON");
     db->exec("PRAGMA temp_store=MEMORY");
     return db;
+}
+
+void BeginSavepoint(SQLite::Database& db) { impl::Query(db, "SAVEPOINT item").Run(); }
+
+void ReleaseSavepoint(SQLite::Database& db) { impl::Query(db, "RELEASE item").Run(); }
+
+void RollbackSavepoint(SQLite::Database& db) {
+    impl::Query(db, "ROLLBACK TO item").Run();
+    impl::Query(db, "RELEASE item").Run();
 }
 
 }  // namespace orderflow::store

@@ -22,6 +22,14 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::filesystem::path& path
 // True if the database file can be opened and read (for /readyz).
 bool Probe(const std::filesystem::path& path);
 
+// One item's savepoint inside a caller's transaction, so that a failing item is undone
+// alone. The statements are prepared once per connection (a hot path runs them per message);
+// each throws SQLite::Exception like Database::exec.
+void BeginSavepoint(SQLite::Database& db);
+void ReleaseSavepoint(SQLite::Database& db);
+// ROLLBACK TO, then RELEASE: the item's writes are gone, the savepoint closed.
+void RollbackSavepoint(SQLite::Database& db);
+
 // Milliseconds since the epoch, the unit of every time column.
 using Millis = int64_t;
 

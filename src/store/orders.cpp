@@ -23,16 +23,18 @@ OrderTable::OrderTable(SQLite::Database& db) : db_(db) {
     // One row per (order, stage): recording is a single idempotent insert, atomic without
     // a transaction, and Find reads one consistent snapshot with one statement. The rank
     // is stored so that SQL can order and compare stages.
-    db_.exec(
-        "CREATE TABLE IF NOT EXISTS order_stages ("
+    // Prepared once per connection: the ingress builds an OrderTable per write.
+    impl::Query(db_,
+                "CREATE TABLE IF NOT EXISTS order_stages ("
         "  order_id TEXT NOT NULL,"
         "  status TEXT NOT NULL"
         "    CHECK (status IN ('accepted', 'reserved', 'rejected', 'notified')),"
         "  stage_rank INTEGER NOT NULL,"
         "  at TEXT NOT NULL,"
         "  outcome TEXT,"
-        "  PRIMARY KEY (order_id, status)"
-        ") WITHOUT ROWID");
+                "  PRIMARY KEY (order_id, status)"
+                ") WITHOUT ROWID")
+        .Run();
 }
 
 void OrderTable::RecordStage(std::string_view order_id, std::string_view status,
@@ -84,15 +86,20 @@ int64_t OrderTable::CountWithStatus(std::string_view status) {
 }
 
 IdempotencyTable::IdempotencyTable(SQLite::Database& db) : db_(db) {
-    db_.exec(
-        "CREATE TABLE IF NOT EXISTS idempotency_keys ("
-        "  key TEXT PRIMARY KEY,"
-        "  request_hash TEXT NOT NULL,"
-        "  status INTEGER NOT NULL,"
-        "  response_body TEXT NOT NULL,"
-        "  created_at INTEGER NOT NULL"
-        ");"
-        "CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (created_at);");
+    // Prepared once per connection, like OrderTable's (one statement per Query).
+    impl::Query(db_,
+                "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+                "  key TEXT PRIMARY KEY,"
+                "  request_hash TEXT NOT NULL,"
+                "  status INTEGER NOT NULL,"
+                "  response_body TEXT NOT NULL,"
+                "  created_at INTEGER NOT NULL"
+                ")")
+        .Run();
+    impl::Query(db_,
+                "CREATE INDEX IF NOT EXISTS idempotency_keys_by_time"
+                " ON idempotency_keys (created_at)")
+        .Run();
 }
 
 std::optional<IdempotencyRecord> IdempotencyTable::Find(std::string_view key) {

@@ -173,7 +173,47 @@ void WriteAll(std::string_view line) {
     }
 }
 
+// PIPE_BUF on Linux: a write to a pipe up to this size is never interleaved with others.
+constexpr size_t kAtomicWrite = 4096;
+
+// The calling thread's open LogBatch scopes and the lines they hold.
+struct PendingLines {
+    int depth = 0;
+    std::string text;
+};
+
+PendingLines& Pending() {
+    thread_local PendingLines pending;
+    return pending;
+}
+
+void WriteOrGather(std::string_view line) {
+    auto& pending = Pending();
+    if (pending.depth == 0) {
+        WriteAll(line);
+        return;
+    }
+    if (!pending.text.empty() && pending.text.size() + line.size() > kAtomicWrite) {
+        WriteAll(pending.text);
+        pending.text.clear();
+    }
+    if (line.size() >= kAtomicWrite) {
+        WriteAll(line);
+        return;
+    }
+    pending.text += line;
+}
+
 }  // namespace
+
+LogBatch::LogBatch() { ++Pending().depth; }
+
+LogBatch::~LogBatch() {
+    auto& pending = Pending();
+    if (--pending.depth > 0 || pending.text.empty()) return;
+    WriteAll(pending.text);
+    pending.text.clear();
+}
 
 void AppendJsonString(std::string& out, std::string_view text) {
     out += '"';
@@ -332,7 +372,7 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
         if (state->sink) {
             state->sink(line);
         } else {
-            WriteAll(line);
+            WriteOrGather(line);
         }
     } catch (...) {
         // Out of memory or a throwing test sink: dropping one line is the only option.

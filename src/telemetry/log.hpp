@@ -1,5 +1,6 @@
 // One-line structured logs: `key=value` text (default) or one JSON object per line
-// (ORDERFLOW_LOG_FORMAT=json). Thread-safe; each line is written with one write().
+// (ORDERFLOW_LOG_FORMAT=json). Thread-safe; each line is written whole by one write()
+// (which may carry several lines, see LogBatch).
 #pragma once
 
 #include <chrono>
@@ -35,6 +36,21 @@ bool ParseLogFormat(std::string_view text, LogFormat& out);
 // Text: `2026-11-21T12:00:00.000Z INFO inventory msg="..." key=value ...`
 // JSON: {"ts":"...","level":"info","service":"inventory","msg":"...","key":value,...}
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+
+// While one is alive on a thread, the lines that thread logs to stdout are gathered and
+// written together when it ends: a consumer's batch of per-message lines costs a few system
+// calls instead of one per message. Each write holds whole lines only and at most PIPE_BUF
+// bytes (unless one line is longer), so lines from other threads never split one of them.
+// The lines are written when the scope ends, also during stack unwinding; a process killed
+// inside the scope loses them (the batch it was handling is not acked either). Nestable;
+// a test sink (SetLogSink) still receives every line at once.
+class LogBatch final {
+  public:
+    LogBatch();
+    ~LogBatch();
+    LogBatch(const LogBatch&) = delete;
+    LogBatch& operator=(const LogBatch&) = delete;
+};
 
 // True if a line at `level` would be written (skip building expensive fields otherwise).
 bool LogEnabled(LogLevel level);

@@ -1,4 +1,5 @@
 // Unit tests for src/telemetry: Prometheus rendering and the two log line formats.
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -290,4 +291,75 @@ TEST_CASE("lines logged from many threads reach stdout whole", "[telemetry]") {
     ::close(fds[0]);
     CHECK(CountOf(collected, "\n") == 800);
     CHECK(CountOf(collected, " msg=line p=" + payload + "\n") == 800);
+}
+
+namespace {
+
+// Points stdout at a pipe for the life of the object (LogBatch writes with write(1, ...)).
+class CapturedStdout final {
+  public:
+    CapturedStdout() {
+        REQUIRE(::pipe(fds_) == 0);
+        saved_ = ::dup(1);
+        REQUIRE(saved_ >= 0);
+        REQUIRE(::dup2(fds_[1], 1) == 1);
+    }
+    ~CapturedStdout() {
+        ::dup2(saved_, 1);
+        ::close(saved_);
+        ::close(fds_[0]);
+        ::close(fds_[1]);
+    }
+    CapturedStdout(const CapturedStdout&) = delete;
+    CapturedStdout& operator=(const CapturedStdout&) = delete;
+
+    // What has been written so far, without blocking.
+    std::string Drain() {
+        std::string out;
+        char buffer[65536];
+        while (true) {
+            pollfd ready{fds_[0], POLLIN, 0};
+            if (::poll(&ready, 1, 0) <= 0) return out;
+            const ssize_t n = ::read(fds_[0], buffer, sizeof buffer);
+            if (n <= 0) return out;
+            out.append(buffer, static_cast<size_t>(n));
+        }
+    }
+
+  private:
+    int fds_[2] = {-1, -1};
+    int saved_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("a log batch writes its lines whole, in order, when it ends", "[telemetry]") {
+    tel::SetLogSink({});
+    tel::ConfigureLog("batchtest", tel::LogFormat::kText);
+    CapturedStdout out;
+    {
+        const tel::LogBatch batch;
+        {
+            const tel::LogBatch nested;  // nesting: only the outermost scope writes
+            tel::Log(tel::LogLevel::kInfo, "first", {{"n", 0}});
+        }
+        CHECK(out.Drain().empty());
+        for (int i = 1; i < 40; ++i) tel::Log(tel::LogLevel::kInfo, "line", {{"n", i}});
+    }
+    const auto text = out.Drain();
+    std::vector<std::string> lines;
+    for (size_t start = 0; start < text.size();) {
+        const auto end = text.find('\n', start);
+        REQUIRE(end != std::string::npos);  // every line complete
+        lines.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    REQUIRE(lines.size() == 40);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        CHECK_THAT(lines[i], Catch::EndsWith(" n=" + std::to_string(i)));
+    }
+    // Outside a batch a line is written at once.
+    tel::Log(tel::LogLevel::kInfo, "alone");
+    CHECK_THAT(out.Drain(), Catch::Contains("msg=alone"));
+    tel::ConfigureLog("orderflow", tel::LogFormat::kText);
 }

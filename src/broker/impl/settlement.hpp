@@ -16,10 +16,12 @@ struct SettleOp {
     Disposition disposition = Disposition::kAck;
 };
 
-// `tags` must be ALL unsettled deliveries of the channel, ascending, with `dispositions`
-// of the same length. Walking in order, everything before a run is already settled when
-// the run is sent, so a run of equal dispositions becomes one frame with multiple=true at
-// its last tag: it settles exactly that run. Out-of-order tags are settled one by one.
+// `tags` must be ALL unsettled deliveries of the channel up to the highest of them,
+// ascending, with `dispositions` of the same length (deliveries with higher tags may be
+// outstanding: a prefetch larger than the batch). Walking in order, everything before a run
+// is already settled when the run is sent, so a run of equal dispositions becomes one frame
+// with multiple=true at its last tag: it settles exactly that run, as a multiple ack never
+// reaches above its tag. Out-of-order tags are settled one by one.
 std::vector<SettleOp> PlanSettlement(std::span<const uint64_t> tags,
                                      std::span<const Disposition> dispositions);
 
