@@ -147,6 +147,9 @@ TEST_CASE("timeouts are retried like failures and reported as a timeout", "[sync
     std::lock_guard lock(mutex);
     CHECK(held.size() == 2);
     for (auto& respond : held) respond(http::Json(200, "{}"));
+    // A Respond keeps its session (and its timer) alive: sessions must go before the
+    // harness's io_context, which is destroyed first (ASan: heap-use-after-free otherwise).
+    held.clear();
 }
 
 TEST_CASE("a refused connection is a failure, retried, then reported", "[sync]") {
