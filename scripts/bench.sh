@@ -76,6 +76,7 @@ for binary in orderflow-ingress orderflow-inventory orderflow-notification order
     [[ -x "$bin_dir/$binary" ]] || die "$bin_dir/$binary was not built (cmake --build $BUILD_DIR)"
 done
 ctl="$bin_dir/orderflowctl"
+ensure_packages broker tools
 for tool in curl jq awk; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (scripts/lib.sh lists the packages)"
 done
@@ -465,7 +466,8 @@ section_b() {
     log "(b) sync vs async at ${concurrencies[*]} clients"
     local clients mode name url service before_cpu elapsed row
     local -A cpu0=()
-    md "## b. Sync vs async at ${concurrencies[*]} concurrent clients" ""
+    local clients_text="${concurrencies[*]}"
+    md "## b. Sync vs async at ${clients_text// / and } concurrent clients" ""
     md "Closed loop, ${conc_load_s} s per run, keep-alive connections, fresh services and data for each run." \
         "CPU is utime+stime over the run from /proc (100 % = one core); peak memory is VmHWM, reset" \
         "before the run. The async backlog is what inventory had not consumed when the run ended." ""
