@@ -125,22 +125,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-amqp_port="$(free_port)"
-mgmt_port="$(free_port "$amqp_port")"
-dist_port="$(free_port "$amqp_port" "$mgmt_port")"
-stream_port="$(free_port "$amqp_port" "$mgmt_port" "$dist_port")"
-declare -A port=()
-port[ingress]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port")"
-port[inventory]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port" "${port[ingress]}")"
-port[notification]="$(free_port "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port" \
-    "${port[ingress]}" "${port[inventory]}")"
-
 log "starting a broker of its own in $broker_dir"
 broker_started=1
-ORDERFLOW_BROKER_AMQP_PORT="$amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$mgmt_port" \
-    ORDERFLOW_BROKER_DIST_PORT="$dist_port" ORDERFLOW_BROKER_STREAM_PORT="$stream_port" \
-    ORDERFLOW_BROKER_NODE="orderflow-bench-${work##*.}@localhost" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
-    "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
+start_private_broker "$broker_dir" "orderflow-bench-${work##*.}"
+amqp_port="$private_amqp_port"
+mgmt_port="$private_mgmt_port"
+declare -A port=()
+port[ingress]="$(free_port "$amqp_port" "$mgmt_port" "$private_dist_port" "$private_stream_port")"
+port[inventory]="$(free_port "$amqp_port" "$mgmt_port" "$private_dist_port" "$private_stream_port" \
+    "${port[ingress]}")"
+port[notification]="$(free_port "$amqp_port" "$mgmt_port" "$private_dist_port" \
+    "$private_stream_port" "${port[ingress]}" "${port[inventory]}")"
 broker_pid="$(tr -dc '0-9' <"$broker_dir/rabbitmq.pid")"
 
 export ORDERFLOW_AMQP_URL="amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"

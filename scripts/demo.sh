@@ -170,17 +170,9 @@ trap 'exit 143' TERM
 case "$broker_mode" in
     own)
         broker_dir="$(mktemp -d "$run_dir/demo-broker.XXXXXX")"
-        amqp_port="$(free_port)"
-        mgmt_port="$(free_port "$amqp_port")"
-        dist_port="$(free_port "$amqp_port" "$mgmt_port")"
-        stream_port="$(free_port "$amqp_port" "$mgmt_port" "$dist_port")"
         log "starting a RabbitMQ node of its own in $broker_dir (takes a few seconds)"
         broker_started=1
-        ORDERFLOW_BROKER_AMQP_PORT="$amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$mgmt_port" \
-            ORDERFLOW_BROKER_DIST_PORT="$dist_port" ORDERFLOW_BROKER_STREAM_PORT="$stream_port" \
-            ORDERFLOW_BROKER_NODE="orderflow-demo-${broker_dir##*.}@localhost" \
-            ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
-            "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
+        start_private_broker "$broker_dir" "orderflow-demo-${broker_dir##*.}"
         eval "$("$ORDERFLOW_ROOT/scripts/broker.sh" env --dir "$broker_dir")"
         ;;
     dir)

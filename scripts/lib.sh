@@ -207,3 +207,25 @@ wait_http() {
         sleep 0.5
     done
 }
+
+# ---------------------------------------------------------------------------- private broker
+
+# start_private_broker DIR NAME: starts a RabbitMQ node NAME@localhost of its own in DIR
+# on four free ports (test.sh, bench.sh and demo.sh each run one beside whatever else
+# runs here; NAME must be unique on this host). Sets private_amqp_port, private_mgmt_port,
+# private_dist_port and private_stream_port; the caller stops it with
+# `scripts/broker.sh stop --dir DIR`. A later `broker.sh start --dir DIR` reuses the ports
+# it recorded in DIR/ports.env.
+start_private_broker() {
+    local dir="$1" name="$2"
+    private_amqp_port="$(free_port)"
+    private_mgmt_port="$(free_port "$private_amqp_port")"
+    private_dist_port="$(free_port "$private_amqp_port" "$private_mgmt_port")"
+    private_stream_port="$(free_port "$private_amqp_port" "$private_mgmt_port" "$private_dist_port")"
+    # The node must not inherit broker settings the caller happens to have in its environment.
+    ORDERFLOW_BROKER_AMQP_PORT="$private_amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$private_mgmt_port" \
+        ORDERFLOW_BROKER_DIST_PORT="$private_dist_port" \
+        ORDERFLOW_BROKER_STREAM_PORT="$private_stream_port" \
+        ORDERFLOW_BROKER_NODE="$name@localhost" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
+        "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$dir" >/dev/null
+}

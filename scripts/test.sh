@@ -74,17 +74,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-amqp_port="$(free_port)"
-mgmt_port="$(free_port "$amqp_port")"
-dist_port="$(free_port "$amqp_port" "$mgmt_port")"
-stream_port="$(free_port "$amqp_port" "$mgmt_port" "$dist_port")"
-node="orderflow-test-${broker_dir##*.}@localhost"
-
 broker_started=1
-ORDERFLOW_BROKER_AMQP_PORT="$amqp_port" ORDERFLOW_BROKER_MGMT_PORT="$mgmt_port" \
-    ORDERFLOW_BROKER_DIST_PORT="$dist_port" ORDERFLOW_BROKER_STREAM_PORT="$stream_port" \
-    ORDERFLOW_BROKER_NODE="$node" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
-    "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir"
+start_private_broker "$broker_dir" "orderflow-test-${broker_dir##*.}"
+amqp_port="$private_amqp_port"
+mgmt_port="$private_mgmt_port"
 
 # The tests restart this node with `broker.sh start --dir`, which must then read the
 # node's ports.env, not broker settings the caller happens to have in the environment.
