@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
@@ -188,7 +189,16 @@ void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
                              std::vector<Action>& actions,
                              std::vector<broker::Disposition>& out) {
     const auto now = options_.clock();
-    std::vector<std::pair<size_t, std::future<broker::PublishStatus>>> pending;
+    struct Copy {
+        size_t index;
+        broker::OutgoingMessage message;  // kept to send it again
+        std::future<broker::PublishStatus> status;
+    };
+    std::vector<Copy> pending;
+    const auto send = [&](size_t index, broker::OutgoingMessage message) {
+        auto status = publisher_.Publish(message);
+        pending.push_back(Copy{index, std::move(message), std::move(status)});
+    };
     for (size_t i = 0; i < batch.size(); ++i) {
         auto& action = actions[i];
         if (action.kind == Action::Kind::kRetry) {
@@ -198,30 +208,38 @@ void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
                 action.failure = FailureKind::kExhausted;
                 action.error = fmt::format("{} (after {} attempts)", action.error, action.attempt);
             } else {
-                pending.emplace_back(
-                    i, publisher_.Publish(RetryMessage(
-                           batch[i], action.retry.next_attempt,
-                           broker::RetryQueue(options_.queue, action.retry.level),
-                           action.retry.delay, now, action.error)));
+                send(i, RetryMessage(batch[i], action.retry.next_attempt,
+                                     broker::RetryQueue(options_.queue, action.retry.level),
+                                     action.retry.delay, now, action.error));
                 continue;
             }
         }
         if (action.kind == Action::Kind::kDeadLetter) {
-            pending.emplace_back(i, publisher_.Publish(DeadLetterMessage(
-                                        batch[i], FailureInfo{.kind = action.failure,
-                                                              .error = action.error,
-                                                              .attempts = action.attempt,
-                                                              .consumer = consumer_id_,
-                                                              .now = now})));
+            send(i, DeadLetterMessage(batch[i], FailureInfo{.kind = action.failure,
+                                                            .error = action.error,
+                                                            .attempts = action.attempt,
+                                                            .consumer = consumer_id_,
+                                                            .now = now}));
         }
     }
-    // Ack a dead-lettered or retried message only once its copy is confirmed.
-    for (auto& [index, status] : pending) {
-        const auto result = status.get();
+    // Ack a dead-lettered or retried message only once its copy is confirmed. A copy that
+    // could not even be sent because the publisher is not connected (yet: it starts beside
+    // the consumer, and reconnects on its own) is sent again for a while: requeueing it at
+    // once would count a delivery against the quorum queue's limit, and on the last
+    // allowed delivery the broker would dead-letter it without our failure record.
+    constexpr auto kPublisherPatience = std::chrono::seconds(10);
+    const auto deadline = std::chrono::steady_clock::now() + kPublisherPatience;
+    for (auto& copy : pending) {
+        auto result = copy.status.get();
+        while (result == broker::PublishStatus::kNotConnected &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            result = publisher_.Publish(copy.message).get();
+        }
         if (result != broker::PublishStatus::kConfirmed) {
-            actions[index].error += fmt::format(" (republish failed: {}; requeued)",
-                                                broker::StatusName(result));
-            actions[index].kind = Action::Kind::kRequeue;
+            actions[copy.index].error += fmt::format(" (republish failed: {}; requeued)",
+                                                     broker::StatusName(result));
+            actions[copy.index].kind = Action::Kind::kRequeue;
         }
     }
     out.resize(batch.size());
