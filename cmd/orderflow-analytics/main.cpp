@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     app.add_option("--from", from, "first, last, next or an ISO-8601 time")
         ->envname("ORDERFLOW_ANALYTICS_FROM")
         ->capture_default_str();
-    app.add_flag("--report", report, "Read from --from to the current end, print /stats JSON, exit");
+    app.add_flag("--report", report,
+                 "Read from --from to the current end, print /stats JSON, exit");
     app.add_option("--idle-ms", idle_ms, "Report mode: quiet time that marks the end of the stream")
         ->capture_default_str();
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {

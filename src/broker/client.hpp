@@ -16,12 +16,12 @@
 namespace orderflow::broker {
 
 struct QueueInfo {
-    uint32_t messages = 0;   // ready
+    uint32_t messages = 0;  // ready
     uint32_t consumers = 0;
 };
 
 class Client final {
-public:
+  public:
     static std::expected<Client, std::string> Connect(const ConnectionOptions& options);
     Client(Client&&) noexcept;
     Client& operator=(Client&&) noexcept;
@@ -33,7 +33,8 @@ public:
     // basic.get without auto-ack; settle with Ack/Nack.
     std::expected<std::optional<Delivery>, std::string> Get(const QueueName& queue);
     std::expected<void, std::string> Ack(uint64_t delivery_tag, bool multiple = false);
-    std::expected<void, std::string> Nack(uint64_t delivery_tag, bool requeue, bool multiple = false);
+    std::expected<void, std::string> Nack(uint64_t delivery_tag, bool requeue,
+                                          bool multiple = false);
     // Passive declare: nullopt if the queue does not exist.
     std::expected<std::optional<QueueInfo>, std::string> Inspect(const QueueName& queue);
     std::expected<uint32_t, std::string> Purge(const QueueName& queue);
@@ -48,7 +49,7 @@ public:
                                              const FieldTable& arguments = {});
     std::expected<std::optional<Delivery>, std::string> Next(std::chrono::milliseconds timeout);
 
-private:
+  private:
     class Impl;
     explicit Client(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

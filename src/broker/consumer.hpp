@@ -30,7 +30,7 @@ using BatchHandler =
     std::function<void(const std::vector<Delivery>& batch, std::vector<Disposition>& out)>;
 
 class Consumer final {
-public:
+  public:
     struct Options {
         ConnectionOptions connection;
         QueueName queue;
@@ -38,8 +38,8 @@ public:
         uint16_t prefetch = 200;
         size_t batch_max = 200;
         std::chrono::milliseconds batch_wait{5};
-        std::string consumer_tag;       // empty: broker-generated
-        FieldTable consume_arguments;   // e.g. x-stream-offset for streams
+        std::string consumer_tag;      // empty: broker-generated
+        FieldTable consume_arguments;  // e.g. x-stream-offset for streams
         // If set, called on the consumer thread before every (re)subscribe, and its result
         // replaces consume_arguments: a stream reader resumes after the offset it stored.
         std::function<FieldTable()> subscribe_arguments;
@@ -57,7 +57,7 @@ public:
     // Deliveries received but not yet handled are left unacked (the broker requeues them).
     void Stop();
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -34,14 +34,14 @@ struct FieldValue {
     std::variant<std::monostate, bool, int64_t, double, std::string, FieldArray, FieldTable> value;
 
     FieldValue() = default;
-    FieldValue(bool v) : value(v) {}                   // NOLINT(google-explicit-constructor)
-    FieldValue(int64_t v) : value(v) {}                // NOLINT(google-explicit-constructor)
-    FieldValue(int v) : value(int64_t{v}) {}           // NOLINT(google-explicit-constructor)
-    FieldValue(double v) : value(v) {}                 // NOLINT(google-explicit-constructor)
-    FieldValue(std::string v) : value(std::move(v)) {} // NOLINT(google-explicit-constructor)
+    FieldValue(bool v) : value(v) {}                      // NOLINT(google-explicit-constructor)
+    FieldValue(int64_t v) : value(v) {}                   // NOLINT(google-explicit-constructor)
+    FieldValue(int v) : value(int64_t{v}) {}              // NOLINT(google-explicit-constructor)
+    FieldValue(double v) : value(v) {}                    // NOLINT(google-explicit-constructor)
+    FieldValue(std::string v) : value(std::move(v)) {}    // NOLINT(google-explicit-constructor)
     FieldValue(const char* v) : value(std::string(v)) {}  // NOLINT(google-explicit-constructor)
-    FieldValue(FieldArray v) : value(std::move(v)) {}  // NOLINT(google-explicit-constructor)
-    FieldValue(FieldTable v) : value(std::move(v)) {}  // NOLINT(google-explicit-constructor)
+    FieldValue(FieldArray v) : value(std::move(v)) {}     // NOLINT(google-explicit-constructor)
+    FieldValue(FieldTable v) : value(std::move(v)) {}     // NOLINT(google-explicit-constructor)
 
     const std::string* AsString() const { return std::get_if<std::string>(&value); }
     std::optional<int64_t> AsInt() const;  // int64 or a decimal string

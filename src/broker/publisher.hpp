@@ -41,12 +41,12 @@ struct PublisherStats {
 };
 
 class Publisher final {
-public:
+  public:
     struct Options {
         ConnectionOptions connection;
-        std::string app_id;               // default for messages without one
-        Topology topology;                // declared on every (re)connect; may be empty
-        size_t max_in_flight = 4096;      // unconfirmed messages on the wire
+        std::string app_id;           // default for messages without one
+        Topology topology;            // declared on every (re)connect; may be empty
+        size_t max_in_flight = 4096;  // unconfirmed messages on the wire
         std::function<void(bool connected)> on_connection_change;  // publisher thread
     };
 
@@ -65,7 +65,7 @@ public:
     // Stops taking messages, waits up to `drain` for outstanding confirms, closes.
     void Stop(std::chrono::milliseconds drain = std::chrono::seconds(5));
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

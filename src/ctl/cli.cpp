@@ -1,9 +1,9 @@
 // orderflowctl's command line (CLI11): options and subcommands mapped onto commands.hpp.
 #include "ctl/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
 
@@ -23,7 +23,8 @@ void AddDlqQueue(CLI::App& command, DlqOptions& options) {
 }  // namespace
 
 int Run(int argc, char** argv) {
-    CLI::App app{"orderflowctl: operator CLI for orderflow (status, dead letters, publish, load, topology)"};
+    CLI::App app{
+        "orderflowctl: operator CLI for orderflow (status, dead letters, publish, load, topology)"};
     app.require_subcommand(1);
     app.fallthrough();  // global options may follow the subcommand too
     GlobalOptions global;
@@ -40,13 +41,15 @@ int Run(int argc, char** argv) {
     auto* topology = app.add_subcommand("topology", "Declare or check the broker topology");
     topology->require_subcommand(1);
     TopologyOptions topology_options;
-    topology->add_option("--max-attempts", topology_options.max_attempts,
-                         "Deliveries before a transient failure is dead-lettered (as the services)")
+    topology
+        ->add_option("--max-attempts", topology_options.max_attempts,
+                     "Deliveries before a transient failure is dead-lettered (as the services)")
         ->envname("ORDERFLOW_MAX_ATTEMPTS")
         ->check(CLI::Range(1, 100))
         ->capture_default_str();
-    topology->add_option("--retry-delays-ms", topology_options.retry_delays_ms,
-                         "Retry delays (as the services): one delay queue per level")
+    topology
+        ->add_option("--retry-delays-ms", topology_options.retry_delays_ms,
+                     "Retry delays (as the services): one delay queue per level")
         ->envname("ORDERFLOW_RETRY_DELAYS_MS")
         ->capture_default_str();
     topology->add_subcommand("declare", "Declare everything (idempotent)")->callback([&] {
@@ -64,12 +67,14 @@ int Run(int argc, char** argv) {
     publish->add_option("--routing-key", publish_options.message.routing_key, "e.g. order.placed")
         ->required();
     auto* body = publish->add_option("--body", publish_options.body, "Message body (JSON)");
-    auto* file = publish->add_option("--file", publish_options.file, "Read the body from a file (- for stdin)");
+    auto* file = publish->add_option("--file", publish_options.file,
+                                     "Read the body from a file (- for stdin)");
     body->excludes(file);
     auto* message_id = publish->add_option("--message-id", publish_options.message.message_id,
                                            "Default: the body's event_id, else a new UUID");
-    publish->add_flag("--no-message-id", publish_options.message.no_message_id,
-                      "Send without a message_id (poison demo)")
+    publish
+        ->add_flag("--no-message-id", publish_options.message.no_message_id,
+                   "Send without a message_id (poison demo)")
         ->excludes(message_id);
     publish->add_option("--type", publish_options.message.type, "Default: the body's event_type");
     publish->add_option("--header", publish_options.message.headers, "name=value (repeatable)");
@@ -91,7 +96,8 @@ int Run(int argc, char** argv) {
     DlqOptions show_options;
     auto* show = dlq->add_subcommand("show", "Browse dead letters without removing them");
     AddDlqQueue(*show, show_options);
-    show->add_option("--limit", show_options.limit, "At most N (default 10)")->check(CLI::PositiveNumber);
+    show->add_option("--limit", show_options.limit, "At most N (default 10)")
+        ->check(CLI::PositiveNumber);
     show->add_flag("--json", show_options.json, "JSON output");
     show->callback([&] { command = [&] { return RunDlqShow(global, show_options); }; });
 
@@ -114,7 +120,8 @@ int Run(int argc, char** argv) {
     purge->callback([&] { command = [&] { return RunDlqPurge(global, purge_options); }; });
 
     // status
-    auto* status = app.add_subcommand("status", "Queues: depth, consumers, rates, DLQ, time to drain");
+    auto* status =
+        app.add_subcommand("status", "Queues: depth, consumers, rates, DLQ, time to drain");
     StatusOptions status_options;
     status->add_flag("--watch", status_options.watch, "Redraw until Ctrl-C");
     status->add_option("--interval", status_options.interval_seconds, "Seconds between samples")

@@ -67,12 +67,19 @@ int ReplayCountOf(const broker::Properties& properties) {
 }
 
 const std::vector<std::string>& RecordHeaders() {
-    static const std::vector<std::string> headers{
-        "x-error-kind",         "x-error",           "x-failed-queue",
-        "x-original-exchange",  "x-original-routing-key",
-        "x-attempts",           "x-first-failed-at", "x-failed-at",
-        "x-consumer",           "x-replay-count",    "x-first-death-reason",
-        "x-first-death-queue",  "traceparent"};
+    static const std::vector<std::string> headers{"x-error-kind",
+                                                  "x-error",
+                                                  "x-failed-queue",
+                                                  "x-original-exchange",
+                                                  "x-original-routing-key",
+                                                  "x-attempts",
+                                                  "x-first-failed-at",
+                                                  "x-failed-at",
+                                                  "x-consumer",
+                                                  "x-replay-count",
+                                                  "x-first-death-reason",
+                                                  "x-first-death-queue",
+                                                  "traceparent"};
     return headers;
 }
 
@@ -81,10 +88,18 @@ std::string BodyPreview(std::string_view body, size_t limit) {
     const auto shown = body.substr(0, limit);
     for (const unsigned char c : shown) {
         switch (c) {
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\\': out += "\\\\"; break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
             default:
                 if (c >= 0x20 && c < 0x7f) {
                     out.push_back(static_cast<char>(c));
@@ -120,7 +135,8 @@ broker::OutgoingMessage ReplayCopy(const broker::Delivery& dead_letter,
     // them from its first death before that record is dropped.
     if (const auto* death = FirstDeath(dead_letter.properties)) {
         if (!headers.contains("x-original-exchange")) {
-            if (const auto it = death->find("exchange"); it != death->end() && it->second.AsString()) {
+            if (const auto it = death->find("exchange");
+                it != death->end() && it->second.AsString()) {
                 headers["x-original-exchange"] = *it->second.AsString();
             }
         }

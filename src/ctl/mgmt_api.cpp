@@ -71,8 +71,8 @@ std::expected<int, std::string> ConnectTcp(const HttpUrl& url, Clock::time_point
         int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc != 0 && errno == EINPROGRESS) {
             pollfd pfd{fd, POLLOUT, 0};
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             rc = ::poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
             int so_error = ETIMEDOUT;
             socklen_t len = sizeof so_error;
@@ -139,7 +139,8 @@ std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view url) {
         const auto userinfo = authority.substr(0, at);
         const auto colon = userinfo.find(':');
         out.user = PercentDecode(userinfo.substr(0, colon));
-        if (colon != std::string_view::npos) out.password = PercentDecode(userinfo.substr(colon + 1));
+        if (colon != std::string_view::npos)
+            out.password = PercentDecode(userinfo.substr(colon + 1));
         authority.remove_prefix(at + 1);
     }
     const auto colon = authority.rfind(':');
@@ -151,7 +152,8 @@ std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view url) {
             return std::unexpected(fmt::format("bad port '{}' in the management URL", text));
         }
     }
-    if (out.host.size() > 2 && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+    if (out.host.size() > 2 && out.host.front() == '[')
+        out.host = out.host.substr(1, out.host.size() - 2);
     if (out.host.empty()) return std::unexpected("no host in the management URL");
     return out;
 }
@@ -163,14 +165,17 @@ std::string Base64(std::string_view bytes) {
     size_t i = 0;
     for (; i + 2 < bytes.size(); i += 3) {
         const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                           (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
-        out += {kTable[(n >> 18) & 63], kTable[(n >> 12) & 63], kTable[(n >> 6) & 63], kTable[n & 63]};
+                           (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                           static_cast<uint8_t>(bytes[i + 2]);
+        out +=
+            {kTable[(n >> 18) & 63], kTable[(n >> 12) & 63], kTable[(n >> 6) & 63], kTable[n & 63]};
     }
     if (i + 1 == bytes.size()) {
         const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
         out += {kTable[(n >> 18) & 63], kTable[(n >> 12) & 63], '=', '='};
     } else if (i + 2 == bytes.size()) {
-        const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+        const uint32_t n =
+            (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
         out += {kTable[(n >> 18) & 63], kTable[(n >> 12) & 63], kTable[(n >> 6) & 63], '='};
     }
     return out;
@@ -274,7 +279,8 @@ std::expected<std::string, std::string> HttpGet(const HttpUrl& url, std::string_
         "User-Agent: orderflowctl\r\nConnection: close\r\n",
         path, ipv6 ? "[" : "", url.host, ipv6 ? "]" : "", url.port);
     if (!url.user.empty()) {
-        request += fmt::format("Authorization: Basic {}\r\n", Base64(url.user + ":" + url.password));
+        request +=
+            fmt::format("Authorization: Basic {}\r\n", Base64(url.user + ":" + url.password));
     }
     request += "\r\n";
     auto raw = Exchange(*fd, request, deadline);

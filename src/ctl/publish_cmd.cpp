@@ -49,7 +49,8 @@ int RunPublish(const GlobalOptions& global, const PublishOptions& options) {
         return Fail(fmt::format("no queue is bound to '{}' on exchange '{}' (topology declared?)",
                                 message->routing_key.value, message->exchange.value));
     }
-    return Fail(fmt::format("the broker did not confirm the message ({})", broker::StatusName(status)));
+    return Fail(
+        fmt::format("the broker did not confirm the message ({})", broker::StatusName(status)));
 }
 
 }  // namespace orderflow::ctl

@@ -21,7 +21,8 @@ int RunTopology(const GlobalOptions& global, const TopologyOptions& options) {
         return kExitUsage;
     }
     const auto topology = broker::ContractTopology(policy.Levels());
-    const auto connection = ConnectionFor(global, options.check ? "topology check" : "topology declare");
+    const auto connection =
+        ConnectionFor(global, options.check ? "topology check" : "topology declare");
 
     if (!options.check) {
         if (auto declared = broker::DeclareTopology(connection, topology); !declared) {
@@ -35,13 +36,15 @@ int RunTopology(const GlobalOptions& global, const TopologyOptions& options) {
 
     auto checked = broker::CheckTopology(connection, topology);
     if (!checked) {
-        return Fail(fmt::format("topology check on {}: {}", RedactUrl(global.amqp_url), checked.error()));
+        return Fail(
+            fmt::format("topology check on {}: {}", RedactUrl(global.amqp_url), checked.error()));
     }
     for (const auto& missing : checked->missing) fmt::print("missing {}\n", missing);
     if (!checked->missing.empty()) {
-        fmt::print("topology incomplete: {} problem(s); `orderflowctl topology declare` fixes "
-                   "what is missing\n",
-                   checked->missing.size());
+        fmt::print(
+            "topology incomplete: {} problem(s); `orderflowctl topology declare` fixes "
+            "what is missing\n",
+            checked->missing.size());
         return kExitFailure;
     }
     fmt::print("topology ok: {} exchanges, {} queues, {} bindings\n", topology.exchanges.size(),

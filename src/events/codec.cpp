@@ -25,7 +25,8 @@ std::unexpected<DecodeError> Fail(Kind kind, std::string message) {
 std::expected<std::string, DecodeError> String(const rapidjson::Value& object, const char* name) {
     const auto it = object.FindMember(name);
     if (it == object.MemberEnd() || !it->value.IsString()) {
-        return Fail(Kind::kSchemaViolation, fmt::format("/{}: required (missing \"{}\")", name, name));
+        return Fail(Kind::kSchemaViolation,
+                    fmt::format("/{}: required (missing \"{}\")", name, name));
     }
     return std::string(it->value.GetString(), it->value.GetStringLength());
 }
@@ -69,10 +70,12 @@ std::expected<EventType, DecodeError> CheckEvent(std::string_view body, rapidjso
                                 type_member->value.GetStringLength());
     EventType type{};
     if (!ParseTypeName(name, type)) {
-        return Fail(Kind::kUnknownType, fmt::format("unknown event_type \"{}\"", impl::Printable(name)));
+        return Fail(Kind::kUnknownType,
+                    fmt::format("unknown event_type \"{}\"", impl::Printable(name)));
     }
     if (accepted.size() != 0 && std::ranges::find(accepted, type) == accepted.end()) {
-        return Fail(Kind::kUnknownType, fmt::format("expected {}, got {}", expected, TypeName(type)));
+        return Fail(Kind::kUnknownType,
+                    fmt::format("expected {}, got {}", expected, TypeName(type)));
     }
 
     // A non-integer or missing version is left to the schema (type / required).
@@ -177,9 +180,9 @@ std::expected<OrderRequest, DecodeError> DecodeOrderRequest(std::string_view bod
     // Members keep document order, so items keep request order (duplicates included).
     for (const auto& member : items->value.GetObject()) {
         if (!member.value.IsInt()) return Fail(Kind::kSchemaViolation, "/items: type \"integer\"");
-        request.items.push_back(Item{
-            std::string(member.name.GetString(), member.name.GetStringLength()),
-            member.value.GetInt()});
+        request.items.push_back(
+            Item{std::string(member.name.GetString(), member.name.GetStringLength()),
+                 member.value.GetInt()});
     }
     return request;
 }
@@ -200,9 +203,9 @@ std::expected<OrderPlaced, DecodeError> DecodeOrderPlaced(std::string_view body)
 
 std::expected<InventoryEvent, DecodeError> DecodeInventoryEvent(std::string_view body) {
     rapidjson::Document doc;
-    auto type = CheckEvent(body, doc,
-                           {EventType::kInventoryReserved, EventType::kInventoryRejected},
-                           "InventoryReserved or InventoryRejected");
+    auto type =
+        CheckEvent(body, doc, {EventType::kInventoryReserved, EventType::kInventoryRejected},
+                   "InventoryReserved or InventoryRejected");
     if (!type) return std::unexpected(type.error());
     if (*type == EventType::kInventoryReserved) {
         return ReadOrderEvent<InventoryReserved>(doc, *type);
@@ -237,7 +240,8 @@ std::expected<void, DecodeError> Validate(EventType type, std::string_view body)
     auto checked = CheckEvent(body, doc, {type}, TypeName(type));
     if (!checked) return std::unexpected(checked.error());
     // Same acceptance as the consumers, so we never publish what they would dead-letter.
-    if (auto envelope = ReadEnvelope(doc, type); !envelope) return std::unexpected(envelope.error());
+    if (auto envelope = ReadEnvelope(doc, type); !envelope)
+        return std::unexpected(envelope.error());
     return {};
 }
 

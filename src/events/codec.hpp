@@ -12,10 +12,10 @@ namespace orderflow::events {
 
 struct DecodeError {
     enum class Kind {
-        kNotJson,             // body is not parseable JSON
-        kSchemaViolation,     // JSON, but violates the schema (message says where)
-        kUnknownType,         // event_type is not one we know, or not the one expected here
-        kUnknownVersion,      // schema_version we do not understand
+        kNotJson,          // body is not parseable JSON
+        kSchemaViolation,  // JSON, but violates the schema (message says where)
+        kUnknownType,      // event_type is not one we know, or not the one expected here
+        kUnknownVersion,   // schema_version we do not understand
     };
     Kind kind = Kind::kNotJson;
     std::string message;  // human-readable, e.g. "Invalid JSON at offset 34: Invalid value."

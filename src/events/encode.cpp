@@ -1,16 +1,15 @@
 // Encoding of events to compact JSON, fields in the order of the SPEC's example, so bodies are
 // easy to read in the DLQ and in logs.
-#include "events/codec.hpp"
-
 #include <variant>
 
+#include "events/codec.hpp"
 #include "events/impl/rapidjson.hpp"
 
 namespace orderflow::events {
 namespace {
 
 class BodyWriter final {
-public:
+  public:
     BodyWriter() : writer_(buffer_) { writer_.StartObject(); }
 
     void Field(std::string_view name, std::string_view value) {
@@ -50,7 +49,7 @@ public:
         return {buffer_.GetString(), buffer_.GetSize()};
     }
 
-private:
+  private:
     void Key(std::string_view name) {
         writer_.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
     }

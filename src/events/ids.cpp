@@ -65,7 +65,7 @@ std::tm UtcFields(seconds since_epoch) {
 
 // Reads the fixed-width, all-digit fields of an ISO 8601 time, left to right.
 class Scanner final {
-public:
+  public:
     explicit Scanner(std::string_view text) : text_(text) {}
 
     bool AtEnd() const { return pos_ == text_.size(); }
@@ -98,7 +98,7 @@ public:
         return digits > 0;
     }
 
-private:
+  private:
     std::string_view text_;
     std::size_t pos_ = 0;
 };
@@ -113,8 +113,8 @@ std::string NewUuid() {
     auto& random = Random();
     uint64_t high = random();
     uint64_t low = random();
-    high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};                     // version 4
-    low = (low & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);            // RFC 4122 variant
+    high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};          // version 4
+    low = (low & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // RFC 4122 variant
     const std::string hex = fmt::format("{:016x}{:016x}", high, low);
     return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
                        hex.substr(16, 4), hex.substr(20));
@@ -189,8 +189,8 @@ std::optional<TimePoint> ParseTime(std::string_view text) {
     constexpr int64_t kMaxSeconds = floor<seconds>(TimePoint::duration::max()).count() - 1;
     constexpr int64_t kMinSeconds = floor<seconds>(TimePoint::duration::min()).count() + 1;
     if (total > kMaxSeconds || total < kMinSeconds) return std::nullopt;
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(seconds(total) +
-                                                                     nanoseconds(nanos)));
+    return TimePoint(
+        std::chrono::duration_cast<TimePoint::duration>(seconds(total) + nanoseconds(nanos)));
 }
 
 int64_t ToUnixMillis(TimePoint t) { return floor<milliseconds>(t.time_since_epoch()).count(); }

@@ -8,8 +8,9 @@
 namespace orderflow::handlers {
 
 double OrderStats::FailureRate() const {
-    return total_orders == 0 ? 0.0
-                             : static_cast<double>(failed_orders) / static_cast<double>(total_orders);
+    return total_orders == 0
+               ? 0.0
+               : static_cast<double>(failed_orders) / static_cast<double>(total_orders);
 }
 
 std::string OrderStats::ToJson() const {

@@ -14,23 +14,22 @@ struct Overloaded : Ts... {
 }  // namespace
 
 std::string NotificationText(const events::InventoryEvent& event) {
-    return std::visit(
-        Overloaded{
-            [](const events::InventoryReserved& reserved) {
-                std::string items;
-                for (const auto& item : reserved.items) {
-                    if (!items.empty()) items += ", ";
-                    items += fmt::format("{}: {}", item.sku, item.quantity);
-                }
-                return fmt::format("Order {} confirmed! Reserved items: {}",
-                                   reserved.envelope.order_id, items);
-            },
-            [](const events::InventoryRejected& rejected) {
-                return fmt::format("Order {} rejected: {}", rejected.envelope.order_id,
-                                   rejected.reason);
-            },
-        },
-        event);
+    return std::visit(Overloaded{
+                          [](const events::InventoryReserved& reserved) {
+                              std::string items;
+                              for (const auto& item : reserved.items) {
+                                  if (!items.empty()) items += ", ";
+                                  items += fmt::format("{}: {}", item.sku, item.quantity);
+                              }
+                              return fmt::format("Order {} confirmed! Reserved items: {}",
+                                                 reserved.envelope.order_id, items);
+                          },
+                          [](const events::InventoryRejected& rejected) {
+                              return fmt::format("Order {} rejected: {}",
+                                                 rejected.envelope.order_id, rejected.reason);
+                          },
+                      },
+                      event);
 }
 
 events::NotificationSent SendNotification(const events::InventoryEvent& event,
@@ -45,8 +44,8 @@ events::NotificationSent SendNotification(const events::InventoryEvent& event,
     events::NotificationSent sent;
     sent.envelope = ctx.NewEnvelope(events::EventType::kNotificationSent, cause.order_id);
     sent.user_id = user_id;
-    sent.outcome =
-        confirmed ? events::NotificationOutcome::kConfirmed : events::NotificationOutcome::kRejected;
+    sent.outcome = confirmed ? events::NotificationOutcome::kConfirmed
+                             : events::NotificationOutcome::kRejected;
     sent.message = NotificationText(event);
 
     notifications.Add(store::NotificationRecord{

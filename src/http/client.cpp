@@ -3,15 +3,14 @@
 // exchange, which closes the connection (and cancels the resolver) when it fires.
 #include "http/client.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <fmt/format.h>
-
 #include <cctype>
 #include <optional>
 #include <stdexcept>
@@ -53,7 +52,7 @@ const std::string* ClientResponse::Header(std::string_view lower_name) const {
 }
 
 class Client::Impl final : public std::enable_shared_from_this<Impl> {
-public:
+  public:
     Impl(const asio::any_io_executor& executor, std::string_view base_url, ClientOptions options)
         : strand_(asio::make_strand(executor)), options_(options) {
         constexpr std::string_view kScheme = "http://";
@@ -137,7 +136,7 @@ public:
 
 // One request from Send to `done`; owned by its pending completion handlers.
 class Client::Impl::Call final : public std::enable_shared_from_this<Call> {
-public:
+  public:
     Call(std::shared_ptr<Impl> client, bhttp::request<bhttp::string_body> request,
          std::chrono::milliseconds timeout, std::function<void(ClientResult)> done)
         : client_(std::move(client)),
@@ -161,7 +160,7 @@ public:
         }
     }
 
-private:
+  private:
     void Connect() {
         reused_ = false;
         connection_ = std::make_unique<Connection>(client_->strand_);
@@ -241,8 +240,8 @@ private:
         // Pending operations complete with operation_aborted and report the timeout.
         resolver_.cancel();
         CloseConnection();
-        Finish(std::unexpected(ClientError{ClientError::Kind::kTimeout,
-                                           fmt::format("no answer within {} ms", timeout_.count())}));
+        Finish(std::unexpected(ClientError{
+            ClientError::Kind::kTimeout, fmt::format("no answer within {} ms", timeout_.count())}));
     }
 
     void Fail(ClientError::Kind kind, std::string_view step, beast::error_code ec) {

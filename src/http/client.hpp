@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -43,7 +42,7 @@ struct ClientOptions {
 };
 
 class Client final {
-public:
+  public:
     // `base_url`: "http://host:port" with an optional path prefix; throws
     // std::invalid_argument for anything else (https is not supported).
     Client(boost::asio::any_io_executor executor, std::string_view base_url,
@@ -63,7 +62,7 @@ public:
     // Connections opened so far (tests check keep-alive reuse with it).
     uint64_t ConnectionsOpened() const;
 
-private:
+  private:
     class Impl;
     std::shared_ptr<Impl> impl_;
 };

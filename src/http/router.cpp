@@ -130,7 +130,8 @@ void SetTarget(Request& request, std::string_view target) {
     if (fragment != std::string_view::npos) target = target.substr(0, fragment);
     const size_t question = target.find('?');
     request.path = std::string(target.substr(0, question));
-    if (request.path.empty()) request.path.assign(1, '/');  // not = "/": GCC 12 -Wrestrict false positive
+    if (request.path.empty())
+        request.path.assign(1, '/');  // not = "/": GCC 12 -Wrestrict false positive
     request.query = question == std::string_view::npos ? std::map<std::string, std::string>{}
                                                        : ParseQuery(target.substr(question + 1));
 }
@@ -167,10 +168,10 @@ void Router::Handle(Request&& request, Respond respond) const {
             if (!allow.empty()) allow += ", ";
             allow += method;
         }
-        auto response = JsonError(405, "METHOD_NOT_ALLOWED",
-                                  fmt::format("{} is not allowed on {}", request.method,
-                                              request.path),
-                                  fmt::format("Allowed: {}", allow));
+        auto response =
+            JsonError(405, "METHOD_NOT_ALLOWED",
+                      fmt::format("{} is not allowed on {}", request.method, request.path),
+                      fmt::format("Allowed: {}", allow));
         response.headers.emplace_back("Allow", std::move(allow));
         respond(std::move(response));
         return;
@@ -224,7 +225,8 @@ bool ParseHostPort(std::string_view text, std::string& host, uint16_t& port) {
     }
     if (port_part.empty() || port_part.size() > 5) return false;
     unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port_part.data(), port_part.data() + port_part.size(), value);
+    const auto [end, ec] =
+        std::from_chars(port_part.data(), port_part.data() + port_part.size(), value);
     if (ec != std::errc{} || end != port_part.data() + port_part.size() || value > 65535) {
         return false;
     }

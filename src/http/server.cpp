@@ -4,16 +4,15 @@
 // connection gets a strand of its own, so the io_context may be run by many threads.
 #include "http/server.hpp"
 
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <fmt/format.h>
-#include <sys/resource.h>
-
-#include <algorithm>
 
 #include "http/impl/session.hpp"
 #include "telemetry/log.hpp"
@@ -54,7 +53,7 @@ size_t EffectiveConnectionCap(size_t requested, uint64_t fd_limit, size_t reserv
 }
 
 class Server::Impl final : public std::enable_shared_from_this<Impl> {
-public:
+  public:
     Impl(asio::io_context& io, ServerOptions options, Handler handler)
         : io_(io),
           strand_(asio::make_strand(io)),
@@ -121,7 +120,8 @@ public:
             std::vector<std::weak_ptr<impl::Session>> sessions;
             {
                 std::lock_guard lock(self->state_->mutex);
-                for (const auto& [key, session] : self->state_->sessions) sessions.push_back(session);
+                for (const auto& [key, session] : self->state_->sessions)
+                    sessions.push_back(session);
             }
             for (const auto& weak : sessions) {
                 if (auto session = weak.lock()) impl::CloseSession(session);
@@ -129,19 +129,19 @@ public:
         });
     }
 
-private:
+  private:
     void DoAccept() {
-        acceptor_.async_accept(asio::make_strand(io_),
-                               [self = shared_from_this()](const boost::system::error_code& ec,
-                                                           tcp::socket socket) {
-                                   try {
-                                       self->OnAccept(ec, std::move(socket));
-                                   } catch (const std::exception& e) {
-                                       telemetry::Log(telemetry::LogLevel::kError,
-                                                      "accept handler failed", {{"error", e.what()}});
-                                       self->RetryAcceptLater();
-                                   }
-                               });
+        acceptor_.async_accept(
+            asio::make_strand(io_),
+            [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+                try {
+                    self->OnAccept(ec, std::move(socket));
+                } catch (const std::exception& e) {
+                    telemetry::Log(telemetry::LogLevel::kError, "accept handler failed",
+                                   {{"error", e.what()}});
+                    self->RetryAcceptLater();
+                }
+            });
     }
 
     void OnAccept(const boost::system::error_code& ec, tcp::socket socket) {

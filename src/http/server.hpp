@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -19,9 +18,9 @@
 namespace orderflow::http {
 
 struct Request {
-    std::string method;  // "GET", "POST", ...
-    std::string target;  // as sent: "/orders/abc?x=1"
-    std::string path;    // "/orders/abc" (percent-decoding not applied)
+    std::string method;                         // "GET", "POST", ...
+    std::string target;                         // as sent: "/orders/abc?x=1"
+    std::string path;                           // "/orders/abc" (percent-decoding not applied)
     std::map<std::string, std::string> query;   // decoded
     std::map<std::string, std::string> params;  // filled by Router from "{name}" segments
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
@@ -49,13 +48,13 @@ using Handler = std::function<void(Request&& request, Respond respond)>;
 // Method + path pattern ("/orders/{id}") dispatch; 404 NOT_FOUND for unknown paths and
 // 405 METHOD_NOT_ALLOWED (with Allow) for known paths with another method.
 class Router final {
-public:
+  public:
     void Add(std::string method, std::string pattern, Handler handler);
     void Handle(Request&& request, Respond respond) const;
     // The pattern that matches `path` ("/orders/{id}"), for metrics labels; "other" if none.
     std::string RouteOf(std::string_view path) const;
 
-private:
+  private:
     struct Route {
         std::string method;
         std::vector<std::string> segments;
@@ -66,19 +65,19 @@ private:
 
 struct ServerOptions {
     std::string address = "127.0.0.1";
-    uint16_t port = 0;                        // 0: pick a free port (tests)
-    size_t body_limit = 64 * 1024;            // larger bodies get 413 PAYLOAD_TOO_LARGE
-    std::chrono::milliseconds header_timeout{10000};  // to read a request's header
-    std::chrono::milliseconds idle_timeout{60000};    // keep-alive with no request
-    std::chrono::milliseconds handler_timeout{60000}; // a handler that never answers
-    size_t max_connections = 2048;            // beyond: accept then close at once (also
-                                              // capped by RLIMIT_NOFILE, see below)
+    uint16_t port = 0;                                 // 0: pick a free port (tests)
+    size_t body_limit = 64 * 1024;                     // larger bodies get 413 PAYLOAD_TOO_LARGE
+    std::chrono::milliseconds header_timeout{10000};   // to read a request's header
+    std::chrono::milliseconds idle_timeout{60000};     // keep-alive with no request
+    std::chrono::milliseconds handler_timeout{60000};  // a handler that never answers
+    size_t max_connections = 2048;                     // beyond: accept then close at once (also
+                                                       // capped by RLIMIT_NOFILE, see below)
     // Called once per answered request (metrics, access log), on an I/O thread.
     std::function<void(const Request&, const Response&, std::chrono::nanoseconds)> on_complete;
 };
 
 class Server final {
-public:
+  public:
     Server(boost::asio::io_context& io, ServerOptions options, Handler handler);
     ~Server();
     Server(const Server&) = delete;
@@ -88,7 +87,7 @@ public:
     uint16_t Port() const;                     // the bound port
     void Stop();                               // stops accepting; open connections close
 
-private:
+  private:
     class Impl;
     std::shared_ptr<Impl> impl_;
 };

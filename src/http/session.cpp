@@ -2,16 +2,16 @@
 // while keep-alive holds. Threading: everything here runs on the connection's strand except
 // the Respond callback, which only posts back onto it. Requests are served one at a time.
 // Untrusted input never throws out of a completion handler: every error closes the socket.
+#include "http/impl/session.hpp"
+
+#include <fmt/format.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <fmt/format.h>
-
 #include <optional>
 
-#include "http/impl/session.hpp"
 #include "http/impl/wire.hpp"
 #include "telemetry/log.hpp"
 
@@ -52,7 +52,7 @@ class Session final : public std::enable_shared_from_this<Session> {
         return Guard([fn](Session& self, Args... args) { (self.*fn)(std::move(args)...); });
     }
 
-public:
+  public:
     Session(tcp::socket socket, std::shared_ptr<ServerState> state)
         : executor_(socket.get_executor()),
           stream_(std::move(socket)),
@@ -65,15 +65,11 @@ public:
         state_->sessions.erase(this);
     }
 
-    void Start() {
-        asio::post(executor_, Wrap(&Session::ReadHeader));
-    }
+    void Start() { asio::post(executor_, Wrap(&Session::ReadHeader)); }
 
-    void Close() {
-        asio::post(executor_, Wrap(&Session::DoClose));
-    }
+    void Close() { asio::post(executor_, Wrap(&Session::DoClose)); }
 
-private:
+  private:
     void Crash(std::string_view what) {
         telemetry::Log(telemetry::LogLevel::kError, "http session failed", {{"error", what}});
         DoClose();
@@ -111,12 +107,12 @@ private:
             // curl and others wait (about 1 s) for this before sending a large body.
             auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(
                 bhttp::status::continue_, message.version());
-            bhttp::async_write(stream_, *interim,
-                               Guard([interim](Session& self, beast::error_code error,
-                                               std::size_t) {
-                                   if (error) return self.DoClose();
-                                   self.ReadBody();
-                               }));
+            bhttp::async_write(
+                stream_, *interim,
+                Guard([interim](Session& self, beast::error_code error, std::size_t) {
+                    if (error) return self.DoClose();
+                    self.ReadBody();
+                }));
             return;
         }
         ReadBody();
@@ -137,10 +133,10 @@ private:
 
     void OnReadError(beast::error_code ec) {
         if (ec == bhttp::error::body_limit) {
-            return Answer(JsonError(413, "PAYLOAD_TOO_LARGE",
-                                    fmt::format("The body exceeds {} bytes",
-                                                state_->options.body_limit)),
-                          true);
+            return Answer(
+                JsonError(413, "PAYLOAD_TOO_LARGE",
+                          fmt::format("The body exceeds {} bytes", state_->options.body_limit)),
+                true);
         }
         if (ec == bhttp::error::header_limit) {
             return Answer(JsonError(431, "HEADER_TOO_LARGE", "The request header is too large"),

@@ -28,7 +28,7 @@ extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 // Installs the stop handler for the run and puts the previous ones back afterwards.
 class StopSignals final {
-public:
+  public:
     StopSignals() {
         g_stop.store(false);
         previous_int_ = std::signal(SIGINT, OnStopSignal);
@@ -41,7 +41,7 @@ public:
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;
 
-private:
+  private:
     void (*previous_int_)(int) = SIG_DFL;
     void (*previous_term_)(int) = SIG_DFL;
 };
@@ -65,8 +65,7 @@ std::expected<LoadOptions, std::string> ToOptions(const LoadCommandArgs& args) {
         options.body = content.str();
     } else if (!args.body.empty()) {
         options.body = args.body;
-    } else if (options.method == "POST" || options.method == "PUT" ||
-               options.method == "PATCH") {
+    } else if (options.method == "POST" || options.method == "PUT" || options.method == "PATCH") {
         options.body = std::string(kDefaultOrderBody);
     }
     if (args.rate > 0) {
@@ -142,8 +141,7 @@ CLI::App* AddLoadCommand(CLI::App& app, std::function<int()>& command) {
         "load",
         "HTTP load: closed loop (--concurrency) or open loop (--rate, latency from each "
         "request's scheduled send time); prints latency percentiles, throughput, errors");
-    load->add_option("--url", args->url, "target, e.g. http://127.0.0.1:8000/orders")
-        ->required();
+    load->add_option("--url", args->url, "target, e.g. http://127.0.0.1:8000/orders")->required();
     auto* rate = load->add_option("--rate", args->rate, "open loop: requests per second");
     auto* concurrency = load->add_option("--concurrency,-c", args->concurrency,
                                          "closed loop: connections, one request each (16)");
@@ -153,12 +151,11 @@ CLI::App* AddLoadCommand(CLI::App& app, std::function<int()>& command) {
     load->add_option("--requests,-n", args->requests, "stop after this many requests");
     load->add_option("--warmup", args->warmup, "load before measuring, same units (0)");
     load->add_option("--method,-X", args->method, "HTTP method (POST)");
-    auto* body = load->add_option(
-        "--body", args->body,
-        "request body; {{seq}} becomes a per-request counter (default for POST: "
-        R"({"user_id":"load","items":{"burger":1}}))");
-    load->add_option("--body-file", args->body_file, "request body from a file")
-        ->excludes(body);
+    auto* body =
+        load->add_option("--body", args->body,
+                         "request body; {{seq}} becomes a per-request counter (default for POST: "
+                         R"({"user_id":"load","items":{"burger":1}}))");
+    load->add_option("--body-file", args->body_file, "request body from a file")->excludes(body);
     load->add_option("--header,-H", args->headers, "extra header 'Name: value' (repeatable)");
     load->add_option("--connections", args->connections, "open loop: connection limit (256)");
     load->add_option("--timeout", args->timeout_ms, "per request, in ms from sending (30000)");

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -15,13 +14,13 @@ namespace orderflow::load {
 // The flags as given, before parsing and validation.
 struct LoadCommandArgs {
     std::string url;
-    double rate = 0;               // > 0: open loop
-    uint32_t concurrency = 0;      // 0: the default (16) unless --rate
-    std::string duration;          // "30", "30s", "500ms", "2m"
-    uint64_t requests = 0;         // stop after this many (measured) requests
+    double rate = 0;           // > 0: open loop
+    uint32_t concurrency = 0;  // 0: the default (16) unless --rate
+    std::string duration;      // "30", "30s", "500ms", "2m"
+    uint64_t requests = 0;     // stop after this many (measured) requests
     std::string warmup = "0";
     std::string method = "POST";
-    std::string body;              // empty: the default order body for POST/PUT/PATCH
+    std::string body;  // empty: the default order body for POST/PUT/PATCH
     std::string body_file;
     std::vector<std::string> headers;  // "Name: value"
     uint32_t connections = 256;

@@ -6,11 +6,10 @@
 // scale without locks on the request path.
 #include "load/generator.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include <fmt/format.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -64,9 +63,8 @@ std::expected<LoadResult, std::string> RunLoad(const LoadOptions& options,
     const uint32_t threads = options.threads;
     const auto start = impl::Clock::now() + kStartDelay;
     const auto measure_start = start + options.warmup;
-    const auto deadline = options.duration.count() > 0
-                              ? measure_start + options.duration
-                              : impl::Clock::time_point::max();
+    const auto deadline = options.duration.count() > 0 ? measure_start + options.duration
+                                                       : impl::Clock::time_point::max();
     std::vector<std::unique_ptr<impl::Worker>> workers;
     for (uint32_t i = 0; i < threads; ++i) {
         impl::WorkerPlan plan;

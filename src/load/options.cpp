@@ -119,8 +119,7 @@ std::expected<std::chrono::nanoseconds, std::string> ParseDuration(std::string_v
     return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(value * scale)));
 }
 
-std::expected<std::pair<std::string, std::string>, std::string> ParseHeader(
-    std::string_view text) {
+std::expected<std::pair<std::string, std::string>, std::string> ParseHeader(std::string_view text) {
     const size_t colon = text.find(':');
     if (colon == std::string_view::npos) {
         return std::unexpected(fmt::format("bad header '{}': expected 'Name: value'", text));

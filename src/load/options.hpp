@@ -41,15 +41,15 @@ struct LoadOptions {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;  // may hold {{seq}} placeholders (also allowed in the target)
     LoopMode mode = LoopMode::kClosed;
-    uint32_t concurrency = 16;   // closed loop
-    double rate = 0;             // requests per second, open loop
-    uint32_t max_connections = 256;  // open loop pool limit
-    std::chrono::nanoseconds duration{0};  // 0: until `max_requests` are done
-    std::chrono::nanoseconds warmup{0};    // load offered but not recorded, before `duration`
+    uint32_t concurrency = 16;                 // closed loop
+    double rate = 0;                           // requests per second, open loop
+    uint32_t max_connections = 256;            // open loop pool limit
+    std::chrono::nanoseconds duration{0};      // 0: until `max_requests` are done
+    std::chrono::nanoseconds warmup{0};        // load offered but not recorded, before `duration`
     std::chrono::milliseconds timeout{30000};  // per request, from the moment it is sent
-    uint64_t max_requests = 0;               // 0: no limit
-    uint32_t threads = 1;                    // one io_context per thread
-    uint64_t seq_start = 1;                  // first value of {{seq}}
+    uint64_t max_requests = 0;                 // 0: no limit
+    uint32_t threads = 1;                      // one io_context per thread
+    uint64_t seq_start = 1;                    // first value of {{seq}}
 };
 
 // Cross-field checks: a limit to stop at, sane numbers. The message suits a usage error.

@@ -45,18 +45,18 @@ constexpr std::array<std::pair<const char*, double>, 5> kSummaryPercentiles{
 
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
     const Histogram& latency = result.latency;
-    std::string out = fmt::format("load: {} {}, {}\n", options.method, UrlText(options.url),
-                                  ModeText(options));
-    out += fmt::format("  duration    {:.2f} s (after {:.1f} s warm-up)\n",
-                       Seconds(result.elapsed), Seconds(options.warmup));
+    std::string out =
+        fmt::format("load: {} {}, {}\n", options.method, UrlText(options.url), ModeText(options));
+    out += fmt::format("  duration    {:.2f} s (after {:.1f} s warm-up)\n", Seconds(result.elapsed),
+                       Seconds(options.warmup));
     out += fmt::format("  requests    {} ({} answered)\n", result.requests, result.Answered());
     out += fmt::format("  throughput  {:.1f} req/s answered, {:.1f} req/s 2xx\n",
                        result.Throughput(), result.SuccessThroughput());
     out += fmt::format("  successes   {} (2xx)\n", result.successes);
     std::string errors;
     for (const auto& [status, count] : result.ErrorStatuses()) {
-        errors += fmt::format(", {} x{}", status == 0 ? "bad status" : std::to_string(status),
-                              count);
+        errors +=
+            fmt::format(", {} x{}", status == 0 ? "bad status" : std::to_string(status), count);
     }
     const std::pair<const char*, uint64_t> kinds[] = {{"connect", result.connect_errors},
                                                       {"timeout", result.timeouts},
@@ -75,14 +75,16 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
     }
     out += fmt::format("  max {:.3f}\n", Ms(latency.Max()));
     if (options.mode == LoopMode::kOpen) {
-        out += fmt::format("  latency is measured from each request's scheduled send time; "
-                           "{} connections opened, at most {} requests waited for one\n",
-                           result.connections_opened, result.max_queue);
+        out += fmt::format(
+            "  latency is measured from each request's scheduled send time; "
+            "{} connections opened, at most {} requests waited for one\n",
+            result.connections_opened, result.max_queue);
     }
     if (result.unsent > 0) {
-        out += fmt::format("  warning: {} requests were still waiting for a connection at the "
-                           "end: the target did not keep up with {:g} req/s\n",
-                           result.unsent, options.rate);
+        out += fmt::format(
+            "  warning: {} requests were still waiting for a connection at the "
+            "end: the target did not keep up with {:g} req/s\n",
+            result.unsent, options.rate);
     }
     return out;
 }

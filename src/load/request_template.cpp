@@ -75,8 +75,7 @@ void RequestTemplate::Render(uint64_t seq, std::string& out) const {
     out.clear();
     AppendPart(head_, seq_text, out);
     if (send_length_) {
-        const size_t length =
-            body_literal_size_ + (body_.literals.size() - 1) * seq_text.size();
+        const size_t length = body_literal_size_ + (body_.literals.size() - 1) * seq_text.size();
         char length_text[24];
         const auto length_end = std::to_chars(length_text, length_text + 24, length).ptr;
         out.append(length_text, length_end);

@@ -13,7 +13,7 @@
 namespace orderflow::load {
 
 class RequestTemplate final {
-public:
+  public:
     explicit RequestTemplate(const LoadOptions& options);
 
     bool HasPlaceholders() const { return placeholders_ > 0; }
@@ -23,7 +23,7 @@ public:
     // capacity is kept, so a reused buffer stops allocating after the first requests).
     void Render(uint64_t seq, std::string& out) const;
 
-private:
+  private:
     // Literal text and placeholders alternate: a placeholder sits after every literal but
     // the last one of each part.
     struct Part {

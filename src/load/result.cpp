@@ -54,10 +54,18 @@ void LoadResult::RecordAnswer(int status, std::chrono::nanoseconds latency_ns, s
 void LoadResult::RecordFailure(Failure failure, size_t second) {
     ++requests;
     switch (failure) {
-        case Failure::kConnect: ++connect_errors; break;
-        case Failure::kTimeout: ++timeouts; break;
-        case Failure::kIo: ++io_errors; break;
-        case Failure::kUnsent: ++unsent; break;
+        case Failure::kConnect:
+            ++connect_errors;
+            break;
+        case Failure::kTimeout:
+            ++timeouts;
+            break;
+        case Failure::kIo:
+            ++io_errors;
+            break;
+        case Failure::kUnsent:
+            ++unsent;
+            break;
     }
     SecondStats& row = Second(second);
     ++row.requests;

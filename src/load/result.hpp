@@ -33,8 +33,8 @@ enum class Failure {
 struct LoadResult {
     // Latency of every answered request, whatever its status; transport failures have none.
     Histogram latency;
-    uint64_t requests = 0;   // answered + failed + unsent
-    uint64_t successes = 0;  // 2xx
+    uint64_t requests = 0;                  // answered + failed + unsent
+    uint64_t successes = 0;                 // 2xx
     std::array<uint64_t, 600> by_status{};  // index = status; 0 holds out-of-range codes
     uint64_t connect_errors = 0;
     uint64_t timeouts = 0;
@@ -56,7 +56,7 @@ struct LoadResult {
     void RecordFailure(Failure failure, size_t second);
     void Merge(const LoadResult& other);
 
-private:
+  private:
     SecondStats& Second(size_t second);
 };
 

@@ -10,8 +10,8 @@
 #include "broker/client.hpp"
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
-#include "store/database.hpp"
 #include "service/worker.hpp"
+#include "store/database.hpp"
 #include "store/inbox.hpp"
 #include "telemetry/log.hpp"
 
@@ -24,7 +24,8 @@ void CreateSchema(SQLite::Database& db) {
     store::CreateInboxSchema(db);
     db.exec(
         "CREATE TABLE IF NOT EXISTS stats_totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS stats_minutes (minute TEXT PRIMARY KEY, orders INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS stats_minutes (minute TEXT PRIMARY KEY, orders INTEGER NOT "
+        "NULL);"
         "CREATE TABLE IF NOT EXISTS stream_offset (id INTEGER PRIMARY KEY CHECK (id = 1),"
         " next_offset INTEGER NOT NULL);");
 }
@@ -55,8 +56,9 @@ void AddStats(SQLite::Database& db, const handlers::OrderStats& delta) {
     SQLite::Statement total(db,
                             "INSERT INTO stats_totals(name, value) VALUES (?, ?) "
                             "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
-    for (const auto& [name, value] : {std::pair<const char*, int64_t>{"total_orders", delta.total_orders},
-                                      {"failed_orders", delta.failed_orders}}) {
+    for (const auto& [name, value] :
+         {std::pair<const char*, int64_t>{"total_orders", delta.total_orders},
+          {"failed_orders", delta.failed_orders}}) {
         total.bind(1, name);
         total.bind(2, value);
         total.exec();
@@ -94,9 +96,9 @@ std::optional<StreamStart> ParseStreamStart(std::string_view text) {
     return start;
 }
 
-std::expected<handlers::OrderStats, std::string> ReportStats(const broker::ConnectionOptions& options,
-                                                             const StreamStart& start,
-                                                             std::chrono::milliseconds idle) {
+std::expected<handlers::OrderStats, std::string> ReportStats(
+    const broker::ConnectionOptions& options, const StreamStart& start,
+    std::chrono::milliseconds idle) {
     auto client = broker::Client::Connect(options);
     if (!client) return std::unexpected(client.error());
     const auto began = std::chrono::system_clock::now();
@@ -115,9 +117,9 @@ std::expected<handlers::OrderStats, std::string> ReportStats(const broker::Conne
         (void)client->Ack(delivery.delivery_tag);
         // Events published after the report began are beyond "its current end".
         if (delivery.properties.timestamp &&
-            *delivery.properties.timestamp > std::chrono::duration_cast<std::chrono::seconds>(
-                                                 began.time_since_epoch())
-                                                 .count()) {
+            *delivery.properties.timestamp >
+                std::chrono::duration_cast<std::chrono::seconds>(began.time_since_epoch())
+                    .count()) {
             break;
         }
         auto envelope = events::DecodeEnvelope(delivery.body);
@@ -156,8 +158,10 @@ AnalyticsService::AnalyticsService(Runtime& runtime, StreamStart start)
     telemetry::Log(telemetry::LogLevel::kInfo, "following the event stream",
                    {{"from", stored ? std::to_string(*stored) : start_.offset}});
     consumer_ = std::make_unique<broker::Consumer>(
-        std::move(options), [this](const std::vector<broker::Delivery>& batch,
-                                   std::vector<broker::Disposition>& out) { HandleBatch(batch, out); });
+        std::move(options),
+        [this](const std::vector<broker::Delivery>& batch, std::vector<broker::Disposition>& out) {
+            HandleBatch(batch, out);
+        });
 }
 
 AnalyticsService::~AnalyticsService() = default;

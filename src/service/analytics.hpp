@@ -23,25 +23,25 @@ namespace orderflow::service {
 
 // --from: "first", "last", "next" or an ISO-8601 time (events before it are skipped).
 struct StreamStart {
-    std::string offset = "first";          // x-stream-offset given to the broker
+    std::string offset = "first";            // x-stream-offset given to the broker
     std::optional<events::TimePoint> since;  // client-side filter for a time start
 };
 std::optional<StreamStart> ParseStreamStart(std::string_view text);
 
 // Reads the stream from `start` to its current end (no delivery for `idle`, or an event
 // published after the report began) and returns the figures.
-std::expected<handlers::OrderStats, std::string> ReportStats(const broker::ConnectionOptions& options,
-                                                             const StreamStart& start,
-                                                             std::chrono::milliseconds idle);
+std::expected<handlers::OrderStats, std::string> ReportStats(
+    const broker::ConnectionOptions& options, const StreamStart& start,
+    std::chrono::milliseconds idle);
 
 class AnalyticsService final {
-public:
+  public:
     // `start` applies only when no offset is stored yet.
     AnalyticsService(Runtime& runtime, StreamStart start);
     ~AnalyticsService();
     void Start();
 
-private:
+  private:
     void HandleBatch(const std::vector<broker::Delivery>& batch,
                      std::vector<broker::Disposition>& out);
 

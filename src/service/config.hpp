@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -42,7 +41,7 @@ struct Config {
 
     broker::ConnectionOptions Connection(std::string_view role) const;
     std::vector<std::chrono::milliseconds> RetryDelays() const;  // parsed retry_delays_ms
-    std::filesystem::path DbPath() const;  // data_dir / "<service>.db"
+    std::filesystem::path DbPath() const;                        // data_dir / "<service>.db"
 };
 
 // Registers the options every service shares (SPEC section 2) on `app`.

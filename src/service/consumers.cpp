@@ -12,7 +12,8 @@ namespace orderflow::service {
 namespace {
 
 HandlerOutcome PoisonFrom(const events::DecodeError& error) {
-    return HandlerOutcome::Poison(fmt::format("{}: {}", events::KindName(error.kind), error.message));
+    return HandlerOutcome::Poison(
+        fmt::format("{}: {}", events::KindName(error.kind), error.message));
 }
 
 }  // namespace

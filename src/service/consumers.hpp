@@ -15,33 +15,33 @@ namespace orderflow::service {
 
 // inventory.order-placed: OrderPlaced -> InventoryReserved | InventoryRejected.
 class InventoryMessageHandler final : public MessageHandler {
-public:
+  public:
     InventoryMessageHandler(SQLite::Database& db, handlers::EventContext ctx);
     HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) override;
 
-private:
+  private:
     store::StockTable stock_;
     handlers::EventContext ctx_;
 };
 
 // notification.inventory-events: inventory outcome -> NotificationSent.
 class NotificationMessageHandler final : public MessageHandler {
-public:
+  public:
     NotificationMessageHandler(SQLite::Database& db, handlers::EventContext ctx);
     HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) override;
 
-private:
+  private:
     store::NotificationTable notifications_;
     handlers::EventContext ctx_;
 };
 
 // ingress.order-status: inventory and notification events -> order stages.
 class OrderStatusMessageHandler final : public MessageHandler {
-public:
+  public:
     explicit OrderStatusMessageHandler(SQLite::Database& db);
     HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) override;
 
-private:
+  private:
     store::OrderTable orders_;
 };
 

@@ -11,7 +11,7 @@
 namespace orderflow::service {
 
 class FaultInjector final {
-public:
+  public:
     FaultInjector(int delay_ms, double fail_rate, uint64_t seed);
     // Sleeps for the configured delay (the caller's thread: a consumer or an HTTP handler
     // running off the I/O threads), then says whether this handling fails transiently.
@@ -20,7 +20,7 @@ public:
     bool ShouldFail();
     bool Enabled() const { return delay_.count() > 0 || fail_rate_ > 0.0; }
 
-private:
+  private:
     std::chrono::milliseconds delay_;
     double fail_rate_;
     std::mutex mutex_;

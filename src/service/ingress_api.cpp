@@ -45,9 +45,9 @@ std::string Fingerprint(const events::OrderRequest& order) {
 }
 
 http::Response BrokerUnavailable(std::string_view details) {
-    auto response = http::JsonError(503, "BROKER_UNAVAILABLE",
-                                    "The broker did not confirm the order; it was not accepted",
-                                    details);
+    auto response =
+        http::JsonError(503, "BROKER_UNAVAILABLE",
+                        "The broker did not confirm the order; it was not accepted", details);
     response.headers.emplace_back("Retry-After", "5");
     return response;
 }
@@ -201,47 +201,44 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
         return;
     }
 
-    publisher_.Publish(std::move(message), [this, key, fingerprint, respond, traceparent,
-                                            order_id = order.envelope.order_id,
-                                            event_id = order.envelope.event_id,
-                                            at = order.envelope.occurred_at](
-                                               broker::PublishStatus status) {
-        // Publisher thread: nothing here may block.
-        if (status != broker::PublishStatus::kConfirmed) {
-            telemetry::Log(telemetry::LogLevel::kWarn, "order not confirmed by the broker",
-                           {{"order_id", order_id}, {"status", broker::StatusName(status)}});
-            Finish(key, fingerprint, BrokerUnavailable(broker::StatusName(status)), respond);
-            return;
-        }
-        auto body = AcceptedBody(order_id, event_id);
-        writer_.Submit(
-            [order_id, at, key, fingerprint, body](SQLite::Database& db) {
-                store::OrderTable(db).RecordStage(order_id, "accepted", at);
-                if (!key.empty()) {
-                    store::IdempotencyTable(db).Save(
-                        store::IdempotencyRecord{key, fingerprint, 202, body},
-                        events::ToUnixMillis(std::chrono::system_clock::now()));
-                }
-            },
-            [this, key, fingerprint, respond, body, order_id, traceparent](bool ok) {
-                if (!ok) {
-                    // The event is on the bus; only our projection write failed.
-                    telemetry::Log(telemetry::LogLevel::kError, "could not record order",
-                                   {{"order_id", order_id}});
-                }
-                auto response = http::Json(202, body);
-                response.headers.emplace_back("Location", "/orders/" + order_id);
-                response.headers.emplace_back("traceparent", traceparent);
-                Finish(key, fingerprint, std::move(response), respond);
-            });
-    });
+    publisher_.Publish(
+        std::move(message), [this, key, fingerprint, respond, traceparent,
+                             order_id = order.envelope.order_id, event_id = order.envelope.event_id,
+                             at = order.envelope.occurred_at](broker::PublishStatus status) {
+            // Publisher thread: nothing here may block.
+            if (status != broker::PublishStatus::kConfirmed) {
+                telemetry::Log(telemetry::LogLevel::kWarn, "order not confirmed by the broker",
+                               {{"order_id", order_id}, {"status", broker::StatusName(status)}});
+                Finish(key, fingerprint, BrokerUnavailable(broker::StatusName(status)), respond);
+                return;
+            }
+            auto body = AcceptedBody(order_id, event_id);
+            writer_.Submit(
+                [order_id, at, key, fingerprint, body](SQLite::Database& db) {
+                    store::OrderTable(db).RecordStage(order_id, "accepted", at);
+                    if (!key.empty()) {
+                        store::IdempotencyTable(db).Save(
+                            store::IdempotencyRecord{key, fingerprint, 202, body},
+                            events::ToUnixMillis(std::chrono::system_clock::now()));
+                    }
+                },
+                [this, key, fingerprint, respond, body, order_id, traceparent](bool ok) {
+                    if (!ok) {
+                        // The event is on the bus; only our projection write failed.
+                        telemetry::Log(telemetry::LogLevel::kError, "could not record order",
+                                       {{"order_id", order_id}});
+                    }
+                    auto response = http::Json(202, body);
+                    response.headers.emplace_back("Location", "/orders/" + order_id);
+                    response.headers.emplace_back("traceparent", traceparent);
+                    Finish(key, fingerprint, std::move(response), respond);
+                });
+        });
 }
 
 void IngressApi::GetOrder(http::Request&& request, http::Respond respond) {
     const auto& id = request.params["id"];
-    const auto not_found = [&] {
-        respond(http::JsonError(404, "NOT_FOUND", "No such order", id));
-    };
+    const auto not_found = [&] { respond(http::JsonError(404, "NOT_FOUND", "No such order", id)); };
     if (!events::IsUuid(id)) return not_found();
     auto view = ReaderFor(db_path_).orders->Find(id);
     if (!view) return not_found();
@@ -250,10 +247,10 @@ void IngressApi::GetOrder(http::Request&& request, http::Respond respond) {
         if (!history.empty()) history += ",";
         history += fmt::format(R"({{"status":"{}","at":"{}"}})", stage.status, stage.at);
     }
-    respond(http::Json(200, fmt::format(R"({{"order_id":"{}","status":"{}","outcome":{},"history":[{}]}})",
-                                        view->order_id, view->status,
-                                        view->outcome ? "\"" + *view->outcome + "\"" : "null",
-                                        history)));
+    respond(http::Json(
+        200, fmt::format(R"({{"order_id":"{}","status":"{}","outcome":{},"history":[{}]}})",
+                         view->order_id, view->status,
+                         view->outcome ? "\"" + *view->outcome + "\"" : "null", history)));
 }
 
 }  // namespace orderflow::service

@@ -21,12 +21,12 @@
 namespace orderflow::service {
 
 class IngressApi final {
-public:
+  public:
     IngressApi(broker::Publisher& publisher, StoreWriter& writer, std::filesystem::path db_path,
                telemetry::Registry& metrics);
     void Register(http::Router& router);
 
-private:
+  private:
     void PostOrder(http::Request&& request, http::Respond respond);
     void GetOrder(http::Request&& request, http::Respond respond);
     // Answers a request carrying an Idempotency-Key from what is known about the key;

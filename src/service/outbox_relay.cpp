@@ -41,7 +41,9 @@ OutboxRelay::OutboxRelay(std::filesystem::path db_path, broker::Publisher& publi
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
-void OutboxRelay::Start() { thread_ = std::thread([this] { Run(); }); }
+void OutboxRelay::Start() {
+    thread_ = std::thread([this] { Run(); });
+}
 
 void OutboxRelay::Notify() {
     {
@@ -104,7 +106,8 @@ void OutboxRelay::Run() {
             result = PublishChunk();
             depth_ = store::OutboxDepth(*db_);
         } catch (const std::exception& e) {
-            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error", {{"error", e.what()}});
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
+                           {{"error", e.what()}});
             result = -1;
         }
         std::unique_lock lock(mutex_);

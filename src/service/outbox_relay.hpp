@@ -22,7 +22,7 @@
 namespace orderflow::service {
 
 class OutboxRelay final {
-public:
+  public:
     OutboxRelay(std::filesystem::path db_path, broker::Publisher& publisher,
                 telemetry::Registry& metrics);
     ~OutboxRelay();
@@ -36,7 +36,7 @@ public:
     void Stop();
     int64_t Depth() const { return depth_.load(); }
 
-private:
+  private:
     void Run();
     // One round: fetch a chunk, publish it, delete what was confirmed. Returns rows
     // confirmed, or -1 when nothing could be published (disconnected, nack).

@@ -78,9 +78,9 @@ void MessagePipeline::Decide(const broker::Delivery& delivery, Action& action) {
     if (returned && *returned >= broker::kDeliveryLimit) {
         action.kind = Action::Kind::kDeadLetter;
         action.failure = FailureKind::kExhausted;
-        action.error = fmt::format(
-            "crash loop: delivered {} times without an ack (quorum delivery limit {})",
-            *returned + 1, broker::kDeliveryLimit);
+        action.error =
+            fmt::format("crash loop: delivered {} times without an ack (quorum delivery limit {})",
+                        *returned + 1, broker::kDeliveryLimit);
         return;
     }
     if (store::InboxContains(db_, delivery.properties.message_id)) {
@@ -186,8 +186,7 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
 }
 
 void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
-                             std::vector<Action>& actions,
-                             std::vector<broker::Disposition>& out) {
+                             std::vector<Action>& actions, std::vector<broker::Disposition>& out) {
     const auto now = options_.clock();
     struct Copy {
         size_t index;
@@ -237,8 +236,8 @@ void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,
             result = publisher_.Publish(copy.message).get();
         }
         if (result != broker::PublishStatus::kConfirmed) {
-            actions[copy.index].error += fmt::format(" (republish failed: {}; requeued)",
-                                                     broker::StatusName(result));
+            actions[copy.index].error +=
+                fmt::format(" (republish failed: {}; requeued)", broker::StatusName(result));
             actions[copy.index].kind = Action::Kind::kRequeue;
         }
     }
@@ -256,23 +255,35 @@ void MessagePipeline::Report(const broker::Delivery& delivery, const Action& act
     using Kind = Action::Kind;
     std::string_view outcome;
     switch (action.kind) {
-        case Kind::kProcessed: outcome = "processed"; break;
-        case Kind::kDuplicate: outcome = "duplicate"; break;
-        case Kind::kRetry: outcome = "retried"; break;
-        case Kind::kRequeue: outcome = "requeued"; break;
-        case Kind::kDeadLetter: outcome = FailureKindName(action.failure); break;
+        case Kind::kProcessed:
+            outcome = "processed";
+            break;
+        case Kind::kDuplicate:
+            outcome = "duplicate";
+            break;
+        case Kind::kRetry:
+            outcome = "retried";
+            break;
+        case Kind::kRequeue:
+            outcome = "requeued";
+            break;
+        case Kind::kDeadLetter:
+            outcome = FailureKindName(action.failure);
+            break;
     }
     const auto& queue = options_.queue.value;
-    metrics_.GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
-                        {{"queue", queue}, {"outcome", std::string(outcome)}})
+    metrics_
+        .GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
+                    {{"queue", queue}, {"outcome", std::string(outcome)}})
         .Inc();
     if (action.kind != Kind::kRequeue) {
         metrics_.GetCounter("orderflow_messages_acked_total", "Messages acked", {{"queue", queue}})
             .Inc();
     }
     if (action.kind == Kind::kRetry) {
-        metrics_.GetCounter("orderflow_messages_retried_total", "Messages sent to a delay queue",
-                            {{"queue", queue}})
+        metrics_
+            .GetCounter("orderflow_messages_retried_total", "Messages sent to a delay queue",
+                        {{"queue", queue}})
             .Inc();
     }
     if (action.kind == Kind::kDeadLetter) {
@@ -283,8 +294,9 @@ void MessagePipeline::Report(const broker::Delivery& delivery, const Action& act
     }
     const auto elapsed = std::chrono::steady_clock::now() - action.start;
     const double seconds = std::chrono::duration<double>(elapsed).count();
-    metrics_.GetHistogram("orderflow_message_handling_seconds", "Time to handle one message",
-                          {{"queue", queue}})
+    metrics_
+        .GetHistogram("orderflow_message_handling_seconds", "Time to handle one message",
+                      {{"queue", queue}})
         .Observe(seconds);
 
     const auto level = action.kind == Kind::kDeadLetter || action.kind == Kind::kRequeue

@@ -53,13 +53,13 @@ struct HandlerOutcome {
 // Business logic of one consuming service, bound to its store. Runs inside a savepoint of
 // the batch transaction; may throw on store errors (treated as transient).
 class MessageHandler {
-public:
+  public:
     virtual ~MessageHandler() = default;
     virtual HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) = 0;
 };
 
 class MessagePipeline final {
-public:
+  public:
     struct Options {
         std::string service;  // "inventory"
         broker::QueueName queue;
@@ -79,7 +79,7 @@ public:
     // Deletes processed ids older than `retention` (call now and then, e.g. hourly).
     int PruneInbox(std::chrono::hours retention);
 
-private:
+  private:
     struct Action;
     void Decide(const broker::Delivery& delivery, Action& action);
     void HandleOne(const broker::Delivery& delivery, Action& action);

@@ -59,7 +59,8 @@ void RegisterNotificationQueries(http::Router& router, std::filesystem::path db_
             return;
         }
         std::string list;
-        for (const auto& record : TableFor<store::NotificationTable>(db_path).ForOrder(it->second)) {
+        for (const auto& record :
+             TableFor<store::NotificationTable>(db_path).ForOrder(it->second)) {
             if (!list.empty()) list += ",";
             list += fmt::format(R"({{"order_id":{},"outcome":{},"message":{},"at":{}}})",
                                 JsonString(record.order_id), JsonString(record.outcome),
@@ -78,8 +79,8 @@ std::expected<std::map<std::string, int64_t>, std::string> LoadSeed(
     rapidjson::Document doc;
     doc.Parse(text.str().c_str());
     if (doc.HasParseError() || !doc.IsObject()) {
-        return std::unexpected(fmt::format("{}: expected a JSON object {{\"sku\": quantity}}",
-                                           path.string()));
+        return std::unexpected(
+            fmt::format("{}: expected a JSON object {{\"sku\": quantity}}", path.string()));
     }
     std::map<std::string, int64_t> seed;
     for (const auto& member : doc.GetObject()) {

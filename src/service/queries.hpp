@@ -16,7 +16,8 @@ void RegisterInventoryQueries(http::Router& router, std::filesystem::path db_pat
 void RegisterNotificationQueries(http::Router& router, std::filesystem::path db_path);
 
 // ORDERFLOW_INVENTORY_SEED: a JSON object {"sku": quantity}.
-std::expected<std::map<std::string, int64_t>, std::string> LoadSeed(const std::filesystem::path& path);
+std::expected<std::map<std::string, int64_t>, std::string> LoadSeed(
+    const std::filesystem::path& path);
 
 // A JSON string literal with escaping (for values that are not known to be safe).
 std::string JsonString(std::string_view text);

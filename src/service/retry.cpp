@@ -98,7 +98,8 @@ broker::OutgoingMessage RetryMessage(const broker::Delivery& delivery, int next_
     out.properties.expiration = std::to_string(std::max<int64_t>(delay.count(), 0));
     auto& headers = out.properties.headers;
     headers[kAttemptsHeader] = int64_t{next_attempt};
-    if (!headers.contains("x-first-failed-at")) headers["x-first-failed-at"] = events::FormatTime(now);
+    if (!headers.contains("x-first-failed-at"))
+        headers["x-first-failed-at"] = events::FormatTime(now);
     headers["x-last-error"] = error;
     return out;
 }

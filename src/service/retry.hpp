@@ -45,7 +45,7 @@ std::string_view FailureKindName(FailureKind kind);  // "poison", "exhausted"
 
 struct FailureInfo {
     FailureKind kind = FailureKind::kPoison;
-    std::string error;     // human-readable reason
+    std::string error;  // human-readable reason
     int attempts = 1;
     std::string consumer;  // "<service>@<host>"
     events::TimePoint now{};

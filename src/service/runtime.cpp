@@ -1,9 +1,9 @@
 // Service skeleton; see runtime.hpp.
 #include "service/runtime.hpp"
 
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <thread>
 
@@ -40,9 +40,8 @@ void Runtime::AddStandardRoutes() {
             if (!checks.empty()) checks += ",";
             checks += fmt::format(R"("{}":"{}")", name, ok ? "ok" : "unavailable");
         }
-        respond(http::Json(ready ? 200 : 503,
-                           fmt::format(R"({{"status":"{}","checks":{{{}}}}})",
-                                       ready ? "ready" : "not_ready", checks)));
+        respond(http::Json(ready ? 200 : 503, fmt::format(R"({{"status":"{}","checks":{{{}}}}})",
+                                                          ready ? "ready" : "not_ready", checks)));
     });
     router_.Add("GET", "/metrics", [this](http::Request&&, http::Respond respond) {
         http::Response response;
@@ -93,8 +92,7 @@ int Runtime::Run() {
     };
 
     server_ = std::make_unique<http::Server>(
-        io_, options,
-        [this](http::Request&& request, http::Respond respond) {
+        io_, options, [this](http::Request&& request, http::Respond respond) {
             router_.Handle(std::move(request), std::move(respond));
         });
     if (auto started = server_->Start(); !started) {
@@ -123,7 +121,8 @@ int Runtime::Run() {
         try {
             hook();
         } catch (const std::exception& e) {
-            telemetry::Log(telemetry::LogLevel::kError, "shutdown step failed", {{"error", e.what()}});
+            telemetry::Log(telemetry::LogLevel::kError, "shutdown step failed",
+                           {{"error", e.what()}});
         }
     }
     server_->Stop();

@@ -5,9 +5,8 @@
 // io_context runs on `http_threads` threads; shutdown hooks run on the main thread.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <future>
 #include <memory>
@@ -21,7 +20,7 @@
 namespace orderflow::service {
 
 class Runtime final {
-public:
+  public:
     explicit Runtime(const Config& config);
     ~Runtime();
 
@@ -40,7 +39,7 @@ public:
     // For tests and tools: ask Run() to return as if a signal came.
     void RequestStop();
 
-private:
+  private:
     void AddStandardRoutes();
     void Stop(int signal);
 

@@ -63,7 +63,8 @@ void StoreWriter::Run() {
             txn.commit();
             committed = true;
         } catch (const std::exception& e) {
-            telemetry::Log(telemetry::LogLevel::kError, "store commit failed", {{"error", e.what()}});
+            telemetry::Log(telemetry::LogLevel::kError, "store commit failed",
+                           {{"error", e.what()}});
         }
         for (size_t i = 0; i < group.size(); ++i) {
             if (group[i].second) group[i].second(committed && ok[i]);

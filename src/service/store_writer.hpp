@@ -20,7 +20,7 @@
 namespace orderflow::service {
 
 class StoreWriter final {
-public:
+  public:
     using Work = std::function<void(SQLite::Database&)>;
     using Done = std::function<void(bool ok)>;
 
@@ -33,7 +33,7 @@ public:
     void Submit(Work work, Done done);
     void Stop();  // finishes queued work
 
-private:
+  private:
     void Run();
 
     std::unique_ptr<SQLite::Database> db_;

@@ -21,7 +21,7 @@
 namespace orderflow::service {
 
 class Worker final {
-public:
+  public:
     using HandlerFactory = std::function<std::unique_ptr<MessageHandler>(SQLite::Database&)>;
 
     // Opens the service database, builds the handler on it, creates (not starts) all parts.
@@ -33,7 +33,7 @@ public:
     // Starts publisher, relay and consumer; registers readiness and shutdown.
     void Start();
 
-private:
+  private:
     Runtime& runtime_;
     std::unique_ptr<SQLite::Database> db_;
     std::unique_ptr<FaultInjector> faults_;

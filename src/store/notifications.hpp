@@ -15,17 +15,17 @@ struct NotificationRecord {
     std::string order_id;
     std::string outcome;  // "confirmed" | "rejected"
     std::string message;
-    std::string at;       // RFC 3339
+    std::string at;  // RFC 3339
 };
 
 class NotificationTable final {
-public:
+  public:
     explicit NotificationTable(SQLite::Database& db);  // creates the schema
     void Add(const NotificationRecord& record);
     std::vector<NotificationRecord> ForOrder(std::string_view order_id);
     int64_t Count();
 
-private:
+  private:
     SQLite::Database& db_;
 };
 

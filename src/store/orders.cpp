@@ -26,12 +26,12 @@ OrderTable::OrderTable(SQLite::Database& db) : db_(db) {
     // Prepared once per connection: the ingress builds an OrderTable per write.
     impl::Query(db_,
                 "CREATE TABLE IF NOT EXISTS order_stages ("
-        "  order_id TEXT NOT NULL,"
-        "  status TEXT NOT NULL"
-        "    CHECK (status IN ('accepted', 'reserved', 'rejected', 'notified')),"
-        "  stage_rank INTEGER NOT NULL,"
-        "  at TEXT NOT NULL,"
-        "  outcome TEXT,"
+                "  order_id TEXT NOT NULL,"
+                "  status TEXT NOT NULL"
+                "    CHECK (status IN ('accepted', 'reserved', 'rejected', 'notified')),"
+                "  stage_rank INTEGER NOT NULL,"
+                "  at TEXT NOT NULL,"
+                "  outcome TEXT,"
                 "  PRIMARY KEY (order_id, status)"
                 ") WITHOUT ROWID")
         .Run();

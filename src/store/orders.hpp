@@ -19,7 +19,7 @@ struct OrderStage {
 
 struct OrderView {
     std::string order_id;
-    std::string status;             // latest stage
+    std::string status;                  // latest stage
     std::optional<std::string> outcome;  // confirmed | rejected | unknown yet
     std::vector<OrderStage> history;     // in stage order
 };
@@ -30,7 +30,7 @@ struct OrderView {
 int StageRank(std::string_view status);
 
 class OrderTable final {
-public:
+  public:
     explicit OrderTable(SQLite::Database& db);  // creates the schema
     // Idempotent per (order_id, status): a repeated stage keeps its first time.
     // `outcome` ("confirmed"/"rejected") is set when known.
@@ -39,7 +39,7 @@ public:
     std::optional<OrderView> Find(std::string_view order_id);
     int64_t CountWithStatus(std::string_view status);
 
-private:
+  private:
     SQLite::Database& db_;
 };
 
@@ -51,13 +51,13 @@ struct IdempotencyRecord {
 };
 
 class IdempotencyTable final {
-public:
+  public:
     explicit IdempotencyTable(SQLite::Database& db);  // creates the schema
     std::optional<IdempotencyRecord> Find(std::string_view key);
     void Save(const IdempotencyRecord& record, Millis now);
     int Prune(Millis older_than);
 
-private:
+  private:
     SQLite::Database& db_;
 };
 

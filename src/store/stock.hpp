@@ -13,7 +13,7 @@
 namespace orderflow::store {
 
 class StockTable final {
-public:
+  public:
     explicit StockTable(SQLite::Database& db);  // creates the schema
     // Loads `seed` only if the table is empty (first start).
     void SeedIfEmpty(const std::map<std::string, int64_t>& seed);
@@ -23,7 +23,7 @@ public:
     std::map<std::string, int64_t> All();
     void Set(std::string_view sku, int64_t quantity);
 
-private:
+  private:
     SQLite::Database& db_;
 };
 

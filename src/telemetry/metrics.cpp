@@ -16,9 +16,12 @@ enum class Kind { kCounter, kGauge, kHistogram };
 
 std::string_view KindName(Kind kind) {
     switch (kind) {
-        case Kind::kCounter: return "counter";
-        case Kind::kGauge: return "gauge";
-        case Kind::kHistogram: return "histogram";
+        case Kind::kCounter:
+            return "counter";
+        case Kind::kGauge:
+            return "gauge";
+        case Kind::kHistogram:
+            return "histogram";
     }
     return "untyped";
 }
@@ -115,8 +118,8 @@ double Histogram::Sum() const { return sum_.load(std::memory_order_relaxed); }
 uint64_t Histogram::Count() const { return count_.load(std::memory_order_relaxed); }
 
 std::vector<double> LatencyBuckets() {
-    return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-            0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
+    return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+            0.25,   0.5,   1.0,    2.5,   5.0,  10.0,  30.0};
 }
 
 // ---- Registry --------------------------------------------------------------------------
@@ -197,10 +200,12 @@ std::string Registry::Render() {
         AppendEscaped(out, family->help, false);
         out += fmt::format("\n# TYPE {} {}\n", name, KindName(family->kind));
         for (const auto& [labels, counter] : family->counters) {
-            out += fmt::format("{}{} {}\n", name, FormatLabels(labels), FormatValue(counter->Value()));
+            out +=
+                fmt::format("{}{} {}\n", name, FormatLabels(labels), FormatValue(counter->Value()));
         }
         for (const auto& [labels, gauge] : family->gauges) {
-            out += fmt::format("{}{} {}\n", name, FormatLabels(labels), FormatValue(gauge->Value()));
+            out +=
+                fmt::format("{}{} {}\n", name, FormatLabels(labels), FormatValue(gauge->Value()));
         }
         for (const auto& [labels, histogram] : family->histograms) {
             const auto counts = histogram->CumulativeCounts();

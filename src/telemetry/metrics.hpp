@@ -15,26 +15,26 @@ namespace orderflow::telemetry {
 using Labels = std::map<std::string, std::string>;
 
 class Counter final {
-public:
+  public:
     void Inc(double v = 1.0);
     double Value() const;
 
-private:
+  private:
     std::atomic<double> value_{0.0};
 };
 
 class Gauge final {
-public:
+  public:
     void Set(double v);
     void Add(double v);
     double Value() const;
 
-private:
+  private:
     std::atomic<double> value_{0.0};
 };
 
 class Histogram final {
-public:
+  public:
     explicit Histogram(std::vector<double> upper_bounds);
     void Observe(double v);
     // Cumulative counts per bound (+Inf last), sum and count: for rendering and tests.
@@ -43,7 +43,7 @@ public:
     uint64_t Count() const;
     const std::vector<double>& Bounds() const { return bounds_; }
 
-private:
+  private:
     std::vector<double> bounds_;
     std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1
     std::atomic<double> sum_{0.0};
@@ -54,7 +54,7 @@ private:
 std::vector<double> LatencyBuckets();
 
 class Registry final {
-public:
+  public:
     // Out of line: Family is only complete in metrics.cpp.
     Registry();
     ~Registry();
@@ -62,7 +62,8 @@ public:
     Registry& operator=(const Registry&) = delete;
 
     // Returns the same instance for the same name + labels. References stay valid.
-    Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
+    Counter& GetCounter(const std::string& name, const std::string& help,
+                        const Labels& labels = {});
     Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
     Histogram& GetHistogram(const std::string& name, const std::string& help,
                             const Labels& labels = {},
@@ -71,7 +72,7 @@ public:
     void OnCollect(std::function<void()> callback);
     std::string Render();
 
-private:
+  private:
     struct Family;
     std::mutex mutex_;
     std::map<std::string, std::unique_ptr<Family>> families_;

@@ -381,7 +381,7 @@ TEST_CASE("after the fault is gone, dlq replay brings every exhausted order to n
     for (const auto& order : orders) CHECK(stream.count(order.event_id) == 1);
 }
 
-TEST_CASE("a replay killed between a confirm and its ack loses nothing; the rest replays later",
+TEST_CASE("a replay killed between a confirm and its ack loses nothing - the rest replays later",
           "[ctl]") {
     Pipeline p({{"ORDERFLOW_MAX_ATTEMPTS", "1"}}, {{"ORDERFLOW_INJECT_FAIL_RATE", "1"}});
     p.StartAll();

@@ -1,8 +1,7 @@
 // Failure handling on a real broker: poison, delayed retries and exhaustion, crash loops,
 // SIGTERM during consumption, and a broker restart under load.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -29,10 +28,10 @@ broker::Client Connect(const Vhost& vhost) {
 std::string OrderPlacedBody(const std::string& event_id, const std::string& order_id,
                             const std::string& user, const std::string& sku = "burger",
                             int version = 1, const std::string& type = "OrderPlaced") {
-    return R"({"event_id":")" + event_id + R"(","event_type":")" + type +
-           R"(","schema_version":)" + std::to_string(version) +
-           R"(,"occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" + order_id +
-           R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku + R"(","quantity":1}]})";
+    return R"({"event_id":")" + event_id + R"(","event_type":")" + type + R"(","schema_version":)" +
+           std::to_string(version) + R"(,"occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
+           order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
+           R"(","quantity":1}]})";
 }
 
 broker::OutgoingMessage Raw(const std::string& body, const std::string& message_id) {
@@ -81,10 +80,15 @@ TEST_CASE("each kind of poison reaches the DLQ at once with its failure record",
     auto client = Connect(p.vhost);
     const std::vector<std::pair<std::string, broker::OutgoingMessage>> poison = {
         {"not_json", Raw(R"({"order_id": "poison", "invalid": json})", events::NewUuid())},
-        {"schema_violation", Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), ""), events::NewUuid())},
+        {"schema_violation",
+         Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), ""), events::NewUuid())},
         {"missing message_id", Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), "u"), "")},
-        {"unknown_type", Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), "u", "burger", 1, "OrderShipped"), events::NewUuid())},
-        {"unknown_version", Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), "u", "burger", 2), events::NewUuid())},
+        {"unknown_type", Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), "u", "burger", 1,
+                                             "OrderShipped"),
+                             events::NewUuid())},
+        {"unknown_version",
+         Raw(OrderPlacedBody(events::NewUuid(), events::NewUuid(), "u", "burger", 2),
+             events::NewUuid())},
     };
     for (const auto& [kind, message] : poison) {
         REQUIRE(client.Publish(message) == broker::PublishStatus::kConfirmed);
@@ -93,10 +97,12 @@ TEST_CASE("each kind of poison reaches the DLQ at once with its failure record",
     auto answer = PostOrder(p.ingress.Port(), "after-poison", {{"burger", 1}});
     REQUIRE(answer.status == 202);
     const auto order_id = JsonField(answer.body, "order_id");
-    REQUIRE(Eventually([&] {
-        return JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + order_id).body, "status") ==
-               "notified";
-    }, 30s));
+    REQUIRE(Eventually(
+        [&] {
+            return JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + order_id).body,
+                             "status") == "notified";
+        },
+        30s));
     REQUIRE(Eventually([&] { return Depth(client, kInventoryDlq) == poison.size(); }, 15s));
 
     auto dead = Drain(client, kInventoryDlq);
@@ -113,7 +119,8 @@ TEST_CASE("each kind of poison reaches the DLQ at once with its failure record",
         CHECK(events::ParseTime(Header(d, "x-first-failed-at")).has_value());
         CHECK(events::ParseTime(Header(d, "x-failed-at")).has_value());
         CHECK(Header(d, "x-consumer").starts_with("inventory@"));
-        CHECK(Header(d, "traceparent") == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        CHECK(Header(d, "traceparent") ==
+              "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
         // Body and properties unchanged; dead letters arrive in publish order.
         CHECK(d.body == poison[i].second.body);
         CHECK(d.properties.message_id == poison[i].second.properties.message_id);
@@ -156,7 +163,8 @@ TEST_CASE("a transient failure is retried after the delays and dead-lettered aft
     // to order.placed: the stream saw the order once.
     const auto log = p.inventory.Log();
     size_t attempts = 0;
-    for (auto pos = log.find(order_id); pos != std::string::npos; pos = log.find(order_id, pos + 1)) {
+    for (auto pos = log.find(order_id); pos != std::string::npos;
+         pos = log.find(order_id, pos + 1)) {
         ++attempts;
     }
     CHECK(attempts == 3);
@@ -166,7 +174,8 @@ TEST_CASE("a transient failure is retried after the delays and dead-lettered aft
 
 TEST_CASE("a message that crashes the consumer every time ends in the DLQ via the delivery limit",
           "[failure]") {
-    Pipeline p({}, {{"ORDERFLOW_TEST_CRASH_MARKER", "crash-me-please"}, {"ORDERFLOW_PREFETCH", "1"}});
+    Pipeline p({},
+               {{"ORDERFLOW_TEST_CRASH_MARKER", "crash-me-please"}, {"ORDERFLOW_PREFETCH", "1"}});
     p.StartAll();
     auto client = Connect(p.vhost);
     auto crash = PostOrder(p.ingress.Port(), "crash-me-please", {{"burger", 1}});
@@ -176,13 +185,15 @@ TEST_CASE("a message that crashes the consumer every time ends in the DLQ via th
 
     // A supervisor: restart the consumer whenever it dies, as systemd or compose would.
     int crashes = 0;
-    const bool dead_lettered = Eventually([&] {
-        if (!p.inventory.Running()) {
-            ++crashes;
-            p.inventory.Start();
-        }
-        return Depth(client, kInventoryDlq) == 1;
-    }, 180s, 200ms);
+    const bool dead_lettered = Eventually(
+        [&] {
+            if (!p.inventory.Running()) {
+                ++crashes;
+                p.inventory.Start();
+            }
+            return Depth(client, kInventoryDlq) == 1;
+        },
+        180s, 200ms);
     REQUIRE(dead_lettered);
     CHECK(crashes >= 10);
     auto dead = Drain(client, kInventoryDlq);
@@ -190,11 +201,14 @@ TEST_CASE("a message that crashes the consumer every time ends in the DLQ via th
     CHECK(dead[0].body.find("crash-me-please") != std::string::npos);
     CHECK(Header(dead[0], "x-error-kind") == "exhausted");
     CHECK(Header(dead[0], "x-error").find("crash loop") != std::string::npos);
-    REQUIRE(Eventually([&] {
-        return JsonField(HttpCall("GET", p.ingress.Port(),
-                                  "/orders/" + JsonField(fine.body, "order_id")).body,
-                         "status") == "notified";
-    }, 30s));
+    REQUIRE(Eventually(
+        [&] {
+            return JsonField(HttpCall("GET", p.ingress.Port(),
+                                      "/orders/" + JsonField(fine.body, "order_id"))
+                                 .body,
+                             "status") == "notified";
+        },
+        30s));
 }
 
 TEST_CASE("SIGTERM during consumption loses nothing and applies nothing twice", "[failure]") {
@@ -213,15 +227,17 @@ TEST_CASE("SIGTERM during consumption loses nothing and applies nothing twice", 
     CHECK(*exit_code == 0);
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());
-    REQUIRE(Eventually([&] {
-        for (const auto& id : ids) {
-            if (JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "status") !=
-                "notified") {
-                return false;
+    REQUIRE(Eventually(
+        [&] {
+            for (const auto& id : ids) {
+                if (JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "status") !=
+                    "notified") {
+                    return false;
+                }
             }
-        }
-        return true;
-    }, 60s, 250ms));
+            return true;
+        },
+        60s, 250ms));
     CHECK(HttpCall("GET", p.inventory.Port(), "/inventory").body.find("\"fries\":50") !=
           std::string::npos);
 }

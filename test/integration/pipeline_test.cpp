@@ -1,8 +1,7 @@
 // The core pipeline end to end on a real broker: exactly-once effects under concurrency,
 // duplicates, a consumer killed mid-flight, and a flash sale.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
 #include <mutex>
@@ -86,7 +85,8 @@ TEST_CASE("200 concurrent orders all reach notified, stock drops exactly, one no
 
     CHECK(StockOf(p.inventory.Port(), "fries") == 0);
     for (const auto& id : ids) {
-        const auto body = HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
+        const auto body =
+            HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
         REQUIRE(CountOccurrences(body, "\"order_id\"") == 1);
         CHECK(JsonField(body, "outcome") == "confirmed");
     }
@@ -120,13 +120,16 @@ TEST_CASE("the same OrderPlaced published 5 times with one message_id changes st
     }
     REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
     // Give the duplicates time to be consumed (they are acked without effect).
-    REQUIRE(Eventually([&] {
-        auto info = client->Inspect(broker::kInventoryQueue);
-        return info && *info && (*info)->messages == 0;
-    }, 30s));
+    REQUIRE(Eventually(
+        [&] {
+            auto info = client->Inspect(broker::kInventoryQueue);
+            return info && *info && (*info)->messages == 0;
+        },
+        30s));
     std::this_thread::sleep_for(1s);
     CHECK(StockOf(p.inventory.Port(), "pizza") == 47);
-    const auto body = HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + order_id).body;
+    const auto body =
+        HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + order_id).body;
     CHECK(CountOccurrences(body, "\"order_id\"") == 1);
     CHECK(CountOccurrences(p.inventory.Log(), "duplicate") == 4);
 }
@@ -159,7 +162,8 @@ TEST_CASE("orders posted while inventory is killed wait in the queue and drain o
     for (const auto& id : ids) {
         const auto order = HttpCall("GET", p.ingress.Port(), "/orders/" + id).body;
         rejected += JsonField(order, "outcome") == "rejected";
-        const auto body = HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
+        const auto body =
+            HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
         REQUIRE(CountOccurrences(body, "\"order_id\"") == 1);
     }
     CHECK(rejected == 150);
@@ -179,7 +183,8 @@ TEST_CASE("flash sale: 100 units and 1000 concurrent buyers sell exactly 100, ne
     REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 120s, 500ms));
     int confirmed = 0, rejected = 0;
     for (const auto& id : ids) {
-        const auto outcome = JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "outcome");
+        const auto outcome =
+            JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "outcome");
         confirmed += outcome == "confirmed";
         rejected += outcome == "rejected";
     }

@@ -5,12 +5,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <strings.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -269,22 +269,25 @@ Pipeline::Pipeline(std::map<std::string, std::string> extra_env,
                    std::map<std::string, std::string> inventory_env)
     : dir(NewTestDir()),
       env(PipelineEnv(vhost, dir, std::move(extra_env))),
-      inventory("orderflow-inventory", PipelineEnv(vhost, dir, [&] {
-                    auto e = env;
-                    for (auto& [k, v] : inventory_env) e[k] = v;
-                    return e;
-                }()),
+      inventory("orderflow-inventory",
+                PipelineEnv(vhost, dir,
+                            [&] {
+                                auto e = env;
+                                for (auto& [k, v] : inventory_env) e[k] = v;
+                                return e;
+                            }()),
                 dir),
       notification("orderflow-notification", env, dir),
-      ingress("orderflow-ingress",
-              [&] {
-                  auto e = env;
-                  e["ORDERFLOW_INVENTORY_URL"] = "http://127.0.0.1:" + std::to_string(inventory.Port());
-                  e["ORDERFLOW_NOTIFICATION_URL"] =
-                      "http://127.0.0.1:" + std::to_string(notification.Port());
-                  return e;
-              }(),
-              dir) {}
+      ingress(
+          "orderflow-ingress",
+          [&] {
+              auto e = env;
+              e["ORDERFLOW_INVENTORY_URL"] = "http://127.0.0.1:" + std::to_string(inventory.Port());
+              e["ORDERFLOW_NOTIFICATION_URL"] =
+                  "http://127.0.0.1:" + std::to_string(notification.Port());
+              return e;
+          }(),
+          dir) {}
 
 void Pipeline::StartAll() {
     inventory.Start();

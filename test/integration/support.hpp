@@ -31,19 +31,19 @@ std::string NewId();
 
 // A vhost of its own (created through the management API, deleted at the end).
 class Vhost final {
-public:
+  public:
     Vhost();
     ~Vhost();
     const std::string& Name() const { return name_; }
     std::string AmqpUrl() const;
 
-private:
+  private:
     std::string name_;
 };
 
 // An orderflow binary run as a child process with its log in `dir`/<name>.log.
 class Service final {
-public:
+  public:
     Service(std::string binary, std::map<std::string, std::string> env,
             std::filesystem::path log_dir);
     ~Service();  // SIGKILL if still running
@@ -57,7 +57,7 @@ public:
     std::string Log() const;
     pid_t Pid() const { return pid_; }
 
-private:
+  private:
     std::string binary_;
     std::map<std::string, std::string> env_;
     std::filesystem::path log_path_;

@@ -203,7 +203,7 @@ TEST_CASE("?fail=1 gives 502 after exactly retries + 1 attempts at /reserve", "[
           0);
 }
 
-TEST_CASE("5 failed attempts open the breaker; it refuses fast, then a half-open trial decides",
+TEST_CASE("5 failed attempts open the breaker - it refuses fast, then a half-open trial decides",
           "[sync]") {
     Pipeline p(EnvMap{{"ORDERFLOW_SYNC_RETRIES", "2"},
                       {"ORDERFLOW_BREAKER_FAILURES", "5"},

@@ -42,7 +42,7 @@ TEST_CASE("a success resets the count of failures in a row") {
     CHECK(breaker.Current() == CircuitBreaker::State::kClosed);
 }
 
-TEST_CASE("after the open period one trial goes through; its outcome decides") {
+TEST_CASE("after the open period one trial goes through - its outcome decides") {
     FakeClock clock;
     CircuitBreaker breaker(1, 10s, clock.Fn());
     breaker.OnFailure();

@@ -1,6 +1,5 @@
 // Unit tests of events/ids.hpp: UUIDs, RFC 3339 times, W3C traceparent.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -42,10 +41,10 @@ TEST_CASE("IsUuid accepts 8-4-4-4-12 hex in either case and nothing else") {
     CHECK(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6e"));
     CHECK(ev::IsUuid("0B6F3C58-5C1E-4C7A-9D3E-1F2A3B4C5D6E"));
     CHECK_FALSE(ev::IsUuid(""));
-    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6"));     // short
-    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6e0"));   // long
-    CHECK_FALSE(ev::IsUuid("0b6f3c585-c1e-4c7a-9d3e-1f2a3b4c5d6e"));    // dash moved
-    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6g"));    // not hex
+    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6"));    // short
+    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6e0"));  // long
+    CHECK_FALSE(ev::IsUuid("0b6f3c585-c1e-4c7a-9d3e-1f2a3b4c5d6e"));   // dash moved
+    CHECK_FALSE(ev::IsUuid("0b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6g"));   // not hex
     CHECK_FALSE(ev::IsUuid("{b6f3c58-5c1e-4c7a-9d3e-1f2a3b4c5d6e}"));
     CHECK_FALSE(ev::IsUuid("../../../../../../../../../etc/passwd"));
 }
@@ -88,13 +87,29 @@ TEST_CASE("ParseTime reads the minute form, a plain date, and a zone-less time a
 }
 
 TEST_CASE("ParseTime rejects malformed, impossible and unrepresentable times") {
-    for (const char* bad : {"", "yesterday", "2026-11-21T", "2026-11-21T12", "2026-11-21T12:00:00.Z",
-                            "2026-11-21T12:00:00+0100", "2026-11-21T12:00:00+01",
-                            "2026-11-21T12:00:00Z ", " 2026-11-21", "2026-11-21T12:00:00ZZ",
-                            "2026-02-29", "2026-13-01", "2026-00-10", "2026-11-31",
-                            "2026-11-21T24:00:00Z", "2026-11-21T12:60:00Z", "2026-11-21T12:00:61Z",
-                            "2026-11-21T12:00:00+24:00", "2026-11-21T12:00:00+01:60",
-                            "+2026-11-21", "2026-1-21", "9999-12-31T23:59:59Z", "0001-01-01",
+    for (const char* bad : {"",
+                            "yesterday",
+                            "2026-11-21T",
+                            "2026-11-21T12",
+                            "2026-11-21T12:00:00.Z",
+                            "2026-11-21T12:00:00+0100",
+                            "2026-11-21T12:00:00+01",
+                            "2026-11-21T12:00:00Z ",
+                            " 2026-11-21",
+                            "2026-11-21T12:00:00ZZ",
+                            "2026-02-29",
+                            "2026-13-01",
+                            "2026-00-10",
+                            "2026-11-31",
+                            "2026-11-21T24:00:00Z",
+                            "2026-11-21T12:60:00Z",
+                            "2026-11-21T12:00:61Z",
+                            "2026-11-21T12:00:00+24:00",
+                            "2026-11-21T12:00:00+01:60",
+                            "+2026-11-21",
+                            "2026-1-21",
+                            "9999-12-31T23:59:59Z",
+                            "0001-01-01",
                             "2026-11-21T12:00:00.000Z\n"}) {
         INFO(bad);
         CHECK_FALSE(ev::ParseTime(bad).has_value());
@@ -104,8 +119,8 @@ TEST_CASE("ParseTime rejects malformed, impossible and unrepresentable times") {
 }
 
 TEST_CASE("FormatTime and ParseTime round trip") {
-    for (const int64_t ms : {kNoonMillis, int64_t{0}, int64_t{1}, int64_t{-86400001},
-                             int64_t{253402300799000} / 40}) {
+    for (const int64_t ms :
+         {kNoonMillis, int64_t{0}, int64_t{1}, int64_t{-86400001}, int64_t{253402300799000} / 40}) {
         CHECK(Millis(ev::FormatTime(ev::FromUnixMillis(ms))) == ms);
     }
 }
@@ -132,7 +147,8 @@ TEST_CASE("a W3C traceparent parses and formats back unchanged") {
     CHECK(ctx->parent_id == "00f067aa0ba902b7");
     CHECK(ctx->flags == 1);
     CHECK(ev::FormatTraceparent(*ctx) == kTraceparent);
-    const auto unsampled = ev::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    const auto unsampled =
+        ev::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
     REQUIRE(unsampled.has_value());
     CHECK(unsampled->flags == 0);
     CHECK(ev::ParseTraceparent("  " + kTraceparent + "\t").has_value());
@@ -160,8 +176,8 @@ TEST_CASE("invalid traceparents are rejected") {
 }
 
 TEST_CASE("a future traceparent version is read as far as version 00 goes") {
-    const auto ctx =
-        ev::ParseTraceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future");
+    const auto ctx = ev::ParseTraceparent(
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future");
     REQUIRE(ctx.has_value());
     CHECK(ctx->trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
     CHECK(ev::FormatTraceparent(*ctx) == kTraceparent);  // we speak version 00 onwards

@@ -1,8 +1,7 @@
 // Unit tests: the events codec survives hostile input (deep nesting, bad UTF-8, NUL bytes,
 // random and mutated bodies) and concurrent use, answering with errors rather than crashing.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 #include <thread>
@@ -28,9 +27,7 @@ std::string WithExtraField(const std::string& body, const std::string& extra) {
     return body.substr(0, body.size() - 1) + "," + extra + "}";
 }
 
-std::string Nested(std::size_t depth) {
-    return std::string(depth, '[') + std::string(depth, ']');
-}
+std::string Nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 // Every decoder on one body; none may crash, throw or accept what it should not.
 void DecodeWithEverything(const std::string& body) {
@@ -60,7 +57,8 @@ TEST_CASE("well-formed but deeply nested JSON is refused past 64 levels, even in
     CHECK(deep.error().kind == Kind::kNotJson);
     CHECK_THAT(deep.error().message, Catch::Contains("nested deeper than 64"));
 
-    const auto hidden = ev::DecodeOrderPlaced(WithExtraField(kValidOrderPlaced, "\"x\":" + Nested(100000)));
+    const auto hidden =
+        ev::DecodeOrderPlaced(WithExtraField(kValidOrderPlaced, "\"x\":" + Nested(100000)));
     REQUIRE_FALSE(hidden.has_value());
     CHECK(hidden.error().kind == Kind::kNotJson);
     // The root object is level 1, so an unknown field may nest 63 more.
@@ -69,9 +67,9 @@ TEST_CASE("well-formed but deeply nested JSON is refused past 64 levels, even in
 }
 
 TEST_CASE("invalid UTF-8 and lone surrogates are not JSON") {
-    for (const std::string& bad : {std::string("\"\xC3\x28\""), std::string("\"\xED\xA0\x80\""),
-                                  std::string("\"\xC0\xAF\""), std::string("\"\xFF\""),
-                                  std::string(R"("\ud800")")}) {
+    for (const std::string& bad :
+         {std::string("\"\xC3\x28\""), std::string("\"\xED\xA0\x80\""), std::string("\"\xC0\xAF\""),
+          std::string("\"\xFF\""), std::string(R"("\ud800")")}) {
         const auto result = ev::DecodeOrderRequest(R"({"user_id":)" + bad + R"(,"items":{"a":1}})");
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kNotJson);
@@ -84,7 +82,8 @@ TEST_CASE("invalid UTF-8 and lone surrogates are not JSON") {
 
 TEST_CASE("NUL bytes: raw ones are not JSON, escaped ones are kept, not truncated") {
     using namespace std::string_literals;
-    const auto raw_in_string = ev::DecodeOrderRequest("{\"user_id\":\"a\0b\",\"items\":{\"a\":1}}"s);
+    const auto raw_in_string =
+        ev::DecodeOrderRequest("{\"user_id\":\"a\0b\",\"items\":{\"a\":1}}"s);
     REQUIRE_FALSE(raw_in_string.has_value());
     CHECK(raw_in_string.error().kind == Kind::kNotJson);
 
@@ -100,13 +99,15 @@ TEST_CASE("NUL bytes: raw ones are not JSON, escaped ones are kept, not truncate
 
 TEST_CASE("huge numbers are rejected, never wrapped into a valid quantity") {
     for (const std::string number : {"1e400", "-1e400"}) {
-        const auto result = ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":)" + number + "}}");
+        const auto result =
+            ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":)" + number + "}}");
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kNotJson);
     }
     for (const std::string number : {"4294967297", "-4294967295", "9223372036854775808", "1e3"}) {
         INFO(number);
-        const auto result = ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":)" + number + "}}");
+        const auto result =
+            ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":)" + number + "}}");
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kSchemaViolation);
     }
@@ -114,7 +115,8 @@ TEST_CASE("huge numbers are rejected, never wrapped into a valid quantity") {
 
 TEST_CASE("error messages escape control characters and stay short") {
     const std::string key = "evil\\n\\u0001" + std::string(5000, 'k');
-    const auto result = ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":1},")" + key + "\":1}");
+    const auto result =
+        ev::DecodeOrderRequest(R"({"user_id":"u","items":{"a":1},")" + key + "\":1}");
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().kind == Kind::kSchemaViolation);
     CHECK_THAT(result.error().message, Catch::StartsWith("/evil\\x0a\\x01kkk"));
@@ -136,7 +138,9 @@ TEST_CASE("random bytes never crash a decoder and are never accepted") {
 
 TEST_CASE("whatever a mutated body decodes to re-encodes into a body that validates") {
     std::mt19937 random(42);
-    const std::string alphabet = "{}[]\":,0123456789.-eE \\u00ff\x01\x80" "abcdefzZ";
+    const std::string alphabet =
+        "{}[]\":,0123456789.-eE \\u00ff\x01\x80"
+        "abcdefzZ";
     std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
     int accepted = 0;
     for (int i = 0; i < 4000; ++i) {
@@ -150,7 +154,8 @@ TEST_CASE("whatever a mutated body decodes to re-encodes into a body that valida
         REQUIRE(ev::Validate(ev::EventType::kOrderPlaced, ev::Encode(*decoded)).has_value());
         REQUIRE(ev::DecodeOrderPlaced(ev::Encode(*decoded))->items == decoded->items);
     }
-    CHECK(accepted > 0);  // some mutations (inside ids, skus) stay valid: the property was exercised
+    CHECK(accepted >
+          0);  // some mutations (inside ids, skus) stay valid: the property was exercised
 }
 
 TEST_CASE("concurrent decoding from several threads gives the same answers as one thread") {

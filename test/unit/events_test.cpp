@@ -1,7 +1,7 @@
 // Unit tests of the events codec: round trips, the order request's limits, poison kinds.
-// (Robustness against hostile input: events_robustness_test.cpp; ids and times: events_ids_test.cpp.)
+// (Robustness against hostile input: events_robustness_test.cpp; ids and times:
+// events_ids_test.cpp.)
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "events/codec.hpp"
@@ -26,9 +26,8 @@ std::string OrderPlacedBody(const std::string& items = R"([{"sku":"burger","quan
                             const std::string& extra = "", const std::string& version = "1",
                             const std::string& type = "OrderPlaced") {
     return std::string(R"({"event_id":")") + kEventId + R"(","event_type":")" + type +
-           R"(","schema_version":)" + version + R"(,"occurred_at":")" + kAt +
-           R"(","order_id":")" + kOrderId + R"(","user_id":"user1","items":)" + items + extra +
-           "}";
+           R"(","schema_version":)" + version + R"(,"occurred_at":")" + kAt + R"(","order_id":")" +
+           kOrderId + R"(","user_id":"user1","items":)" + items + extra + "}";
 }
 
 std::string Request(const std::string& user_id, const std::string& items) {
@@ -73,7 +72,8 @@ TEST_CASE("event type names, routing keys and codes are the wire names of the SP
 TEST_CASE("OrderPlaced encodes compactly in the SPEC's field order and decodes back") {
     const ev::OrderPlaced event{MakeEnvelope(ev::EventType::kOrderPlaced), "user1", TwoItems()};
     const std::string body = ev::Encode(event);
-    CHECK(body == OrderPlacedBody(R"([{"sku":"burger","quantity":1},{"sku":"fries","quantity":2}])"));
+    CHECK(body ==
+          OrderPlacedBody(R"([{"sku":"burger","quantity":1},{"sku":"fries","quantity":2}])"));
     CHECK(ev::Validate(ev::EventType::kOrderPlaced, body).has_value());
 
     const auto decoded = ev::DecodeOrderPlaced(body);
@@ -103,8 +103,9 @@ TEST_CASE("InventoryReserved and InventoryRejected round trip through DecodeInve
                                          "Item 'fries' is out of stock"};
     const std::string body = ev::Encode(ev::InventoryEvent{rejected});
     CHECK(body == ev::Encode(rejected));
-    CHECK_THAT(body, Catch::EndsWith(
-                         R"("reason_code":"OUT_OF_STOCK","reason":"Item 'fries' is out of stock"})"));
+    CHECK_THAT(body,
+               Catch::EndsWith(
+                   R"("reason_code":"OUT_OF_STOCK","reason":"Item 'fries' is out of stock"})"));
     CHECK(ev::Validate(ev::EventType::kInventoryRejected, body).has_value());
     const auto decoded = ev::DecodeInventoryEvent(body);
     REQUIRE(decoded.has_value());
@@ -143,14 +144,17 @@ TEST_CASE("DecodeEnvelope reads the envelope of every event type") {
     REQUIRE(placed.has_value());
     CHECK(placed->type == ev::EventType::kOrderPlaced);
     // It validates the whole body, not only the envelope.
-    RequireError(ev::DecodeEnvelope(OrderPlacedBody("[]")), Kind::kSchemaViolation, "/items: minItems");
+    RequireError(ev::DecodeEnvelope(OrderPlacedBody("[]")), Kind::kSchemaViolation,
+                 "/items: minItems");
 }
 
 TEST_CASE("an order request decodes with its items in request order") {
-    const auto request = ev::DecodeOrderRequest(R"({"user_id":"user1","items":{"pizza":2,"burger":1,"so_da.2-x":1000}})");
+    const auto request = ev::DecodeOrderRequest(
+        R"({"user_id":"user1","items":{"pizza":2,"burger":1,"so_da.2-x":1000}})");
     REQUIRE(request.has_value());
     CHECK(request->user_id == "user1");
-    CHECK(request->items == std::vector<ev::Item>{{"pizza", 2}, {"burger", 1}, {"so_da.2-x", 1000}});
+    CHECK(request->items ==
+          std::vector<ev::Item>{{"pizza", 2}, {"burger", 1}, {"so_da.2-x", 1000}});
     // Duplicate keys are kept as parsed; merging them is the handler's business.
     const auto duplicated = ev::DecodeOrderRequest(Request(R"("u")", R"({"a":1,"a":2})"));
     REQUIRE(duplicated.has_value());
@@ -209,12 +213,14 @@ TEST_CASE("an order request's quantities are integers from 1 to 1000") {
                  "/items/burger: minimum 1");
     RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":1,"burger":1001})")),
                  Kind::kSchemaViolation, "/items/burger: maximum 1000");
-    RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":-5})")), Kind::kSchemaViolation, "minimum");
+    RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":-5})")), Kind::kSchemaViolation,
+                 "minimum");
     RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":1.5})")), Kind::kSchemaViolation,
                  "/items/a: type \"integer\"");
     RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":"1"})")), Kind::kSchemaViolation,
                  "/items/a: type \"integer\"");
-    RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":null})")), Kind::kSchemaViolation, "type");
+    RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":null})")), Kind::kSchemaViolation,
+                 "type");
     RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":18446744073709551615})")),
                  Kind::kSchemaViolation, "maximum");
     RequireError(ev::DecodeOrderRequest(Request(u, R"({"a":123456789012345678901234567890})")),
@@ -246,36 +252,45 @@ TEST_CASE("an unknown schema_version is kUnknownVersion even when the v1 schema 
     RequireError(ev::DecodeOrderPlaced(OrderPlacedBody("[]", "", "2")), Kind::kUnknownVersion,
                  "schema_version 2");
     RequireError(ev::DecodeEnvelope(OrderPlacedBody("[]", "", "0")), Kind::kUnknownVersion, "0");
-    RequireError(ev::DecodeOrderPlaced(OrderPlacedBody("[]", "", "-1")), Kind::kUnknownVersion, "-1");
-    RequireError(ev::Validate(ev::EventType::kOrderPlaced, OrderPlacedBody(R"([{"sku":"a","quantity":1}])", "", "99999999999999999999")),
-                 Kind::kSchemaViolation, "/schema_version: type");
-    RequireError(ev::DecodeOrderPlaced(OrderPlacedBody(R"([{"sku":"a","quantity":1}])", "", "\"1\"")),
-                 Kind::kSchemaViolation, "/schema_version: type \"integer\"");
+    RequireError(ev::DecodeOrderPlaced(OrderPlacedBody("[]", "", "-1")), Kind::kUnknownVersion,
+                 "-1");
+    RequireError(
+        ev::Validate(ev::EventType::kOrderPlaced,
+                     OrderPlacedBody(R"([{"sku":"a","quantity":1}])", "", "99999999999999999999")),
+        Kind::kSchemaViolation, "/schema_version: type");
+    RequireError(
+        ev::DecodeOrderPlaced(OrderPlacedBody(R"([{"sku":"a","quantity":1}])", "", "\"1\"")),
+        Kind::kSchemaViolation, "/schema_version: type \"integer\"");
 }
 
 TEST_CASE("a missing or unknown event_type is kUnknownType") {
     RequireError(ev::DecodeOrderPlaced(OrderPlacedBody("[]", "", "1", "OrderShipped")),
                  Kind::kUnknownType, "unknown event_type \"OrderShipped\"");
-    RequireError(ev::DecodeEnvelope(R"({"schema_version":1})"), Kind::kUnknownType, "missing event_type");
+    RequireError(ev::DecodeEnvelope(R"({"schema_version":1})"), Kind::kUnknownType,
+                 "missing event_type");
     RequireError(ev::DecodeEnvelope(R"({"event_type":7})"), Kind::kUnknownType, "not a string");
     RequireError(ev::DecodeEnvelope("[1]"), Kind::kSchemaViolation, "(root): type");
     RequireError(ev::DecodeEnvelope("{"), Kind::kNotJson, "offset 1");
 }
 
 TEST_CASE("a decoder given another event type answers kUnknownType naming both") {
-    const ev::InventoryReserved reserved{MakeEnvelope(ev::EventType::kInventoryReserved), "u", TwoItems()};
+    const ev::InventoryReserved reserved{MakeEnvelope(ev::EventType::kInventoryReserved), "u",
+                                         TwoItems()};
     RequireError(ev::DecodeOrderPlaced(ev::Encode(reserved)), Kind::kUnknownType,
                  "expected OrderPlaced, got InventoryReserved");
     RequireError(ev::DecodeInventoryEvent(OrderPlacedBody()), Kind::kUnknownType,
                  "expected InventoryReserved or InventoryRejected, got OrderPlaced");
-    RequireError(ev::DecodeNotificationSent(OrderPlacedBody()), Kind::kUnknownType, "got OrderPlaced");
+    RequireError(ev::DecodeNotificationSent(OrderPlacedBody()), Kind::kUnknownType,
+                 "got OrderPlaced");
     RequireError(ev::Validate(ev::EventType::kInventoryReserved, OrderPlacedBody()),
                  Kind::kUnknownType, "expected InventoryReserved");
 }
 
 TEST_CASE("event schema violations name the JSON pointer and the broken limit") {
     using ev::DecodeOrderPlaced;
-    const auto item = [](const std::string& q) { return R"([{"sku":"burger","quantity":)" + q + "}]"; };
+    const auto item = [](const std::string& q) {
+        return R"([{"sku":"burger","quantity":)" + q + "}]";
+    };
     RequireError(DecodeOrderPlaced(OrderPlacedBody(item("1001"))), Kind::kSchemaViolation,
                  "/items/0/quantity: maximum 1000");
     RequireError(DecodeOrderPlaced(OrderPlacedBody(item("0"))), Kind::kSchemaViolation,
@@ -290,7 +305,8 @@ TEST_CASE("event schema violations name the JSON pointer and the broken limit") 
                  Kind::kSchemaViolation, "/items/0/sku: pattern");
     RequireError(DecodeOrderPlaced(OrderPlacedBody(R"([{"quantity":1}])")), Kind::kSchemaViolation,
                  "/items/0: required (missing \"sku\")");
-    RequireError(DecodeOrderPlaced(OrderPlacedBody("[]")), Kind::kSchemaViolation, "/items: minItems 1");
+    RequireError(DecodeOrderPlaced(OrderPlacedBody("[]")), Kind::kSchemaViolation,
+                 "/items: minItems 1");
     std::string many = "[";
     for (int i = 0; i < 101; ++i) many += std::string(i ? "," : "") + R"({"sku":"a","quantity":1})";
     RequireError(DecodeOrderPlaced(OrderPlacedBody(many + "]")), Kind::kSchemaViolation,
@@ -310,8 +326,9 @@ TEST_CASE("event envelopes need a UUID event_id and order_id and a real RFC 3339
                  "/occurred_at: pattern");
     RequireError(ev::DecodeOrderPlaced(replace(body, kAt, "2026-13-45T99:99:99Z")),
                  Kind::kSchemaViolation, "/occurred_at: format");
-    RequireError(ev::DecodeOrderPlaced(replace(body, R"("event_id":")" + std::string(kEventId) + "\",", "")),
-                 Kind::kSchemaViolation, "(root): required (missing \"event_id\")");
+    RequireError(
+        ev::DecodeOrderPlaced(replace(body, R"("event_id":")" + std::string(kEventId) + "\",", "")),
+        Kind::kSchemaViolation, "(root): required (missing \"event_id\")");
     CHECK(ev::DecodeOrderPlaced(replace(body, kAt, "2026-11-21T13:00:00.123456+01:00")));
 }
 

@@ -1,12 +1,12 @@
 // Business handlers on an in-memory store, with a fixed clock and ids.
-#include <catch2/catch.hpp>
-
 #include <SQLiteCpp/Transaction.h>
 
+#include <catch2/catch.hpp>
+
+#include "events/codec.hpp"
 #include "handlers/inventory.hpp"
 #include "handlers/notification.hpp"
 #include "handlers/order_status.hpp"
-#include "events/codec.hpp"
 #include "store/database.hpp"
 
 using namespace orderflow;
@@ -71,7 +71,8 @@ TEST_CASE("the same sku listed twice is summed before the stock check") {
     auto db = store::OpenDatabase(":memory:", store::Durability::kNormal);
     store::StockTable stock(*db);
     stock.SeedIfEmpty({{"pizza", 3}});
-    auto outcome = handlers::ReserveStock(Order({{"pizza", 2}, {"pizza", 2}}), stock, FixedContext());
+    auto outcome =
+        handlers::ReserveStock(Order({{"pizza", 2}, {"pizza", 2}}), stock, FixedContext());
     CHECK(std::holds_alternative<events::InventoryRejected>(outcome));
     CHECK(stock.Available("pizza") == 3);
 }
@@ -93,8 +94,9 @@ TEST_CASE("notifications read the way the reference logs did and are recorded on
     CHECK(events::Validate(events::EventType::kNotificationSent, events::Encode(sent)));
 
     auto rejected = handlers::ReserveStock(Order({{"food", 1}}), stock, ctx);
-    CHECK(handlers::NotificationText(rejected) ==
-          "Order 22222222-2222-4222-8222-222222222222 rejected: Item 'food' not found in inventory");
+    CHECK(
+        handlers::NotificationText(rejected) ==
+        "Order 22222222-2222-4222-8222-222222222222 rejected: Item 'food' not found in inventory");
 }
 
 TEST_CASE("the order projection goes accepted, rejected, notified for a rejected order") {

@@ -2,18 +2,16 @@
 // around the async client, and a raw POSIX socket for clients that misbehave.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <atomic>
+#include <catch2/catch.hpp>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -65,8 +63,8 @@ inline http::Handler EchoHandler() {
 }
 
 inline http::ClientResult SendSync(http::Client& client, std::string method, std::string target,
-                            std::string body = {}, std::chrono::milliseconds timeout = 5s,
-                            std::vector<std::pair<std::string, std::string>> headers = {}) {
+                                   std::string body = {}, std::chrono::milliseconds timeout = 5s,
+                                   std::vector<std::pair<std::string, std::string>> headers = {}) {
     auto promise = std::make_shared<std::promise<http::ClientResult>>();
     auto future = promise->get_future();
     client.Send(std::move(method), std::move(target), std::move(body), std::move(headers), timeout,

@@ -43,8 +43,8 @@ TEST_CASE("on_complete sees each request's method, path and answer", "[http][net
     options.on_complete = [&](const http::Request& request, const http::Response& response,
                               std::chrono::nanoseconds elapsed) {
         std::lock_guard lock(mutex);
-        seen.push_back(request.method + " " + request.path + " " +
-                       std::to_string(response.status) + (elapsed.count() >= 0 ? "" : " ?"));
+        seen.push_back(request.method + " " + request.path + " " + std::to_string(response.status) +
+                       (elapsed.count() >= 0 ? "" : " ?"));
     };
     Harness h(options, [](http::Request&& request, http::Respond respond) {
         respond(http::Json(request.method == "POST" ? 202 : 200, "{}"));
@@ -54,8 +54,8 @@ TEST_CASE("on_complete sees each request's method, path and answer", "[http][net
     REQUIRE(SendSync(client, "POST", "/orders", "{}").has_value());
     REQUIRE(SendSync(client, "POST", "/orders", std::string(70000, 'x')).has_value());
     std::lock_guard lock(mutex);
-    CHECK(seen == std::vector<std::string>{"GET /orders/1 200", "POST /orders 202",
-                                           "POST /orders 413"});
+    CHECK(seen ==
+          std::vector<std::string>{"GET /orders/1 200", "POST /orders 202", "POST /orders 413"});
 }
 
 TEST_CASE("Connection: close is honoured after the answer", "[http][net]") {
@@ -83,9 +83,12 @@ TEST_CASE("Stop closes open keep-alive connections and refuses new ones", "[http
 }
 
 TEST_CASE("many concurrent requests from several threads are all answered", "[http][net]") {
-    Harness h({}, [](http::Request&& request, http::Respond respond) {
-        respond(http::Json(200, request.body));
-    }, 4);
+    Harness h(
+        {},
+        [](http::Request&& request, http::Respond respond) {
+            respond(http::Json(200, request.body));
+        },
+        4);
     http::Client client(h.io.get_executor(), h.Url());
     std::atomic<int> ok{0};
     std::vector<std::thread> senders;

@@ -54,7 +54,7 @@ TEST_CASE("a handler may answer later from another thread", "[http][net]") {
     CHECK(second->body == R"({"status":"accepted"})");
 }
 
-TEST_CASE("a body over the limit gets 413 PAYLOAD_TOO_LARGE; one at the limit is accepted",
+TEST_CASE("a body over the limit gets 413 PAYLOAD_TOO_LARGE - one at the limit is accepted",
           "[http][net]") {
     std::atomic<int> handled{0};
     Harness h({}, [&](http::Request&& request, http::Respond respond) {
@@ -109,8 +109,7 @@ TEST_CASE("the header timeout closes a connection that sends half a header", "[h
     CHECK(data.find("200") == std::string::npos);
 }
 
-TEST_CASE("the idle timeout closes a keep-alive connection with no next request",
-          "[http][net]") {
+TEST_CASE("the idle timeout closes a keep-alive connection with no next request", "[http][net]") {
     http::ServerOptions options;
     options.idle_timeout = 200ms;
     Harness h(options, EchoHandler());
@@ -132,8 +131,7 @@ TEST_CASE("malformed HTTP gets 400 BAD_REQUEST and the connection closes", "[htt
     CHECK(raw.eof);
 }
 
-TEST_CASE("Expect: 100-continue gets an interim answer before the body is sent",
-          "[http][net]") {
+TEST_CASE("Expect: 100-continue gets an interim answer before the body is sent", "[http][net]") {
     Harness h({}, EchoHandler());
     RawSocket raw(h.server->Port());
     raw.Send("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -142,8 +140,7 @@ TEST_CASE("Expect: 100-continue gets an interim answer before the body is sent",
     CHECK(raw.Read(5s, "POST /e hello").find("HTTP/1.1 200 OK") == 0);
 }
 
-TEST_CASE("connections beyond max_connections are refused until a slot frees",
-          "[http][net]") {
+TEST_CASE("connections beyond max_connections are refused until a slot frees", "[http][net]") {
     http::ServerOptions options;
     options.max_connections = 1;
     Harness h(options, EchoHandler());
@@ -165,8 +162,7 @@ TEST_CASE("connections beyond max_connections are refused until a slot frees",
     CHECK(served);
 }
 
-TEST_CASE("the client reports a timeout when the handler does not answer in time",
-          "[http][net]") {
+TEST_CASE("the client reports a timeout when the handler does not answer in time", "[http][net]") {
     std::mutex mutex;
     std::vector<http::Respond> parked;
     Harness h({}, [&](http::Request&&, http::Respond respond) {

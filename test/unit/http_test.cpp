@@ -1,9 +1,7 @@
 // Unit tests for src/http without a network: router, request helpers, JSON errors, address
 // parsing. The server and client over loopback are in http_server_test.cpp.
-#include <catch2/catch.hpp>
-
 #include <boost/asio/io_context.hpp>
-
+#include <catch2/catch.hpp>
 #include <stdexcept>
 
 #include "http/client.hpp"
@@ -67,8 +65,7 @@ TEST_CASE("a known path with another method gets 405 and an Allow header", "[htt
     CHECK(response.headers[0] == std::pair<std::string, std::string>{"Allow", "GET, POST"});
 }
 
-TEST_CASE("a literal segment wins over a parameter whatever the order of registration",
-          "[http]") {
+TEST_CASE("a literal segment wins over a parameter whatever the order of registration", "[http]") {
     http::Router router;
     router.Add("POST", "/orders/{id}", Echo("param"));
     router.Add("POST", "/orders/sync", Echo("sync"));
@@ -85,8 +82,7 @@ TEST_CASE("RouteOf names the matching pattern, or other", "[http]") {
     CHECK(router.RouteOf("/secret/../etc") == "other");
 }
 
-TEST_CASE("query strings are percent-decoded with + as space; the path is kept as sent",
-          "[http]") {
+TEST_CASE("query strings are percent-decoded with + as space - the path is kept as sent", "[http]") {
     http::Request request;
     http::SetTarget(request, "/a%20b+c?user=J%C3%B6rg+M&x=1%2B1&flag&=empty&bad=%zz%4&dup=1&dup=2");
     CHECK(request.target == "/a%20b+c?user=J%C3%B6rg+M&x=1%2B1&flag&=empty&bad=%zz%4&dup=1&dup=2");

@@ -137,7 +137,7 @@ TEST_CASE("without a broker a valid order gets 503 BROKER_UNAVAILABLE with Retry
     CHECK(Is(ingress.Send("POST", "/orders", kOrder, kJson + key), 503, "BROKER_UNAVAILABLE"));
 }
 
-TEST_CASE("unknown orders, paths and methods get 404 and 405; oversized bodies 413",
+TEST_CASE("unknown orders, paths and methods get 404 and 405 - oversized bodies 413",
           "[http][ingress]") {
     Ingress ingress;
     CHECK(Is(ingress.Send("GET", "/orders/not-a-uuid"), 404, "NOT_FOUND"));

@@ -1,7 +1,6 @@
 // `orderflowctl load` input handling without a network: URLs, durations, headers, the
 // pre-serialized request with {{seq}}, result merging and the report formats.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "load/options.hpp"
@@ -90,8 +89,9 @@ TEST_CASE("a GET without a body sends no Content-Length", "[load]") {
     options.url = *ParseUrl("http://h:8001/inventory");
     options.method = "GET";
     const RequestTemplate request(options);
-    CHECK(request.Fixed() == "GET /inventory HTTP/1.1\r\nHost: h:8001\r\n"
-                             "User-Agent: orderflowctl-load\r\n\r\n");
+    CHECK(request.Fixed() ==
+          "GET /inventory HTTP/1.1\r\nHost: h:8001\r\n"
+          "User-Agent: orderflowctl-load\r\n\r\n");
 }
 
 TEST_CASE("load options need a limit and sane numbers", "[load]") {

@@ -1,7 +1,7 @@
 // Retry decisions and failure records, without a broker or a clock.
-#include <catch2/catch.hpp>
-
 #include "service/retry.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace orderflow;
 using namespace orderflow::service;
@@ -64,7 +64,7 @@ TEST_CASE("attempts beyond the delay list reuse the last delay and level") {
     CHECK(later.delay <= 240ms);
 }
 
-TEST_CASE("a delivery without x-attempts is attempt 1; the header is read as a number") {
+TEST_CASE("a delivery without x-attempts is attempt 1 - the header is read as a number") {
     auto d = SampleDelivery();
     CHECK(AttemptOf(d) == 1);
     d.properties.headers["x-attempts"] = int64_t{3};

@@ -89,7 +89,7 @@ TEST_CASE("families render in name order whatever the registration order", "[tel
     CHECK(m < z);
 }
 
-TEST_CASE("label values escape backslash, quote and newline; help escapes backslash and newline",
+TEST_CASE("label values escape backslash, quote and newline - help escapes backslash and newline",
           "[telemetry]") {
     tel::Registry registry;
     registry.GetCounter("e_total", "line1\nback\\slash \"q\"", {{"path", "a\"b\\c\nd"}}).Inc();
@@ -182,7 +182,7 @@ TEST_CASE("a text log line quotes only values that need it", "[telemetry]") {
 }
 
 TEST_CASE(
-    "a text log value with quotes, equals or newline is quoted and escaped; empty is left out",
+    "a text log value with quotes, equals or newline is quoted and escaped - empty is left out",
     "[telemetry]") {
     const auto line =
         tel::FormatLogLine(tel::LogFormat::kText, "svc", FixedTime(), tel::LogLevel::kWarn, "m",

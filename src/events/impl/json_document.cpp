@@ -8,12 +8,12 @@ namespace {
 
 // Iterative parsing keeps the parser itself off the call stack; validating UTF-8 means every
 // string we hand on (to SQLite, logs, HTTP answers) is well-formed.
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 // Forwards SAX events to the document being built, refusing to nest deeper than kMaxJsonDepth.
 class DepthLimiter final {
-public:
+  public:
     explicit DepthLimiter(rapidjson::Document& document) : document_(document) {}
 
     bool Exceeded() const { return exceeded_; }
@@ -45,7 +45,7 @@ public:
         return document_.EndArray(elements);
     }
 
-private:
+  private:
     bool Enter() {
         if (++depth_ > kMaxJsonDepth) {
             exceeded_ = true;
@@ -80,19 +80,19 @@ std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Doc
     out.Populate(generator);
     if (reader.HasParseError()) {
         if (exceeded) {
-            return std::unexpected(NotJson(fmt::format("Invalid JSON at offset {}: nested deeper "
-                                                       "than {} levels.",
-                                                       reader.GetErrorOffset(), kMaxJsonDepth)));
+            return std::unexpected(
+                NotJson(fmt::format("Invalid JSON at offset {}: nested deeper "
+                                    "than {} levels.",
+                                    reader.GetErrorOffset(), kMaxJsonDepth)));
         }
-        return std::unexpected(NotJson(fmt::format("Invalid JSON at offset {}: {}",
-                                                   reader.GetErrorOffset(),
-                                                   rapidjson::GetParseError_En(
-                                                       reader.GetParseErrorCode()))));
+        return std::unexpected(
+            NotJson(fmt::format("Invalid JSON at offset {}: {}", reader.GetErrorOffset(),
+                                rapidjson::GetParseError_En(reader.GetParseErrorCode()))));
     }
     // MemoryStream reads a NUL byte as end of input, so "{}\0junk" would otherwise pass.
     if (stream.Tell() != body.size()) {
-        return std::unexpected(NotJson(fmt::format(
-            "Invalid JSON at offset {}: NUL byte after the document.", stream.Tell())));
+        return std::unexpected(NotJson(
+            fmt::format("Invalid JSON at offset {}: NUL byte after the document.", stream.Tell())));
     }
     return {};
 }

@@ -32,15 +32,15 @@ using SchemaValidator = rapidjson::GenericSchemaValidator<SchemaDocument>;
 }  // namespace orderflow::events::impl
 
 // std::regex costs 350-500 ns per match of our patterns (FastPattern: 30-110 ns), four
-// times per event on every publish and every consume. These specialisations (defined in fast_pattern_schema.cpp) compile each pattern a
-// second time into a FastPattern when it is in that matcher's subset, and match with it; a
-// pattern outside the subset keeps std::regex, and one std::regex cannot compile is still
-// ignored as RapidJSON ignores it. Declared here, before any use, as C++ requires.
+// times per event on every publish and every consume. These specialisations (defined in
+// fast_pattern_schema.cpp) compile each pattern a second time into a FastPattern when it is in that
+// matcher's subset, and match with it; a pattern outside the subset keeps std::regex, and one
+// std::regex cannot compile is still ignored as RapidJSON ignores it. Declared here, before any
+// use, as C++ requires.
 template <>
 template <>
-std::basic_regex<char>*
-rapidjson::internal::Schema<orderflow::events::impl::SchemaDocument>::CreatePattern<
-    rapidjson::Value>(const rapidjson::Value& value);
+std::basic_regex<char>* rapidjson::internal::Schema<orderflow::events::impl::SchemaDocument>::
+    CreatePattern<rapidjson::Value>(const rapidjson::Value& value);
 
 template <>
 bool rapidjson::internal::Schema<orderflow::events::impl::SchemaDocument>::IsPatternMatch(

@@ -36,7 +36,8 @@ void WorkAroundPatternPropertiesBug(rapidjson::Value& schema,
                                     rapidjson::Document::AllocatorType& allocator) {
     if (!schema.IsObject()) {
         if (schema.IsArray()) {
-            for (auto& element : schema.GetArray()) WorkAroundPatternPropertiesBug(element, allocator);
+            for (auto& element : schema.GetArray())
+                WorkAroundPatternPropertiesBug(element, allocator);
         }
         return;
     }
@@ -64,7 +65,7 @@ struct CompiledSchema {
 }
 
 class Registry final {
-public:
+  public:
     Registry() {
         for (std::size_t i = 0; i < kFileNames.size(); ++i) {
             const std::string_view* text = nullptr;
@@ -83,7 +84,7 @@ public:
 
     const CompiledSchema& Get(SchemaId id) const { return schemas_[static_cast<std::size_t>(id)]; }
 
-private:
+  private:
     std::array<CompiledSchema, kFileNames.size()> schemas_;
 };
 
@@ -191,7 +192,8 @@ std::string Describe(const rapidjson::Value& source, const SchemaValidator& vali
     if (keyword == "additionalProperties") {
         return fmt::format("{}: additionalProperties (unknown field)", PointerText(at));
     }
-    if (keyword == "required" && failed_schema != nullptr && value != nullptr && value->IsObject()) {
+    if (keyword == "required" && failed_schema != nullptr && value != nullptr &&
+        value->IsObject()) {
         const auto required = failed_schema->FindMember("required");
         if (required != failed_schema->MemberEnd() && required->value.IsArray()) {
             for (const auto& name : required->value.GetArray()) {

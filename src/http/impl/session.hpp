@@ -2,9 +2,8 @@
 // share. The Session type stays opaque here so that Beast is included by session.cpp only.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -19,9 +18,9 @@ class Session;
 struct ServerState {
     ServerOptions options;
     Handler handler;
-    std::atomic<size_t> live{0};        // sessions holding a connection slot
+    std::atomic<size_t> live{0};  // sessions holding a connection slot
     std::atomic<bool> stopped{false};
-    std::mutex mutex;                   // guards `sessions`
+    std::mutex mutex;  // guards `sessions`
     std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;
 };
 

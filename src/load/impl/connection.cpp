@@ -11,8 +11,7 @@ namespace orderflow::load::impl {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-Connection::Connection(asio::io_context& io, const Target& target, Listener& listener,
-                       size_t slot)
+Connection::Connection(asio::io_context& io, const Target& target, Listener& listener, size_t slot)
     : target_(target), listener_(listener), slot_(slot), stream_(io) {}
 
 void Connection::Send(Clock::time_point intended) {
@@ -60,32 +59,30 @@ void Connection::Write() {
     }
     // One deadline for writing and reading: the expiry is a time point, not a per-call span.
     stream_.expires_after(target_.timeout);
-    asio::async_write(stream_, asio::buffer(*bytes),
-                      [this](const beast::error_code& ec, std::size_t) {
-                          if (ec) {
-                              Close();
-                              Finish(0, ec == beast::error::timeout ? Failure::kTimeout
-                                                                    : Failure::kIo);
-                              return;
-                          }
-                          Read();
-                      });
+    asio::async_write(
+        stream_, asio::buffer(*bytes), [this](const beast::error_code& ec, std::size_t) {
+            if (ec) {
+                Close();
+                Finish(0, ec == beast::error::timeout ? Failure::kTimeout : Failure::kIo);
+                return;
+            }
+            Read();
+        });
 }
 
 void Connection::Read() {
     parser_.emplace();
-    beast::http::async_read(stream_, buffer_, *parser_,
-                            [this](const beast::error_code& ec, std::size_t) {
-                                if (ec) {
-                                    Close();
-                                    Finish(0, ec == beast::error::timeout ? Failure::kTimeout
-                                                                          : Failure::kIo);
-                                    return;
-                                }
-                                const int status = parser_->Status();
-                                if (!parser_->keep_alive()) Close();
-                                Finish(status, std::nullopt);
-                            });
+    beast::http::async_read(
+        stream_, buffer_, *parser_, [this](const beast::error_code& ec, std::size_t) {
+            if (ec) {
+                Close();
+                Finish(0, ec == beast::error::timeout ? Failure::kTimeout : Failure::kIo);
+                return;
+            }
+            const int status = parser_->Status();
+            if (!parser_->keep_alive()) Close();
+            Finish(status, std::nullopt);
+        });
 }
 
 void Connection::Finish(int status, std::optional<Failure> failure) {

@@ -7,12 +7,11 @@
 // io_context has run out of work.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -42,19 +41,18 @@ struct Completion {
 };
 
 class Connection final {
-public:
+  public:
     class Listener {
-    public:
+      public:
         // Called once per Send, after the connection's own state is settled: the listener
         // may Send again (or Close) from inside.
         virtual void OnComplete(Connection& connection, const Completion& completion) = 0;
 
-    protected:
+      protected:
         ~Listener() = default;
     };
 
-    Connection(boost::asio::io_context& io, const Target& target, Listener& listener,
-               size_t slot);
+    Connection(boost::asio::io_context& io, const Target& target, Listener& listener, size_t slot);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -67,7 +65,7 @@ public:
     uint64_t ConnectsStarted() const { return connects_; }
     size_t Slot() const { return slot_; }  // the owner's index for it
 
-private:
+  private:
     void Connect();
     void Write();
     void Read();

@@ -4,16 +4,15 @@
 #pragma once
 
 #include <boost/beast/http/basic_parser.hpp>
-
 #include <cstdint>
 
 namespace orderflow::load::impl {
 
 class ResponseSink final : public boost::beast::http::basic_parser<false> {
-public:
+  public:
     int Status() const { return status_; }
 
-private:
+  private:
     using error_code = boost::beast::error_code;
     using string_view = boost::beast::string_view;
     using field = boost::beast::http::field;

@@ -128,8 +128,8 @@ void Worker::Stop() {
 
 void Worker::FinishIfIdle() {
     if (finished_ || busy_ > 0) return;
-    const bool done = plan_.mode == LoopMode::kClosed ? live_slots_ == 0
-                                                      : !scheduling_ && queue_.empty();
+    const bool done =
+        plan_.mode == LoopMode::kClosed ? live_slots_ == 0 : !scheduling_ && queue_.empty();
     if (!done) return;
     finished_ = true;
     control_.cancel();

@@ -11,10 +11,9 @@
 // Threading: everything here runs on the thread that calls Run().
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -27,19 +26,19 @@ namespace orderflow::load::impl {
 
 struct WorkerPlan {
     LoopMode mode = LoopMode::kClosed;
-    uint32_t connections = 1;              // closed: concurrency; open: the pool limit
-    std::chrono::nanoseconds offset{0};    // open: due time of this worker's first request
-    double interval_ns = 0;                // open: between this worker's requests
-    Clock::time_point start;               // load begins (warm-up included)
-    Clock::time_point measure_start;       // recording begins
-    Clock::time_point deadline;            // no request is due at or after it
-    uint64_t max_requests = 0;             // shared budget; 0 = none
+    uint32_t connections = 1;            // closed: concurrency; open: the pool limit
+    std::chrono::nanoseconds offset{0};  // open: due time of this worker's first request
+    double interval_ns = 0;              // open: between this worker's requests
+    Clock::time_point start;             // load begins (warm-up included)
+    Clock::time_point measure_start;     // recording begins
+    Clock::time_point deadline;          // no request is due at or after it
+    uint64_t max_requests = 0;           // shared budget; 0 = none
     std::atomic<uint64_t>* issued = nullptr;
     const std::atomic<bool>* stop = nullptr;  // set from outside to end the run early
 };
 
 class Worker final : public Connection::Listener {
-public:
+  public:
     Worker(const Target& target, WorkerPlan plan);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -47,7 +46,7 @@ public:
     void Run();  // returns when the run is over
     LoadResult& Result() { return result_; }
 
-private:
+  private:
     void OnComplete(Connection& connection, const Completion& completion) override;
     void Record(const Completion& completion);
     bool TakeBudget(Clock::time_point intended);
@@ -71,8 +70,8 @@ private:
     boost::asio::steady_timer schedule_{io_};
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<boost::asio::steady_timer>> retry_timers_;  // closed loop
-    std::vector<Connection*> idle_;    // open loop: open and waiting for a request
-    std::vector<Connection*> closed_;  // open loop: slots to reconnect
+    std::vector<Connection*> idle_;        // open loop: open and waiting for a request
+    std::vector<Connection*> closed_;      // open loop: slots to reconnect
     std::deque<Clock::time_point> queue_;  // open loop: due requests without a connection
     uint64_t next_index_ = 0;              // open loop: k of the next due request
     Clock::time_point next_due_;
