@@ -70,17 +70,7 @@ void PostAndWait(Pipeline& p, const std::string& sku, int count) {
         REQUIRE(answer.status == 202);
         ids.push_back(JsonField(answer.body, "order_id"));
     }
-    REQUIRE(Eventually(
-        [&] {
-            for (const auto& id : ids) {
-                if (JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "status") !=
-                    "notified") {
-                    return false;
-                }
-            }
-            return true;
-        },
-        60s, 200ms));
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 60s, 200ms));
 }
 
 }  // namespace

@@ -227,17 +227,7 @@ TEST_CASE("SIGTERM during consumption loses nothing and applies nothing twice", 
     CHECK(*exit_code == 0);
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());
-    REQUIRE(Eventually(
-        [&] {
-            for (const auto& id : ids) {
-                if (JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + id).body, "status") !=
-                    "notified") {
-                    return false;
-                }
-            }
-            return true;
-        },
-        60s, 250ms));
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 60s, 250ms));
     CHECK(HttpCall("GET", p.inventory.Port(), "/inventory").body.find("\"fries\":50") !=
           std::string::npos);
 }

@@ -53,11 +53,6 @@ std::string Scrape(const Service& service) {
     return answer.body;
 }
 
-bool Notified(const Pipeline& p, const std::string& order_id) {
-    return JsonField(HttpCall("GET", p.ingress.Port(), "/orders/" + order_id).body, "status") ==
-           "notified";
-}
-
 }  // namespace
 
 TEST_CASE("a client's traceparent is kept by the ingress and logged by all three services",
@@ -71,7 +66,7 @@ TEST_CASE("a client's traceparent is kept by the ingress and logged by all three
     // The answer carries the trace on: same trace id, the ingress's own span.
     REQUIRE(answer.headers.count("traceparent") == 1);
     CHECK(answer.headers.at("traceparent").find(kTraceId) != std::string::npos);
-    REQUIRE(Eventually([&] { return Notified(p, order_id); }, 30s));
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
 
     // Every line about this order, in every service, names the client's trace.
     for (const Service* service : {&p.ingress, &p.inventory, &p.notification}) {
@@ -97,7 +92,7 @@ TEST_CASE("a client's traceparent is kept by the ingress and logged by all three
     const auto untraced = PostOrder(p.ingress.Port(), "untraced", {{"fries", 1}});
     REQUIRE(untraced.status == 202);
     const auto untraced_id = JsonField(untraced.body, "order_id");
-    REQUIRE(Eventually([&] { return Notified(p, untraced_id); }, 30s));
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), untraced_id) == "notified"; }, 30s));
     const auto started = untraced.headers.at("traceparent").substr(3, 32);
     CHECK(started.find_first_not_of("0123456789abcdef") == std::string::npos);
     CHECK(started != std::string(32, '0'));
@@ -113,7 +108,7 @@ TEST_CASE("JSON log lines carry service, event, order_id, message_id, outcome, l
         PostOrder(p.ingress.Port(), "json", {{"pizza", 2}}, {{"traceparent", kTraceparent}});
     REQUIRE(answer.status == 202);
     const auto order_id = JsonField(answer.body, "order_id");
-    REQUIRE(Eventually([&] { return Notified(p, order_id); }, 30s));
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
 
     for (const Service* service : {&p.inventory, &p.notification}) {
         const auto lines = LinesWith(service->Log(), order_id);
@@ -193,14 +188,7 @@ TEST_CASE("metrics counters follow the orders through every service", "[observab
     REQUIRE(
         HttpCall("POST", p.ingress.Port(), "/orders", "{", {{"Content-Type", "application/json"}})
             .status == 400);
-    REQUIRE(Eventually(
-        [&] {
-            for (const auto& id : ids) {
-                if (!Notified(p, id)) return false;
-            }
-            return true;
-        },
-        60s, 250ms));
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 60s, 250ms));
 
     const auto ingress = Scrape(p.ingress);
     const auto inventory = Scrape(p.inventory);

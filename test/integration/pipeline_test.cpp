@@ -45,17 +45,6 @@ int64_t StockOf(uint16_t inventory_port, const std::string& sku) {
     return value.empty() ? -1 : std::stoll(value);
 }
 
-std::string StatusOf(uint16_t ingress_port, const std::string& order_id) {
-    return JsonField(HttpCall("GET", ingress_port, "/orders/" + order_id).body, "status");
-}
-
-bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids) {
-    for (const auto& id : ids) {
-        if (StatusOf(ingress_port, id) != "notified") return false;
-    }
-    return true;
-}
-
 size_t CountOccurrences(const std::string& text, const std::string& needle) {
     size_t count = 0;
     for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {

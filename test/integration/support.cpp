@@ -310,6 +310,17 @@ HttpResult PostOrder(uint16_t port, const std::string& user,
     return HttpCall("POST", port, "/orders", body, headers);
 }
 
+std::string StatusOf(uint16_t ingress_port, const std::string& order_id) {
+    return JsonField(HttpCall("GET", ingress_port, "/orders/" + order_id).body, "status");
+}
+
+bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        if (StatusOf(ingress_port, id) != "notified") return false;
+    }
+    return true;
+}
+
 std::string JsonField(const std::string& json, const std::string& field) {
     const auto key = "\"" + field + "\":";
     auto pos = json.find(key);

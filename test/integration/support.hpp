@@ -83,6 +83,10 @@ struct Pipeline {
 HttpResult PostOrder(uint16_t port, const std::string& user,
                      const std::vector<std::pair<std::string, int>>& items,
                      const std::vector<std::pair<std::string, std::string>>& headers = {});
+// The latest stage of an order (GET /orders/{id} on the ingress), empty if unknown.
+std::string StatusOf(uint16_t ingress_port, const std::string& order_id);
+// True when every one of `ids` has reached "notified".
+bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids);
 // Pulls a string field out of a flat JSON answer (enough for tests).
 std::string JsonField(const std::string& json, const std::string& field);
 // Polls until `predicate` holds or `timeout` passes.

@@ -82,7 +82,8 @@ TEST_CASE("RouteOf names the matching pattern, or other", "[http]") {
     CHECK(router.RouteOf("/secret/../etc") == "other");
 }
 
-TEST_CASE("query strings are percent-decoded with + as space - the path is kept as sent", "[http]") {
+TEST_CASE("query strings are percent-decoded with + as space - the path is kept as sent",
+          "[http]") {
     http::Request request;
     http::SetTarget(request, "/a%20b+c?user=J%C3%B6rg+M&x=1%2B1&flag&=empty&bad=%zz%4&dup=1&dup=2");
     CHECK(request.target == "/a%20b+c?user=J%C3%B6rg+M&x=1%2B1&flag&=empty&bad=%zz%4&dup=1&dup=2");
