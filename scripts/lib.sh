@@ -20,8 +20,9 @@ ORDERFLOW_PACKAGES_BUILD=(
 )
 # The project-local broker (scripts/broker.sh) and the HTTP probes of the scripts.
 ORDERFLOW_PACKAGES_BROKER=(rabbitmq-server curl)
-# Benchmark and demo helpers, plus what scripts/lint-compose.sh and shellcheck need.
-ORDERFLOW_PACKAGES_TOOLS=(gnuplot-nox wrk jq python3-pika python3-yaml shellcheck docker-compose yamllint)
+# Benchmark and demo helpers, what scripts/lint-compose.sh and shellcheck need, and ss
+# (iproute2), with which an integration test cuts AMQP connections as a network would.
+ORDERFLOW_PACKAGES_TOOLS=(gnuplot-nox wrk jq python3-pika python3-yaml shellcheck docker-compose yamllint iproute2)
 
 # The RabbitMQ scripts themselves, not the /usr/sbin wrappers (those switch to the
 # rabbitmq user and drop the environment that points the node at our directory).

@@ -52,6 +52,27 @@ http::Response BrokerUnavailable(std::string_view details) {
     return response;
 }
 
+// The note of an unconfirmed publish: "<order_id> <event_id> <occurred_at>" (none of
+// them contains a space).
+std::string FormatUnconfirmed(const auto& order) {
+    return fmt::format("{} {} {}", order.order_id, order.event_id, order.occurred_at);
+}
+
+template <class Order>
+std::optional<Order> ParseUnconfirmedAs(std::string_view note) {
+    const auto first = note.find(' ');
+    const auto second = first == std::string_view::npos ? first : note.find(' ', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
+    Order order{std::string(note.substr(0, first)),
+                std::string(note.substr(first + 1, second - first - 1)),
+                std::string(note.substr(second + 1))};
+    if (!events::IsUuid(order.order_id) || !events::IsUuid(order.event_id) ||
+        order.occurred_at.empty()) {
+        return std::nullopt;
+    }
+    return order;
+}
+
 std::string AcceptedBody(const std::string& order_id, const std::string& event_id) {
     return fmt::format(R"({{"status":"accepted","order_id":"{}","event_id":"{}"}})", order_id,
                        event_id);
@@ -85,33 +106,67 @@ void IngressApi::Register(http::Router& router) {
     });
 }
 
-bool IngressApi::AnswerKnownKey(const std::string& key, const std::string& fingerprint,
-                                const http::Respond& respond) {
-    {
-        std::lock_guard lock(in_flight_mutex_);
-        if (auto it = in_flight_.find(key); it != in_flight_.end()) {
-            respond(it->second == fingerprint
-                        ? http::JsonError(409, "REQUEST_IN_PROGRESS",
-                                          "A request with this Idempotency-Key is in flight")
-                        : http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
-                                          "This Idempotency-Key was used with another body"));
-            return true;
-        }
-        auto record = ReaderFor(db_path_).keys->Find(key);
-        if (!record) {
-            in_flight_.emplace(key, fingerprint);  // claimed: repeats now get 409
-            return false;
-        }
-        if (record->request_hash != fingerprint) {
-            respond(http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
-                                    "This Idempotency-Key was used with another body"));
-            return true;
-        }
+IngressApi::KeyClaim IngressApi::ClaimKey(const std::string& key, const std::string& fingerprint,
+                                          const http::Respond& respond, UnconfirmedOrder& retry) {
+    std::lock_guard lock(in_flight_mutex_);
+    if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+        respond(it->second == fingerprint
+                    ? http::JsonError(409, "REQUEST_IN_PROGRESS",
+                                      "A request with this Idempotency-Key is in flight")
+                    : http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
+                                      "This Idempotency-Key was used with another body"));
+        return KeyClaim::kAnswered;
+    }
+    auto record = ReaderFor(db_path_).keys->Find(key);
+    if (record && record->request_hash != fingerprint) {
+        respond(http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
+                                "This Idempotency-Key was used with another body"));
+        return KeyClaim::kAnswered;
+    }
+    if (record && record->status != store::IdempotencyRecord::kUnconfirmed) {
         auto replay = http::Json(record->status, record->response_body);
         replay.headers.emplace_back("Idempotent-Replayed", "true");
         respond(std::move(replay));
-        return true;
+        return KeyClaim::kAnswered;
     }
+    in_flight_.emplace(key, fingerprint);  // claimed: repeats now get 409
+    if (record) {
+        if (auto parsed = ParseUnconfirmedAs<UnconfirmedOrder>(record->response_body)) {
+            retry = std::move(*parsed);
+            return KeyClaim::kRetry;
+        }
+        telemetry::Log(telemetry::LogLevel::kWarn, "unreadable unconfirmed-order note",
+                       {{"note", record->response_body}});
+    }
+    return KeyClaim::kNew;
+}
+
+void IngressApi::Unconfirmed(const std::string& key, const std::string& fingerprint,
+                             const UnconfirmedOrder& order, broker::PublishStatus status,
+                             const http::Respond& respond) {
+    telemetry::Log(telemetry::LogLevel::kWarn, "order not confirmed by the broker",
+                   {{"order_id", order.order_id}, {"status", broker::StatusName(status)}});
+    const std::string details(broker::StatusName(status));
+    if (key.empty()) {
+        Finish(key, fingerprint, BrokerUnavailable(details), respond);
+        return;
+    }
+    // Saved before the 503 goes out (the key stays claimed meanwhile), so that the retry
+    // the 503 invites finds it.
+    auto note = store::IdempotencyRecord{key, fingerprint, store::IdempotencyRecord::kUnconfirmed,
+                                         FormatUnconfirmed(order)};
+    writer_.Submit(
+        [note](SQLite::Database& db) {
+            store::IdempotencyTable(db).Save(
+                note, events::ToUnixMillis(std::chrono::system_clock::now()));
+        },
+        [this, key, fingerprint, respond, details, order_id = order.order_id](bool ok) {
+            if (!ok) {
+                telemetry::Log(telemetry::LogLevel::kError, "could not note the unconfirmed order",
+                               {{"order_id", order_id}});
+            }
+            Finish(key, fingerprint, BrokerUnavailable(details), respond);
+        });
 }
 
 void IngressApi::Finish(const std::string& key, const std::string& fingerprint,
@@ -167,13 +222,16 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
     std::string key;
     if (const auto* header = request.Header("idempotency-key")) key = *header;
     const auto fingerprint = Fingerprint(*decoded);
+    UnconfirmedOrder retry;
+    KeyClaim claim = KeyClaim::kNew;
     if (!key.empty()) {
         if (key.size() > kMaxKeyLength) {
             respond(http::JsonError(400, "SCHEMA_VIOLATION", "Idempotency-Key is too long",
                                     fmt::format("at most {} characters", kMaxKeyLength)));
             return;
         }
-        if (AnswerKnownKey(key, fingerprint, respond)) return;
+        claim = ClaimKey(key, fingerprint, respond, retry);
+        if (claim == KeyClaim::kAnswered) return;
     }
     if (!publisher_.Connected()) {
         Finish(key, fingerprint, BrokerUnavailable("not connected to the broker"), respond);
@@ -182,7 +240,12 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
 
     // The trace: the client's trace id if it sent a valid traceparent, else a new trace.
     const auto traceparent = RequestTraceparent(request);
-    const auto order = NewOrderPlaced(*decoded);
+    auto order = NewOrderPlaced(*decoded);
+    if (claim == KeyClaim::kRetry) {
+        order.envelope.order_id = retry.order_id;
+        order.envelope.event_id = retry.event_id;
+        order.envelope.occurred_at = retry.occurred_at;
+    }
 
     broker::OutgoingMessage message;
     message.exchange = broker::kEventsExchange;
@@ -207,9 +270,8 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
                              at = order.envelope.occurred_at](broker::PublishStatus status) {
             // Publisher thread: nothing here may block.
             if (status != broker::PublishStatus::kConfirmed) {
-                telemetry::Log(telemetry::LogLevel::kWarn, "order not confirmed by the broker",
-                               {{"order_id", order_id}, {"status", broker::StatusName(status)}});
-                Finish(key, fingerprint, BrokerUnavailable(broker::StatusName(status)), respond);
+                Unconfirmed(key, fingerprint, UnconfirmedOrder{order_id, event_id, at}, status,
+                            respond);
                 return;
             }
             auto body = AcceptedBody(order_id, event_id);

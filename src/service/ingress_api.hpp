@@ -29,10 +29,24 @@ class IngressApi final {
   private:
     void PostOrder(http::Request&& request, http::Respond respond);
     void GetOrder(http::Request&& request, http::Respond respond);
-    // Answers a request carrying an Idempotency-Key from what is known about the key;
-    // false when the request is new and must proceed.
-    bool AnswerKnownKey(const std::string& key, const std::string& fingerprint,
-                        const http::Respond& respond);
+    // The event of an earlier request with the same Idempotency-Key whose publish got no
+    // confirm. It may have reached the queue, so a retry publishes it again (same
+    // message_id: the consumers' inbox drops the copy) instead of placing a second order.
+    struct UnconfirmedOrder {
+        std::string order_id;
+        std::string event_id;
+        std::string occurred_at;
+    };
+    enum class KeyClaim { kAnswered, kNew, kRetry };
+    // For a request carrying an Idempotency-Key: answers it from what is known about the
+    // key (kAnswered: the first answer replayed, 409 or 422), or claims the key for it,
+    // as new or as the retry of `retry`.
+    KeyClaim ClaimKey(const std::string& key, const std::string& fingerprint,
+                      const http::Respond& respond, UnconfirmedOrder& retry);
+    // A publish without a confirm: notes its event under the key (if any), answers 503.
+    void Unconfirmed(const std::string& key, const std::string& fingerprint,
+                     const UnconfirmedOrder& order, broker::PublishStatus status,
+                     const http::Respond& respond);
     void Finish(const std::string& key, const std::string& fingerprint, http::Response response,
                 const http::Respond& respond);
 

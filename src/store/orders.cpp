@@ -116,11 +116,15 @@ std::optional<IdempotencyRecord> IdempotencyTable::Find(std::string_view key) {
 }
 
 void IdempotencyTable::Save(const IdempotencyRecord& record, Millis now) {
-    // The first answer is the one every repeat must get: a second save changes nothing.
+    // The first final answer is the one every repeat must get; an unconfirmed record is
+    // only a note for the retry (status 0 sorts below every HTTP status).
     impl::Query query(db_,
                       "INSERT INTO idempotency_keys"
                       " (key, request_hash, status, response_body, created_at)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING");
+                      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO UPDATE SET"
+                      "  request_hash = excluded.request_hash, status = excluded.status,"
+                      "  response_body = excluded.response_body, created_at = excluded.created_at"
+                      " WHERE idempotency_keys.status = 0");
     query.Bind(1, record.key)
         .Bind(2, record.request_hash)
         .Bind(3, int64_t{record.status})

@@ -43,10 +43,15 @@ class OrderTable final {
     SQLite::Database& db_;
 };
 
+// What the ingress knows of an Idempotency-Key: the first final answer (status and body,
+// replayed to every repeat), or, with status kUnconfirmed, the event it published without
+// getting a confirm (response_body = order_id, event_id and occurred_at separated by
+// spaces): that publish may have reached the queue, so a retry republishes that same event.
 struct IdempotencyRecord {
+    static constexpr int kUnconfirmed = 0;
     std::string key;
     std::string request_hash;
-    int status = 0;
+    int status = kUnconfirmed;
     std::string response_body;
 };
 
@@ -54,6 +59,8 @@ class IdempotencyTable final {
   public:
     explicit IdempotencyTable(SQLite::Database& db);  // creates the schema
     std::optional<IdempotencyRecord> Find(std::string_view key);
+    // Keeps the first final answer: saving over one changes nothing; a final answer
+    // replaces an unconfirmed record, an unconfirmed one replaces only its like.
     void Save(const IdempotencyRecord& record, Millis now);
     int Prune(Millis older_than);
 

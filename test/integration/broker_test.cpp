@@ -60,51 +60,6 @@ void RequireConnected(const T& endpoint) {
     REQUIRE(Eventually([&] { return endpoint.Connected(); }, 10s, 10ms));
 }
 
-std::string Base64(const std::string& in) {
-    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    int value = 0, bits = -6;
-    for (unsigned char c : in) {
-        value = (value << 8) + c;
-        for (bits += 8; bits >= 0; bits -= 6) out.push_back(table[(value >> bits) & 0x3F]);
-    }
-    if (bits > -6) out.push_back(table[((value << 8) >> (bits + 8)) & 0x3F]);
-    while (out.size() % 4 != 0) out.push_back('=');
-    return out;
-}
-
-// Closes every connection of `vhost` from the broker side (management API), as a broker
-// restart or a cut network would; returns how many it closed.
-int CloseConnections(const Vhost& vhost) {
-    const auto mgmt = orderflow::test::Env("ORDERFLOW_TEST_MGMT_URL");  // http://u:p@host:port
-    const auto scheme = mgmt.find("://") + 3;
-    const auto at = mgmt.find('@');
-    const auto port = static_cast<uint16_t>(std::stoi(mgmt.substr(mgmt.rfind(':') + 1)));
-    const std::vector<std::pair<std::string, std::string>> auth{
-        {"Authorization", "Basic " + Base64(mgmt.substr(scheme, at - scheme))}};
-    const auto listed = orderflow::test::HttpCall(
-        "GET", port, "/api/vhosts/" + vhost.Name() + "/connections?columns=name", "", auth);
-    int closed = 0;
-    const std::string key = "\"name\":\"";
-    for (auto pos = listed.body.find(key); pos != std::string::npos;
-         pos = listed.body.find(key, pos + 1)) {
-        const auto start = pos + key.size();
-        std::string encoded;
-        for (const unsigned char c :
-             listed.body.substr(start, listed.body.find('"', start) - start)) {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            encoded +=
-                std::isalnum(c) != 0 || c == '.' ? std::string(1, static_cast<char>(c)) : hex;
-        }
-        if (orderflow::test::HttpCall("DELETE", port, "/api/connections/" + encoded, "", auth)
-                .status == 204) {
-            ++closed;
-        }
-    }
-    return closed;
-}
-
 // A consumer whose handler records every delivery and answers with `decide`.
 struct Recorder {
     std::mutex mutex;

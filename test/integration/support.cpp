@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -151,6 +153,27 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     }
     result.body = response.substr(header_end + 4);
     return result;
+}
+
+int CloseConnections(const Vhost& vhost) {
+    const auto listed =
+        MgmtCall("GET", "/api/vhosts/" + vhost.Name() + "/connections?columns=name", "");
+    int closed = 0;
+    const std::string key = "\"name\":\"";
+    for (auto pos = listed.body.find(key); pos != std::string::npos;
+         pos = listed.body.find(key, pos + 1)) {
+        const auto start = pos + key.size();
+        std::string encoded;
+        for (const unsigned char c :
+             listed.body.substr(start, listed.body.find('"', start) - start)) {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", c);
+            encoded +=
+                std::isalnum(c) != 0 || c == '.' ? std::string(1, static_cast<char>(c)) : hex;
+        }
+        if (MgmtCall("DELETE", "/api/connections/" + encoded, "").status == 204) ++closed;
+    }
+    return closed;
 }
 
 Vhost::Vhost() : name_("it-" + NewId()) {

@@ -41,6 +41,10 @@ class Vhost final {
     std::string name_;
 };
 
+// Closes every connection of `vhost` from the broker side (management API), as a broker
+// restart or a cut network would; returns how many it closed.
+int CloseConnections(const Vhost& vhost);
+
 // An orderflow binary run as a child process with its log in `dir`/<name>.log.
 class Service final {
   public:

@@ -113,3 +113,25 @@ TEST_CASE("an idempotency key keeps its first answer and is pruned after its tim
     CHECK_FALSE(keys.Find("k-1").has_value());
     CHECK(keys.Find("k-2").has_value());
 }
+
+TEST_CASE("an unconfirmed-order note gives way to the first final answer, never the reverse") {
+    auto db = Memory();
+    store::IdempotencyTable keys(*db);
+    constexpr int kUnconfirmed = store::IdempotencyRecord::kUnconfirmed;
+    keys.Save({"k-1", "hash-a", kUnconfirmed, "order-1 event-1 at-1"}, 1000);
+    auto found = keys.Find("k-1");
+    REQUIRE(found);
+    CHECK(found->status == kUnconfirmed);
+    CHECK(found->response_body == "order-1 event-1 at-1");
+    keys.Save({"k-1", "hash-a", kUnconfirmed, "order-1 event-1 at-1"}, 1100);  // failed again
+    keys.Save({"k-1", "hash-a", 202, "accepted"}, 1200);                       // then confirmed
+    found = keys.Find("k-1");
+    REQUIRE(found);
+    CHECK(found->status == 202);
+    CHECK(found->response_body == "accepted");
+    keys.Save({"k-1", "hash-a", kUnconfirmed, "order-2 event-2 at-2"}, 1300);
+    CHECK(keys.Find("k-1")->status == 202);
+    CHECK(keys.Find("k-1")->response_body == "accepted");
+    CHECK(keys.Prune(1200) == 0);  // the final answer's time counts from when it was given
+    CHECK(keys.Prune(1201) == 1);
+}
