@@ -344,8 +344,11 @@ TEST_CASE(
                 Keyed keyed{fmt::format("retry-{}-{}-{}", t, i, NewId()), {}, 0, 0};
                 const auto give_up = Clock::now() + 60s;
                 while (keyed.order_id.empty() && Clock::now() < give_up) {
+                    const auto sent = Clock::now();
                     auto result = PostOrder(p.ingress.Port(), "retry-" + std::to_string(t),
                                             {{"widget", 1}}, {{"Idempotency-Key", keyed.key}});
+                    const auto took =
+                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent);
                     if (result.status == 202) {
                         keyed.order_id = JsonField(result.body, "order_id");
                     } else if (result.status == 503) {
@@ -355,8 +358,8 @@ TEST_CASE(
                         std::this_thread::sleep_for(50ms);
                     } else {
                         std::lock_guard lock(mutex);
-                        failures.push_back(
-                            fmt::format("{}: {} {}", keyed.key, result.status, result.body));
+                        failures.push_back(fmt::format("{}: {} after {} ms {}", keyed.key,
+                                                       result.status, took.count(), result.body));
                         return;
                     }
                 }

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -106,8 +107,12 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
+    // With SO_RCVTIMEO/SO_SNDTIMEO set, a signal interrupts these calls even under
+    // SA_RESTART (signal(7)), and the test process does get signals (glibc's internal
+    // ones among them): EINTR means "again", never "failed".
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
+        if (errno == EINTR) return HttpCall(method, port, target, body, headers, timeout);
         return result;
     }
     std::ostringstream request;
@@ -124,6 +129,7 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     size_t sent = 0;
     while (sent < text.size()) {
         const auto n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         sent += static_cast<size_t>(n);
     }
@@ -131,6 +137,7 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     char buffer[16384];
     while (true) {
         const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         response.append(buffer, static_cast<size_t>(n));
     }
