@@ -15,7 +15,8 @@ using TimePoint = std::chrono::system_clock::time_point;
 using Clock = std::function<TimePoint()>;
 Clock SystemClock();
 
-// Random version-4 UUID, lower case (thread-safe, seeded from the OS once per thread).
+// Time-ordered version-7 UUID (RFC 9562), lower case: ids made later by one thread sort
+// later; 74 random bits (seeded from the OS once per thread) keep them unique.
 std::string NewUuid();
 bool IsUuid(std::string_view text);
 

@@ -1,5 +1,6 @@
 // Unit tests of events/ids.hpp: UUIDs, RFC 3339 times, W3C traceparent.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -24,17 +25,26 @@ int64_t Millis(std::string_view text) {
 
 }  // namespace
 
-TEST_CASE("NewUuid makes distinct lower-case version-4 RFC 4122 UUIDs") {
+TEST_CASE("NewUuid makes distinct, increasing, lower-case version-7 RFC 9562 UUIDs") {
+    const auto before = ev::ToUnixMillis(std::chrono::system_clock::now());
     std::set<std::string> seen;
-    for (int i = 0; i < 2000; ++i) {
+    std::string previous;
+    for (int i = 0; i < 20000; ++i) {  // many per millisecond: the counter must carry over
         const std::string id = ev::NewUuid();
         REQUIRE(ev::IsUuid(id));
-        REQUIRE(id[14] == '4');
+        REQUIRE(id[14] == '7');
         REQUIRE(std::string("89ab").find(id[19]) != std::string::npos);
         REQUIRE(id.find_first_of("ABCDEF") == std::string::npos);
+        REQUIRE(id > previous);  // time-ordered, as the B-trees keyed by ids want
+        previous = id;
         seen.insert(id);
     }
-    CHECK(seen.size() == 2000);
+    CHECK(seen.size() == 20000);
+    // The first 48 bits are the Unix time in milliseconds.
+    const auto first = ev::NewUuid();
+    const auto ms = std::stoll(first.substr(0, 8) + first.substr(9, 4), nullptr, 16);
+    CHECK(ms >= before);
+    CHECK(ms <= ev::ToUnixMillis(std::chrono::system_clock::now()) + 100);
 }
 
 TEST_CASE("IsUuid accepts 8-4-4-4-12 hex in either case and nothing else") {
