@@ -284,14 +284,32 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------------------- (e) broker
 
-broker_pub="-" broker_con="-"
+broker_pub="-" broker_con="-" broker_pub_stream="-" broker_con_stream="-"
+broker_us="-" broker_us_stream="-"
+# per_order TICKS_BEFORE TICKS_AFTER COUNT: CPU microseconds per item (- without items).
+per_order() {
+    awk -v a="$1" -v b="$2" -v n="$3" -v hz="$clk_tck" \
+        'BEGIN { if (n > 0) printf "%.0f", 1e6 * (b - a) / hz / n; else print "-" }'
+}
 section_e() {
-    log "(e) the broker's own rates: $broker_messages messages"
+    log "(e) the broker's own rates: $broker_messages messages, to a queue, then to a queue and a stream"
+    local before
+    before="$(cpu_ticks "$broker_pid")"
     if "$ctl" broker-bench --messages "$broker_messages" --json >"$out/broker.json" 2>"$out/broker.err"; then
+        broker_us="$(per_order "$before" "$(cpu_ticks "$broker_pid")" "$broker_messages")"
         broker_pub="$(r0 "$(j "$out/broker.json" .publish_rate)")"
         broker_con="$(r0 "$(j "$out/broker.json" .consume_rate)")"
     else
         failures+=("(e) broker-bench: $(tail -n 1 "$out/broker.err")")
+    fi
+    before="$(cpu_ticks "$broker_pid")"
+    if "$ctl" broker-bench --messages "$broker_messages" --stream --json >"$out/broker-stream.json" \
+        2>"$out/broker-stream.err"; then
+        broker_us_stream="$(per_order "$before" "$(cpu_ticks "$broker_pid")" "$broker_messages")"
+        broker_pub_stream="$(r0 "$(j "$out/broker-stream.json" .publish_rate)")"
+        broker_con_stream="$(r0 "$(j "$out/broker-stream.json" .consume_rate)")"
+    else
+        failures+=("(e) broker-bench --stream: $(tail -n 1 "$out/broker-stream.err")")
     fi
 }
 wants e && section_e
@@ -591,9 +609,21 @@ EOF
 # ---------------------------------------------------------------------------- (d) drain
 
 post_rate="-" drain_rate="-"
+declare -A post_us=([broker]=- [ingress]=-) drain_us=([broker]=- [inventory]=- [notification]=- [ingress]=-)
+# cpu_row LABEL BROKER INGRESS INVENTORY NOTIFICATION: a row of the CPU-per-order table, with
+# the total and the rate at which that work alone would fill every core of this machine.
+cpu_row() {
+    awk -v l="$1" -v b="$2" -v g="$3" -v i="$4" -v n="$5" -v cores="$(nproc)" 'BEGIN {
+        t = b + g + i + n
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", l, b, g, i, n, t,
+            (b > 0 ? sprintf("%.0f/s (%.0f/s)", cores * 1e6 / t, cores * 1e6 / b) : "-")
+    }'
+}
 # Messages inventory has acked so far, from its /metrics (immediate, unlike the mgmt API).
+# acked_total [URL]: messages a service (default inventory) has acked so far, from its
+# /metrics (immediate, unlike the management API).
 acked_total() {
-    curl -fsS --max-time 2 "$inventory/metrics" 2>/dev/null |
+    curl -fsS --max-time 2 "${1:-$inventory}/metrics" 2>/dev/null |
         awk '/^orderflow_messages_acked_total/ { s += $NF; n++ } END { if (n) print s; else print "-" }'
 }
 section_d() {
@@ -601,9 +631,14 @@ section_d() {
     local t0 deadline expected fast slow acked
     fresh_system "$big_seed"
     stop_service inventory
+    local -A cpu0=()
+    cpu0[broker]="$(cpu_ticks "$broker_pid")"
+    cpu0[ingress]="$(cpu_ticks "${pid[ingress]}")"
     load d-post --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
     post_rate="$(r0 "$(j "$out/d-post.json" .success_rps)")"
     expected="$(num "$(j "$out/d-post.json" .successes)")"
+    post_us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
+    post_us[ingress]="$(per_order "${cpu0[ingress]}" "$(cpu_ticks "${pid[ingress]}")" "$expected")"
     # The management API's depth lags (statistics every second, later under load): wait
     # until it shows the backlog, so the curve starts full.
     deadline=$((SECONDS + 30))
@@ -611,6 +646,10 @@ section_d() {
         sleep 0.5
     done
     t0="$(date +%s.%N)"
+    local name status_acked0
+    status_acked0="$(num "$(acked_total "$ingress")")"
+    cpu0[broker]="$(cpu_ticks "$broker_pid")"
+    for name in ingress notification; do cpu0[$name]="$(cpu_ticks "${pid[$name]}")"; done
     start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
     # Two samplers: inventory's own ack counter every 100 ms (exact and immediate: the drain
     # time and rate), and the broker's view of both queues every second (the curve as an
@@ -637,6 +676,17 @@ section_d() {
         acked="$(num "$(acked_total)")"
         ((acked < expected && SECONDS < deadline)) || break
         sleep 0.1
+    done
+    # The end of the whole pipeline's work: the ingress has projected both events of every
+    # order (InventoryReserved, NotificationSent), the CPU figures stop here.
+    local until_done=$((SECONDS + 60))
+    while (($(num "$(acked_total "$ingress")") < status_acked0 + 2 * expected && SECONDS < until_done)); do
+        sleep 0.1
+    done
+    drain_us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
+    drain_us[inventory]="$(per_order 0 "$(cpu_ticks "${pid[inventory]}")" "$expected")"
+    for name in ingress notification; do
+        drain_us[$name]="$(per_order "${cpu0[$name]}" "$(cpu_ticks "${pid[$name]}")" "$expected")"
     done
     # Let the broker's view catch up (both queues empty), for the end of the curve.
     local until_empty=$((SECONDS + 15))
@@ -673,6 +723,17 @@ section_d() {
     md "| orders accepted | posting req/s (2xx) | posting p99 ms | first ack seen | all acked | drain rate (first to last ack) | best 1 s rate |" \
         "|---|---|---|---|---|---|---|"
     md "| $expected | $post_rate | $(ms "$(j "$out/d-post.json" .latency_ms.p99)") | $first s | $last s | $drain_rate msg/s | $peak msg/s |"
+    md "" "CPU per order in microseconds (utime + stime from /proc, broker = the whole beam.smp" \
+        "node): while posting, and for the drain from inventory's start (its start-up included)" \
+        "until the ingress had projected both events of every order, so that the downstream" \
+        "work (notification, order-status) is included." \
+        "The last column divides all cores by that work: the most orders per second this" \
+        "machine could do if nothing else ran, in brackets with the broker's share alone. The" \
+        "load generator's own CPU is not counted." ""
+    md "| phase | broker | ingress | inventory | notification | total | $(nproc) cores / total (broker alone) |" \
+        "|---|---|---|---|---|---|---|"
+    md "$(cpu_row "posting, per accepted order" "${post_us[broker]}" "${post_us[ingress]}" 0 0)"
+    md "$(cpu_row "drain, per order" "${drain_us[broker]}" "${drain_us[ingress]}" "${drain_us[inventory]}" "${drain_us[notification]}")"
     md "" "Samples: [d-acked.csv]($data_rel/d-acked.csv) (100 ms, inventory's counter)," \
         "[d-drain.csv]($data_rel/d-drain.csv) (1 s, management API)." ""
     if [[ $have_gnuplot == 1 ]]; then
@@ -726,9 +787,10 @@ wants d && section_d
     echo
     echo "| figure | measured | target | ratio to the broker's own rate (e) |"
     echo "|---|---|---|---|"
-    echo "| broker: publish with confirms (e) | $broker_pub msg/s | | 1 |"
+    echo "| broker: publish with confirms to a quorum queue (e) | $broker_pub msg/s | | 1 |"
+    echo "| broker: publish with confirms to a quorum queue and a stream, the route of order.placed (e) | $broker_pub_stream msg/s | | 1 |"
     echo "| broker: consume with acks (e) | $broker_con msg/s | | 1 |"
-    echo "| POST /orders accepted, 64 keep-alive clients, inventory stopped (d) | $post_rate orders/s | 10,000 | $(ratio "$post_rate" "$broker_pub") of publish |"
+    echo "| POST /orders accepted, 64 keep-alive clients, inventory stopped (d) | $post_rate orders/s | 10,000 | $(ratio "$post_rate" "$broker_pub_stream") of publish to queue and stream |"
     echo "| inventory drain, full exactly-once path (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
     echo "| flash sale oversells (c) | $oversells | 0 | |"
     echo
@@ -744,9 +806,15 @@ wants d && section_d
         echo "queue, then consumed through its Consumer (prefetch 200, batches of 200 acked at once):"
         echo "the same code paths as the services, without HTTP, JSON or SQLite."
         echo
-        echo "| messages | publish with confirms | consume with acks |"
-        echo "|---|---|---|"
-        echo "| $broker_messages | $broker_pub msg/s | $broker_con msg/s |"
+        echo "With \`--stream\` every message goes through \`amq.topic\` to the queue and to a fresh"
+        echo "stream as well, the route an OrderPlaced takes (\`inventory.order-placed\` and"
+        echo "\`orders.events\`). Broker CPU is the beam.smp node's utime + stime over the run"
+        echo "(publish, consume, declare and delete), per message."
+        echo
+        echo "| messages | route | publish with confirms | consume with acks | broker CPU per message |"
+        echo "|---|---|---|---|---|"
+        echo "| $broker_messages | quorum queue | $broker_pub msg/s | $broker_con msg/s | $broker_us µs |"
+        echo "| $broker_messages | quorum queue + stream | $broker_pub_stream msg/s | $broker_con_stream msg/s | $broker_us_stream µs |"
         echo
     fi
     cat "$report.tmp"
@@ -754,10 +822,16 @@ wants d && section_d
 rm -f "$report.tmp"
 # A machine-readable digest for the ctest and for comparisons between runs.
 jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" --arg con "$broker_con" \
+    --arg pub_stream "$broker_pub_stream" --arg broker_us "$broker_us" --arg broker_us_stream "$broker_us_stream" \
+    --arg post_broker_us "${post_us[broker]}" --arg post_ingress_us "${post_us[ingress]}" \
+    --arg drain_broker_us "${drain_us[broker]}" \
     --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
     --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
-      broker_consume_rate: $con, post_orders_rate: $post, drain_rate: $drain,
+      broker_consume_rate: $con, broker_publish_stream_rate: $pub_stream,
+      broker_cpu_us: $broker_us, broker_stream_cpu_us: $broker_us_stream,
+      post_cpu_us: {broker: $post_broker_us, ingress: $post_ingress_us},
+      drain_broker_cpu_us: $drain_broker_us, post_orders_rate: $post, drain_rate: $drain,
       oversells: $over, failures: $failures}' >"$out/summary.json"
 log "report: $report"
 [[ ${#failures[@]} -eq 0 ]] || { warn "problems: ${failures[*]}"; exit 1; }

@@ -62,7 +62,8 @@ struct Phase {
 
 std::expected<Phase, std::string> PublishPhase(const BrokerBenchArgs& args,
                                                const broker::ConnectionOptions& connection,
-                                               const broker::QueueName& queue) {
+                                               const broker::ExchangeName& exchange,
+                                               const broker::RoutingKey& routing_key) {
     broker::Publisher::Options options;
     options.connection = connection;
     options.connection.connection_name = "orderflowctl broker-bench publisher";
@@ -81,8 +82,8 @@ std::expected<Phase, std::string> PublishPhase(const BrokerBenchArgs& args,
     const auto start = Clock::now();
     for (uint64_t i = 0; i < args.messages; ++i) {
         broker::OutgoingMessage message;
-        message.exchange = broker::ExchangeName{""};  // the default exchange: straight to it
-        message.routing_key = broker::RoutingKey{queue.value};
+        message.exchange = exchange;
+        message.routing_key = routing_key;
         message.properties.message_id = fmt::format("bench-{}", i);
         message.properties.type = "OrderPlaced";
         message.body = body;
@@ -152,12 +153,36 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
             << "\n";
         return kExitFailure;
     }
-    auto published = PublishPhase(args, connection, queue);
+    // Straight to the queue through the default exchange; with --stream through amq.topic
+    // under a key of this run's own, bound to the queue and to a fresh stream.
+    broker::ExchangeName exchange{""};
+    broker::RoutingKey routing_key{queue.value};
+    const broker::QueueName stream{queue.value + ".stream"};
+    if (args.stream) {
+        exchange = broker::ExchangeName{"amq.topic"};
+        std::expected<void, std::string> ready =
+            client->DeclareQueue(stream, broker::FieldTable{{"x-queue-type", "stream"}});
+        if (ready) ready = client->Bind(queue, exchange, routing_key);
+        if (ready) ready = client->Bind(stream, exchange, routing_key);
+        if (!ready) {
+            err << "orderflowctl broker-bench: stream set-up: " << ready.error() << "\n";
+            (void)client->DeleteQueue(queue);
+            (void)client->DeleteQueue(stream);
+            return kExitFailure;
+        }
+    }
+    auto published = PublishPhase(args, connection, exchange, routing_key);
     std::expected<Phase, std::string> consumed = std::unexpected("not run");
     if (published) consumed = ConsumePhase(args, connection, queue, published->done);
     if (auto deleted = client->DeleteQueue(queue); !deleted) {
         err << "orderflowctl broker-bench: delete " << queue.value << ": " << deleted.error()
             << "\n";
+    }
+    if (args.stream) {
+        if (auto deleted = client->DeleteQueue(stream); !deleted) {
+            err << "orderflowctl broker-bench: delete " << stream.value << ": " << deleted.error()
+                << "\n";
+        }
     }
     if (!published || !consumed) {
         err << "orderflowctl broker-bench: " << (!published ? published.error() : consumed.error())
@@ -171,22 +196,22 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
     const size_t body_size = SampleBody(args.body_size).size();
     if (args.json) {
         out << fmt::format(
-            R"({{"messages":{},"body_bytes":{},"queue_type":"{}","in_flight":{},)"
+            R"({{"messages":{},"body_bytes":{},"queue_type":"{}","stream":{},"in_flight":{},)"
             R"("prefetch":{},"confirmed":{},"publish_failed":{},"publish_s":{:.3f},)"
             R"("publish_rate":{:.1f},"consumed":{},"consume_s":{:.3f},"consume_rate":{:.1f}}})"
             "\n",
-            args.messages, body_size, args.queue_type, args.in_flight, args.prefetch,
+            args.messages, body_size, args.queue_type, args.stream, args.in_flight, args.prefetch,
             published->done, published->failed, publish_s, publish_rate, consumed->done, consume_s,
             consume_rate);
     } else {
         out << fmt::format(
-            "broker-bench: {} persistent messages of {} bytes, {} queue\n"
+            "broker-bench: {} persistent messages of {} bytes, {} queue{}\n"
             "  publish with confirms  {:.1f} msg/s ({} confirmed, {} failed, {:.2f} s, "
             "window {})\n"
             "  consume with acks      {:.1f} msg/s ({} in {:.2f} s, prefetch {}, batch {})\n",
-            args.messages, body_size, args.queue_type, publish_rate, published->done,
-            published->failed, publish_s, args.in_flight, consume_rate, consumed->done, consume_s,
-            args.prefetch, args.batch_max);
+            args.messages, body_size, args.queue_type, args.stream ? " and a stream" : "",
+            publish_rate, published->done, published->failed, publish_s, args.in_flight,
+            consume_rate, consumed->done, consume_s, args.prefetch, args.batch_max);
     }
     return published->failed == 0 ? kExitOk : kExitFailure;
 }
@@ -212,6 +237,9 @@ CLI::App* AddBrokerBenchCommand(CLI::App& app, std::function<int()>& command,
         ->check(CLI::IsMember({"quorum", "classic"}));
     bench->add_option("--timeout", args->timeout_s, "seconds per phase (120)")
         ->check(CLI::PositiveNumber);
+    bench->add_flag("--stream", args->stream,
+                    "also write every message to a stream, as order.placed reaches both "
+                    "inventory.order-placed and orders.events");
     bench->add_flag("--json", args->json, "one JSON object");
     bench->callback([args, &command] {
         command = [args] { return RunBrokerBench(*args, std::cout, std::cerr); };

@@ -21,6 +21,7 @@ struct BrokerBenchArgs {
     uint32_t prefetch = 200;    // as ORDERFLOW_PREFETCH's default
     uint32_t batch_max = 200;   // as the services' consumer batch
     std::string queue_type = "quorum";
+    bool stream = false;     // also route every message to a stream (as orders.events)
     double timeout_s = 120;  // for each phase
     bool json = false;
 };
