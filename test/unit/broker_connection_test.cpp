@@ -1,4 +1,10 @@
-// Unit tests (no broker): URL parsing, redaction, reconnect backoff, the contract topology.
+// Unit tests (no broker): URL parsing, redaction, reconnect backoff, the contract topology,
+// the reason given for a refused connection.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -86,4 +92,25 @@ TEST_CASE("the contract topology has what SPEC section 3 names", "[broker][topol
     CHECK(bindings.contains({"orders.events", "orders", "#"}));
     for (const auto& b : topology.bindings)
         CHECK(b.queue.value.find(".retry.") == std::string::npos);
+}
+
+TEST_CASE("a refused connection says so, not just 'a socket error occurred'", "[broker][url]") {
+    // A port nobody listens on: bind one, note it, close it.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t size = sizeof address;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+    ::close(fd);
+    ConnectionOptions options;
+    options.url =
+        "amqp://guest:guest@127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/%2f";
+    options.connect_timeout = std::chrono::milliseconds(2000);
+    auto connection = impl::Connection::Open(options);
+    REQUIRE_FALSE(connection.has_value());
+    CHECK_THAT(connection.error(), Catch::Contains("cannot connect to 127.0.0.1:") &&
+                                       Catch::Contains("Connection refused"));
 }

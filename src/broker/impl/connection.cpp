@@ -6,7 +6,11 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,6 +26,51 @@ namespace {
 // few seconds while a leader is elected; a broker that does not answer in this time is
 // treated as gone.
 constexpr std::chrono::seconds kRpcTimeout{30};
+
+// Why a TCP connection to host:port fails ("Connection refused", "No route to host"...),
+// found by trying one: rabbitmq-c's non-blocking open reports only "a socket error
+// occurred" and leaves errno at EINPROGRESS. Empty when the probe connects (the failure
+// was elsewhere) or cannot tell.
+std::string ConnectFailureReason(const std::string& host, int port,
+                                 std::chrono::milliseconds limit) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const auto service = std::to_string(port);
+    if (const int error = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+        error != 0) {
+        return ::gai_strerror(error);
+    }
+    std::string reason;
+    for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {
+        const int fd =
+            ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     address->ai_protocol);
+        if (fd < 0) continue;
+        int error = 0;
+        if (::connect(fd, address->ai_addr, address->ai_addrlen) != 0) {
+            error = errno;
+            if (error == EINPROGRESS) {
+                pollfd waiting{fd, POLLOUT, 0};
+                if (::poll(&waiting, 1, static_cast<int>(limit.count())) == 1) {
+                    socklen_t size = sizeof error;
+                    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+                } else {
+                    error = ETIMEDOUT;
+                }
+            }
+        }
+        ::close(fd);
+        if (error == 0) {
+            reason.clear();
+            break;
+        }
+        reason = std::strerror(error);
+    }
+    ::freeaddrinfo(found);
+    return reason;
+}
 
 }  // namespace
 
@@ -84,10 +133,13 @@ std::expected<Connection, std::string> Connection::Open(const ConnectionOptions&
     if (const int status =
             amqp_socket_open_noblock(socket, url->host.c_str(), url->port, &connect_timeout);
         status != AMQP_STATUS_OK) {
-        const int error = errno;  // says why a socket error happened (refused, unreachable...)
-        const auto detail = status == AMQP_STATUS_SOCKET_ERROR && error != 0
-                                ? fmt::format(": {}", std::strerror(error))
-                                : "";
+        std::string detail;
+        if (status == AMQP_STATUS_SOCKET_ERROR) {
+            if (auto reason = ConnectFailureReason(url->host, url->port, options.connect_timeout);
+                !reason.empty()) {
+                detail = ": " + reason;
+            }
+        }
         return std::unexpected(
             fmt::format("cannot connect to {}: {}{}", where, StatusText(status), detail));
     }
