@@ -626,6 +626,46 @@ acked_total() {
     curl -fsS --max-time 2 "${1:-$inventory}/metrics" 2>/dev/null |
         awk '/^orderflow_messages_acked_total/ { s += $NF; n++ } END { if (n) print s; else print "-" }'
 }
+# The drain again with inventory alone on the broker: notification and the ingress are
+# stopped once the backlog is posted, so their events wait in their queues. Isolates the
+# inventory service's own exactly-once path (inbox, reservation, outbox, ack, relay with
+# confirms) from the downstream work that otherwise shares the cores.
+alone_rate="-" alone_orders="-"
+declare -A alone_us=([broker]=- [inventory]=-)
+drain_alone() {
+    log "(d) backlog drain, inventory alone: $drain_orders orders"
+    local expected b0 deadline acked first="" last="" now first_acked=0
+    fresh_system "$big_seed"
+    stop_service inventory
+    load d-alone-post --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    expected="$(num "$(j "$out/d-alone-post.json" .successes)")"
+    stop_service notification
+    stop_service ingress
+    b0="$(cpu_ticks "$broker_pid")"
+    start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
+    deadline=$((SECONDS + (quick ? 60 : 300)))
+    while ((SECONDS < deadline)); do
+        acked="$(num "$(acked_total)")"
+        now="$(date +%s.%N)"
+        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
+        if ((acked >= expected)); then
+            last="$now"
+            break
+        fi
+        sleep 0.05
+    done
+    alone_us[broker]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
+    alone_us[inventory]="$(per_order 0 "$(cpu_ticks "${pid[inventory]}")" "$expected")"
+    alone_orders="$expected"
+    if [[ -n "$first" && -n "$last" ]]; then
+        alone_rate="$(awk -v a="$first" -v b="$last" -v n="$((expected - first_acked))" \
+            'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')"
+    else
+        failures+=("(d) inventory alone: backlog not drained in time")
+    fi
+    stop_service inventory
+}
+
 section_d() {
     log "(d) backlog drain: $drain_orders orders"
     local t0 deadline expected fast slow acked
@@ -713,6 +753,7 @@ section_d() {
         }' "$out/d-acked.csv")
     drain_rate="$rate"
     [[ "$last" != "-" ]] || { drain_rate="-"; failures+=("(d) backlog not drained in time"); }
+    drain_alone
     md "## d. Backlog drain" ""
     md "$drain_orders orders posted (64 keep-alive clients) while inventory was stopped, then inventory" \
         "started at 0 s. Every message takes the full exactly-once path: inbox check, reservation and" \
@@ -734,6 +775,13 @@ section_d() {
         "|---|---|---|---|---|---|---|"
     md "$(cpu_row "posting, per accepted order" "${post_us[broker]}" "${post_us[ingress]}" 0 0)"
     md "$(cpu_row "drain, per order" "${drain_us[broker]}" "${drain_us[ingress]}" "${drain_us[inventory]}" "${drain_us[notification]}")"
+    md "" "The same drain with **inventory alone**: notification and the ingress stopped after" \
+        "the backlog was posted, so the InventoryReserved events wait in their queues. Each" \
+        "message still takes inventory's whole exactly-once path (inbox, reservation, outbox," \
+        "ack, relay with confirms); the downstream work no longer shares the cores." ""
+    md "| orders | drain rate (first to last ack, 50 ms polls) | broker CPU per order | inventory CPU per order |" \
+        "|---|---|---|---|"
+    md "| $alone_orders | $alone_rate msg/s | ${alone_us[broker]} µs | ${alone_us[inventory]} µs |"
     md "" "Samples: [d-acked.csv]($data_rel/d-acked.csv) (100 ms, inventory's counter)," \
         "[d-drain.csv]($data_rel/d-drain.csv) (1 s, management API)." ""
     if [[ $have_gnuplot == 1 ]]; then
@@ -791,7 +839,8 @@ wants d && section_d
     echo "| broker: publish with confirms to a quorum queue and a stream, the route of order.placed (e) | $broker_pub_stream msg/s | | 1 |"
     echo "| broker: consume with acks (e) | $broker_con msg/s | | 1 |"
     echo "| POST /orders accepted, 64 keep-alive clients, inventory stopped (d) | $post_rate orders/s | 10,000 | $(ratio "$post_rate" "$broker_pub_stream") of publish to queue and stream |"
-    echo "| inventory drain, full exactly-once path (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
+    echo "| inventory drain, full exactly-once path, whole pipeline running (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
+    echo "| inventory drain, full exactly-once path, inventory alone (d) | $alone_rate msg/s | 10,000 | $(ratio "$alone_rate" "$broker_con") of consume |"
     echo "| flash sale oversells (c) | $oversells | 0 | |"
     echo
     if [[ ${#failures[@]} -gt 0 ]]; then
@@ -824,7 +873,7 @@ rm -f "$report.tmp"
 jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" --arg con "$broker_con" \
     --arg pub_stream "$broker_pub_stream" --arg broker_us "$broker_us" --arg broker_us_stream "$broker_us_stream" \
     --arg post_broker_us "${post_us[broker]}" --arg post_ingress_us "${post_us[ingress]}" \
-    --arg drain_broker_us "${drain_us[broker]}" \
+    --arg drain_broker_us "${drain_us[broker]}" --arg alone "$alone_rate" \
     --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
     --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
@@ -832,6 +881,7 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
       broker_cpu_us: $broker_us, broker_stream_cpu_us: $broker_us_stream,
       post_cpu_us: {broker: $post_broker_us, ingress: $post_ingress_us},
       drain_broker_cpu_us: $drain_broker_us, post_orders_rate: $post, drain_rate: $drain,
+      drain_alone_rate: $alone,
       oversells: $over, failures: $failures}' >"$out/summary.json"
 log "report: $report"
 [[ ${#failures[@]} -eq 0 ]] || { warn "problems: ${failures[*]}"; exit 1; }
