@@ -1,5 +1,7 @@
 // Failure handling on a real broker: poison, delayed retries and exhaustion, crash loops,
 // SIGTERM during consumption, and a broker restart under load.
+#include <fmt/format.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -129,6 +131,69 @@ TEST_CASE("each kind of poison reaches the DLQ at once with its failure record",
     CHECK(Header(dead[2], "x-error").find("message_id") != std::string::npos);
     CHECK(Header(dead[4], "x-error").find("version") != std::string::npos);
     CHECK(p.inventory.Log().find("retried") == std::string::npos);  // never retried
+}
+
+TEST_CASE(
+    "poison that arrives while inventory's publisher cannot connect is dead-lettered once, "
+    "with its record, never requeued",
+    "[failure]") {
+    // The dead-letter copy goes out through the publisher. Cut only the publisher's
+    // connection and keep it from coming back (a connection limit on the vhost), then send
+    // poison: the consumer has it while the publisher cannot send. Requeueing it then would
+    // loop it through deliveries, each counted against the quorum limit, until the broker
+    // dead-lettered it itself without our failure record. It must wait for the publisher.
+    Pipeline p;
+    p.StartAll();
+    auto client = Connect(p.vhost);
+    const auto limits = "/api/vhost-limits/" + p.vhost.Name() + "/max-connections";
+    struct Unlimit {
+        std::string path;
+        ~Unlimit() { MgmtCall("DELETE", path, ""); }
+    } unlimit{limits};
+    // Every connection of the vhost (the management API lists them a little after they
+    // open): the three services' consumers and publishers, the sync clients, ours.
+    const auto count = [&] {
+        const auto listed =
+            MgmtCall("GET", "/api/vhosts/" + p.vhost.Name() + "/connections?columns=name", "").body;
+        int open = 0;
+        for (auto pos = listed.find("\"name\""); pos != std::string::npos;
+             pos = listed.find("\"name\"", pos + 1)) {
+            ++open;
+        }
+        return open;
+    };
+    int open = 0;
+    REQUIRE(Eventually(
+        [&] {
+            const int now = count();
+            const bool steady = now > 0 && now == open;
+            open = now;
+            return steady;
+        },
+        15s, 500ms));
+    REQUIRE(MgmtCall("PUT", limits, fmt::format(R"({{"value":{}}})", open - 1)).status / 100 == 2);
+    REQUIRE(CloseConnections(p.vhost, "orderflow-inventory publisher") == 1);
+
+    const auto poison = Raw(R"({"not": json})", events::NewUuid());
+    REQUIRE(client.Publish(poison) == broker::PublishStatus::kConfirmed);
+    std::this_thread::sleep_for(2s);  // the consumer holds it; the publisher is refused
+    CHECK(Depth(client, kInventoryDlq) == 0);
+    CHECK(p.inventory.Log().find("requeued") == std::string::npos);
+    REQUIRE(MgmtCall("DELETE", limits, "").status / 100 == 2);
+
+    REQUIRE(Eventually([&] { return Depth(client, kInventoryDlq) >= 1; }, 20s));
+    std::this_thread::sleep_for(1s);  // a second copy, if any, shows up meanwhile
+    auto dead = Drain(client, kInventoryDlq);
+    REQUIRE(dead.size() == 1);
+    const auto& d = dead.front();
+    CHECK(Header(d, "x-error-kind") == "poison");
+    CHECK(d.properties.IntHeader("x-attempts") == 1);
+    CHECK(d.properties.message_id == poison.properties.message_id);
+    CHECK(d.properties.IntHeader("x-delivery-count").value_or(0) == 0);  // never returned
+    CHECK(Depth(client, broker::QueueName{"inventory.order-placed"}) == 0);
+    const auto log = p.inventory.Log();
+    CHECK(log.find("publisher disconnected") != std::string::npos);
+    CHECK(log.find("requeued") == std::string::npos);
 }
 
 TEST_CASE("a transient failure is retried after the delays and dead-lettered after max attempts",

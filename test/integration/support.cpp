@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -59,13 +60,13 @@ MgmtEndpoint Mgmt() {
     return endpoint;
 }
 
+}  // namespace
+
 HttpResult MgmtCall(const std::string& method, const std::string& path, const std::string& body) {
     const auto mgmt = Mgmt();
     return HttpCall(method, mgmt.port, path, body,
                     {{"Authorization", mgmt.auth}, {"Content-Type", "application/json"}});
 }
-
-}  // namespace
 
 std::string Env(const char* name) {
     const char* value = std::getenv(name);
@@ -162,17 +163,25 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     return result;
 }
 
-int CloseConnections(const Vhost& vhost) {
-    const auto listed =
-        MgmtCall("GET", "/api/vhosts/" + vhost.Name() + "/connections?columns=name", "");
+int CloseConnections(const Vhost& vhost, std::string_view named) {
+    const auto listed = MgmtCall(
+        "GET", "/api/vhosts/" + vhost.Name() + "/connections?columns=name,client_properties", "");
+    rapidjson::Document connections;
+    connections.Parse(listed.body.c_str());
+    if (connections.HasParseError() || !connections.IsArray()) return 0;
     int closed = 0;
-    const std::string key = "\"name\":\"";
-    for (auto pos = listed.body.find(key); pos != std::string::npos;
-         pos = listed.body.find(key, pos + 1)) {
-        const auto start = pos + key.size();
+    for (const auto& connection : connections.GetArray()) {
+        if (!connection.HasMember("name") || !connection["name"].IsString()) continue;
+        std::string label;  // connection_name, as the clients set it
+        if (connection.HasMember("client_properties") &&
+            connection["client_properties"].IsObject() &&
+            connection["client_properties"].HasMember("connection_name") &&
+            connection["client_properties"]["connection_name"].IsString()) {
+            label = connection["client_properties"]["connection_name"].GetString();
+        }
+        if (!named.empty() && label.find(named) == std::string::npos) continue;
         std::string encoded;
-        for (const unsigned char c :
-             listed.body.substr(start, listed.body.find('"', start) - start)) {
+        for (const unsigned char c : std::string_view(connection["name"].GetString())) {
             char hex[4];
             std::snprintf(hex, sizeof hex, "%%%02X", c);
             encoded +=

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace orderflow::test {
@@ -24,6 +25,9 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
                     const std::string& body = {},
                     const std::vector<std::pair<std::string, std::string>>& headers = {},
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// One call to the test broker's management API (ORDERFLOW_TEST_MGMT_URL), JSON body.
+HttpResult MgmtCall(const std::string& method, const std::string& path, const std::string& body);
 
 uint16_t FreePort();
 std::string Env(const char* name);  // FAILs the test when unset
@@ -41,9 +45,10 @@ class Vhost final {
     std::string name_;
 };
 
-// Closes every connection of `vhost` from the broker side (management API), as a broker
-// restart or a cut network would; returns how many it closed.
-int CloseConnections(const Vhost& vhost);
+// Closes every connection of `vhost` (only those whose connection_name contains `named`,
+// when given) from the broker side (management API), as a broker restart or a cut network
+// would; returns how many it closed.
+int CloseConnections(const Vhost& vhost, std::string_view named = {});
 
 // An orderflow binary run as a child process with its log in `dir`/<name>.log.
 class Service final {
