@@ -54,18 +54,17 @@ http::Response BrokerUnavailable(std::string_view details) {
 
 // The note of an unconfirmed publish: "<order_id> <event_id> <occurred_at>" (none of
 // them contains a space).
-std::string FormatUnconfirmed(const auto& order) {
+std::string FormatUnconfirmed(const UnconfirmedOrder& order) {
     return fmt::format("{} {} {}", order.order_id, order.event_id, order.occurred_at);
 }
 
-template <class Order>
-std::optional<Order> ParseUnconfirmedAs(std::string_view note) {
+std::optional<UnconfirmedOrder> ParseUnconfirmed(std::string_view note) {
     const auto first = note.find(' ');
     const auto second = first == std::string_view::npos ? first : note.find(' ', first + 1);
     if (second == std::string_view::npos) return std::nullopt;
-    Order order{std::string(note.substr(0, first)),
-                std::string(note.substr(first + 1, second - first - 1)),
-                std::string(note.substr(second + 1))};
+    UnconfirmedOrder order{std::string(note.substr(0, first)),
+                           std::string(note.substr(first + 1, second - first - 1)),
+                           std::string(note.substr(second + 1))};
     if (!events::IsUuid(order.order_id) || !events::IsUuid(order.event_id) ||
         order.occurred_at.empty()) {
         return std::nullopt;
@@ -131,7 +130,7 @@ IngressApi::KeyClaim IngressApi::ClaimKey(const std::string& key, const std::str
     }
     in_flight_.emplace(key, fingerprint);  // claimed: repeats now get 409
     if (record) {
-        if (auto parsed = ParseUnconfirmedAs<UnconfirmedOrder>(record->response_body)) {
+        if (auto parsed = ParseUnconfirmed(record->response_body)) {
             retry = std::move(*parsed);
             return KeyClaim::kRetry;
         }

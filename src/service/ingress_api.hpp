@@ -20,6 +20,15 @@
 
 namespace orderflow::service {
 
+// The event of an earlier request with the same Idempotency-Key whose publish got no
+// confirm. It may have reached the queue, so a retry publishes it again (same message_id:
+// the consumers' inbox drops the copy) instead of placing a second order.
+struct UnconfirmedOrder {
+    std::string order_id;
+    std::string event_id;
+    std::string occurred_at;
+};
+
 class IngressApi final {
   public:
     IngressApi(broker::Publisher& publisher, StoreWriter& writer, std::filesystem::path db_path,
@@ -29,14 +38,6 @@ class IngressApi final {
   private:
     void PostOrder(http::Request&& request, http::Respond respond);
     void GetOrder(http::Request&& request, http::Respond respond);
-    // The event of an earlier request with the same Idempotency-Key whose publish got no
-    // confirm. It may have reached the queue, so a retry publishes it again (same
-    // message_id: the consumers' inbox drops the copy) instead of placing a second order.
-    struct UnconfirmedOrder {
-        std::string order_id;
-        std::string event_id;
-        std::string occurred_at;
-    };
     enum class KeyClaim { kAnswered, kNew, kRetry };
     // For a request carrying an Idempotency-Key: answers it from what is known about the
     // key (kAnswered: the first answer replayed, 409 or 422), or claims the key for it,

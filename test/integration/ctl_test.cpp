@@ -172,16 +172,8 @@ CtlRun RunCtlOnTerminal(const Vhost& vhost, const std::vector<std::string>& args
     return run;
 }
 
-broker::Client Connect(const Vhost& vhost) {
-    broker::ConnectionOptions options;
-    options.url = vhost.AmqpUrl();
-    auto client = broker::Client::Connect(options);
-    REQUIRE(client);
-    return std::move(*client);
-}
-
 broker::QueueInfo Inspect(const Vhost& vhost, const broker::QueueName& queue) {
-    auto client = Connect(vhost);
+    auto client = ConnectBroker(vhost);
     auto info = client.Inspect(queue);
     REQUIRE(info);
     REQUIRE(info->has_value());
@@ -193,7 +185,7 @@ uint32_t Depth(const Vhost& vhost, const broker::QueueName& queue) {
 
 // Every message of `queue`, looked at and put back (nothing removed).
 std::vector<broker::Delivery> Browse(const Vhost& vhost, const broker::QueueName& queue) {
-    auto client = Connect(vhost);
+    auto client = ConnectBroker(vhost);
     std::vector<broker::Delivery> out;
     while (true) {
         auto got = client.Get(queue);
@@ -213,7 +205,7 @@ std::multiset<std::string> IdsOf(const std::vector<broker::Delivery>& deliveries
 
 // The message ids the event stream (bound with # on `orders`) holds, from its start.
 std::multiset<std::string> StreamIds(const Vhost& vhost) {
-    auto client = Connect(vhost);
+    auto client = ConnectBroker(vhost);
     REQUIRE(client.Consume(broker::kEventStream, 100, {{"x-stream-offset", "first"}}));
     std::multiset<std::string> ids;
     while (true) {
@@ -576,7 +568,7 @@ TEST_CASE("topology check passes after declare and fails when a queue is missing
     CHECK(Contains(ok.out, "topology ok"));
 
     {
-        auto client = Connect(vhost);
+        auto client = ConnectBroker(vhost);
         REQUIRE(client.DeleteQueue(broker::QueueName{"notification.inventory-events.dlq"}));
     }
     auto broken = RunCtl(vhost, {"topology", "check"});

@@ -19,14 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-broker::Client Connect(const Vhost& vhost) {
-    broker::ConnectionOptions options;
-    options.url = vhost.AmqpUrl();
-    auto client = broker::Client::Connect(options);
-    REQUIRE(client);
-    return std::move(*client);
-}
-
 std::string OrderPlacedBody(const std::string& event_id, const std::string& order_id,
                             const std::string& user, const std::string& sku = "burger",
                             int version = 1, const std::string& type = "OrderPlaced") {
@@ -79,7 +71,7 @@ const broker::QueueName kInventoryDlq{"inventory.order-placed.dlq"};
 TEST_CASE("each kind of poison reaches the DLQ at once with its failure record", "[failure]") {
     Pipeline p;
     p.StartAll();
-    auto client = Connect(p.vhost);
+    auto client = ConnectBroker(p.vhost);
     const std::vector<std::pair<std::string, broker::OutgoingMessage>> poison = {
         {"not_json", Raw(R"({"order_id": "poison", "invalid": json})", events::NewUuid())},
         {"schema_violation",
@@ -144,7 +136,7 @@ TEST_CASE(
     // dead-lettered it itself without our failure record. It must wait for the publisher.
     Pipeline p;
     p.StartAll();
-    auto client = Connect(p.vhost);
+    auto client = ConnectBroker(p.vhost);
     const auto limits = "/api/vhost-limits/" + p.vhost.Name() + "/max-connections";
     struct Unlimit {
         std::string path;
@@ -201,7 +193,7 @@ TEST_CASE("a transient failure is retried after the delays and dead-lettered aft
     Pipeline p({{"ORDERFLOW_MAX_ATTEMPTS", "3"}, {"ORDERFLOW_RETRY_DELAYS_MS", "1000,2000"}},
                {{"ORDERFLOW_INJECT_FAIL_RATE", "1"}});
     p.StartAll();
-    auto client = Connect(p.vhost);
+    auto client = ConnectBroker(p.vhost);
     auto answer = PostOrder(p.ingress.Port(), "flaky", {{"salad", 2}});
     REQUIRE(answer.status == 202);
     const auto order_id = JsonField(answer.body, "order_id");
@@ -242,7 +234,7 @@ TEST_CASE("a message that crashes the consumer every time ends in the DLQ via th
     Pipeline p({},
                {{"ORDERFLOW_TEST_CRASH_MARKER", "crash-me-please"}, {"ORDERFLOW_PREFETCH", "1"}});
     p.StartAll();
-    auto client = Connect(p.vhost);
+    auto client = ConnectBroker(p.vhost);
     auto crash = PostOrder(p.ingress.Port(), "crash-me-please", {{"burger", 1}});
     REQUIRE(crash.status == 202);
     auto fine = PostOrder(p.ingress.Port(), "innocent", {{"burger", 1}});

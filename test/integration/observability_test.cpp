@@ -146,15 +146,12 @@ TEST_CASE("a dead letter keeps the traceparent of the order it came from", "[obs
         PostOrder(p.ingress.Port(), "doomed", {{"soda", 1}}, {{"traceparent", kTraceparent}});
     REQUIRE(answer.status == 202);
 
-    broker::ConnectionOptions options;
-    options.url = p.vhost.AmqpUrl();
-    auto client = broker::Client::Connect(options);
-    REQUIRE(client);
+    auto client = ConnectBroker(p.vhost);
     const broker::QueueName dlq{broker::DeadLetterQueue(broker::kInventoryQueue)};
     std::optional<broker::Delivery> dead;
     REQUIRE(Eventually(
         [&] {
-            auto got = client->Get(dlq);
+            auto got = client.Get(dlq);
             if (got && got->has_value()) dead = std::move(**got);
             return dead.has_value();
         },

@@ -163,6 +163,14 @@ HttpResult HttpCall(const std::string& method, uint16_t port, const std::string&
     return result;
 }
 
+broker::Client ConnectBroker(const Vhost& vhost) {
+    broker::ConnectionOptions options;
+    options.url = vhost.AmqpUrl();
+    auto client = broker::Client::Connect(options);
+    REQUIRE(client);
+    return std::move(*client);
+}
+
 int CloseConnections(const Vhost& vhost, std::string_view named) {
     const auto listed = MgmtCall(
         "GET", "/api/vhosts/" + vhost.Name() + "/connections?columns=name,client_properties", "");

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/client.hpp"
+
 namespace orderflow::test {
 
 struct HttpResult {
@@ -44,6 +46,9 @@ class Vhost final {
   private:
     std::string name_;
 };
+
+// A client of our broker layer on `vhost` (REQUIREs that it connects).
+broker::Client ConnectBroker(const Vhost& vhost);
 
 // Closes every connection of `vhost` (only those whose connection_name contains `named`,
 // when given) from the broker side (management API), as a broker restart or a cut network

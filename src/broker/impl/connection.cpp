@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -135,8 +136,9 @@ std::expected<Connection, std::string> Connection::Open(const ConnectionOptions&
         status != AMQP_STATUS_OK) {
         std::string detail;
         if (status == AMQP_STATUS_SOCKET_ERROR) {
-            if (auto reason = ConnectFailureReason(url->host, url->port, options.connect_timeout);
-                !reason.empty()) {
+            // Bounded: a refusal answers at once; this must not double a reconnect attempt.
+            const auto limit = std::min(options.connect_timeout, std::chrono::milliseconds(1000));
+            if (auto reason = ConnectFailureReason(url->host, url->port, limit); !reason.empty()) {
                 detail = ": " + reason;
             }
         }
