@@ -11,6 +11,10 @@
 # The tests see ORDERFLOW_TEST_AMQP_URL, ORDERFLOW_TEST_MGMT_URL (also as ORDERFLOW_AMQP_URL
 # and ORDERFLOW_MGMT_URL) and ORDERFLOW_TEST_BROKER_DIR, with which they may stop and start
 # that node: scripts/broker.sh stop|start --dir "$ORDERFLOW_TEST_BROKER_DIR".
+# It also starts a PostgreSQL 15 of its own (scripts/pg.sh, a temporary directory under
+# .run/): the tests see its URL as ORDERFLOW_TEST_DATABASE_URL and run the store tests and the
+# exactly-once integration tests on it too; ORDERFLOW_TEST_DATABASE_URL set by the caller is
+# used instead (an empty value: no PostgreSQL, those halves are skipped).
 # BUILD_DIR chooses the build directory (default build); ORDERFLOW_KEEP_TEST_BROKER=1 keeps
 # the node's directory (logs, data) even when the tests pass.
 set -euo pipefail
@@ -24,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --sanitize) sanitize=1 ;;
         -h | --help)
-            sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         --)
@@ -54,6 +58,7 @@ ensure_packages all
 mkdir -p "$ORDERFLOW_ROOT/.run"
 broker_dir="$(mktemp -d "$ORDERFLOW_ROOT/.run/test-broker.XXXXXX")"
 broker_started=0
+pg_dir=""
 test_status=1
 
 # shellcheck disable=SC2317  # reached through the EXIT trap
@@ -63,8 +68,12 @@ cleanup() {
     if [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" || warn "could not stop the test broker in $broker_dir"
     fi
+    if [[ -n "$pg_dir" ]]; then
+        "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_dir" || warn "could not stop the test PostgreSQL in $pg_dir"
+    fi
     if [[ $test_status == 0 && "${ORDERFLOW_KEEP_TEST_BROKER:-0}" != 1 ]]; then
         rm -rf "$broker_dir"
+        [[ -z "$pg_dir" ]] || rm -rf "$pg_dir"
     else
         log "test broker directory kept for inspection: $broker_dir"
     fi
@@ -90,6 +99,15 @@ export ORDERFLOW_TEST_MGMT_URL="http://guest:guest@127.0.0.1:${mgmt_port}"
 export ORDERFLOW_TEST_BROKER_DIR="$broker_dir"
 export ORDERFLOW_AMQP_URL="$ORDERFLOW_TEST_AMQP_URL"
 export ORDERFLOW_MGMT_URL="$ORDERFLOW_TEST_MGMT_URL"
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+if [[ -z "${ORDERFLOW_TEST_DATABASE_URL+set}" ]]; then
+    pg_dir="$(mktemp -d "$ORDERFLOW_ROOT/.run/test-pg.XXXXXX")"
+    ORDERFLOW_TEST_DATABASE_URL="$(ORDERFLOW_PG_PORT='' "$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_dir")" ||
+        die "could not start the test PostgreSQL (see $pg_dir/server.log)"
+fi
+export ORDERFLOW_TEST_DATABASE_URL
 
 # ---------------------------------------------------------------------------- tests
 

@@ -6,7 +6,7 @@
 #include "service/store_writer.hpp"
 #include "service/sync_order_api.hpp"
 #include "service/worker.hpp"
-#include "store/orders.hpp"
+#include "service/store_access.hpp"
 
 int main(int argc, char** argv) {
     using namespace orderflow;
@@ -21,15 +21,11 @@ int main(int argc, char** argv) {
     }
 
     service::Runtime runtime(config);
-    service::Worker worker(runtime, broker::kOrderStatusQueue, [](SQLite::Database& db) {
-        return std::make_unique<service::OrderStatusMessageHandler>(db);
-    });
-    service::StoreWriter writer(config.DbPath(), store::Durability::kNormal,
-                                [](SQLite::Database& db) {
-                                    store::OrderTable orders(db);
-                                    store::IdempotencyTable keys(db);
-                                });
-    service::IngressApi api(worker.Publisher(), writer, config.DbPath(), runtime.Metrics());
+    const auto store = service::OpenServiceStore(config);
+    service::Worker worker(runtime, *store, broker::kOrderStatusQueue,
+                           std::make_unique<service::OrderStatusMessageHandler>());
+    service::StoreWriter writer(store->Connect(store::Durability::kNormal));
+    service::IngressApi api(worker.Publisher(), writer, *store, runtime.Metrics());
     api.Register(runtime.Router());
 
     // The synchronous chain (POST /orders/sync), one caller and breaker per target.

@@ -7,7 +7,7 @@
 #include "service/store_writer.hpp"
 #include "service/sync_endpoints.hpp"
 #include "service/worker.hpp"
-#include "store/stock.hpp"
+#include "service/store_access.hpp"
 #include "telemetry/log.hpp"
 
 int main(int argc, char** argv) {
@@ -35,14 +35,18 @@ int main(int argc, char** argv) {
     }
 
     service::Runtime runtime(config);
-    service::Worker worker(runtime, broker::kInventoryQueue, [&seed](SQLite::Database& db) {
-        store::StockTable(db).SeedIfEmpty(seed);
-        return std::make_unique<service::InventoryMessageHandler>(db, handlers::EventContext{});
-    });
-    service::RegisterInventoryQueries(runtime.Router(), config.DbPath());
+    const auto store = service::OpenServiceStore(config);
+    if (auto seeded = store->Connect()->SeedStockIfEmpty(seed); !seeded) {
+        telemetry::Log(telemetry::LogLevel::kError, "cannot seed the stock",
+                       {{"error", seeded.error().message}});
+        return 1;
+    }
+    service::Worker worker(runtime, *store, broker::kInventoryQueue,
+                           std::make_unique<service::InventoryMessageHandler>(
+                               handlers::EventContext{}));
+    service::RegisterInventoryQueries(runtime.Router(), *store);
     // The sync chain's POST /reserve: same handler, store and fault injector as the consumer.
-    service::StoreWriter writer(config.DbPath(), store::Durability::kFull,
-                                service::CreateSyncEndpointSchema);
+    service::StoreWriter writer(store->Connect(store::Durability::kFull));
     service::RegisterReserveEndpoint(runtime.Router(), runtime.Io(), writer, worker.Faults());
     worker.Start();
     runtime.OnShutdown([&writer] { writer.Stop(); });

@@ -4,6 +4,7 @@
 #include "service/consumers.hpp"
 #include "service/queries.hpp"
 #include "service/runtime.hpp"
+#include "service/store_access.hpp"
 #include "service/store_writer.hpp"
 #include "service/sync_endpoints.hpp"
 #include "service/worker.hpp"
@@ -19,13 +20,13 @@ int main(int argc, char** argv) {
         return parsed.exit_code;
     }
     service::Runtime runtime(config);
-    service::Worker worker(runtime, broker::kNotificationQueue, [](SQLite::Database& db) {
-        return std::make_unique<service::NotificationMessageHandler>(db, handlers::EventContext{});
-    });
-    service::RegisterNotificationQueries(runtime.Router(), config.DbPath());
+    const auto store = service::OpenServiceStore(config);
+    service::Worker worker(runtime, *store, broker::kNotificationQueue,
+                           std::make_unique<service::NotificationMessageHandler>(
+                               handlers::EventContext{}));
+    service::RegisterNotificationQueries(runtime.Router(), *store);
     // The sync chain's POST /send: same handler, store and fault injector as the consumer.
-    service::StoreWriter writer(config.DbPath(), store::Durability::kFull,
-                                service::CreateSyncEndpointSchema);
+    service::StoreWriter writer(store->Connect(store::Durability::kFull));
     service::RegisterSendEndpoint(runtime.Router(), runtime.Io(), writer, worker.Faults());
     worker.Start();
     runtime.OnShutdown([&writer] { writer.Stop(); });

@@ -22,7 +22,7 @@ events::InventoryRejected Reject(const events::OrderPlaced& order, const EventCo
 
 }  // namespace
 
-events::InventoryEvent ReserveStock(const events::OrderPlaced& order, store::StockTable& stock,
+events::InventoryEvent ReserveStock(const events::OrderPlaced& order, store::Stock& stock,
                                     const EventContext& ctx) {
     // Sum per sku first, so an order listing "burger" twice cannot pass the check twice.
     std::map<std::string, int64_t> wanted;

@@ -4,14 +4,14 @@
 
 #include "events/events.hpp"
 #include "handlers/context.hpp"
-#include "store/stock.hpp"
+#include "store/interfaces.hpp"
 
 namespace orderflow::handlers {
 
 // Reserves every item of the order or none. Items naming the same sku are summed.
 // A rejection (unknown sku, not enough stock) is a business outcome, not a failure.
 // Must run inside the caller's transaction so the check and the change are atomic.
-events::InventoryEvent ReserveStock(const events::OrderPlaced& order, store::StockTable& stock,
+events::InventoryEvent ReserveStock(const events::OrderPlaced& order, store::Stock& stock,
                                     const EventContext& ctx);
 
 }  // namespace orderflow::handlers

@@ -33,7 +33,7 @@ std::string NotificationText(const events::InventoryEvent& event) {
 }
 
 events::NotificationSent SendNotification(const events::InventoryEvent& event,
-                                          store::NotificationTable& notifications,
+                                          store::Notifications& notifications,
                                           const EventContext& ctx) {
     const bool confirmed = std::holds_alternative<events::InventoryReserved>(event);
     const auto& cause = confirmed ? std::get<events::InventoryReserved>(event).envelope

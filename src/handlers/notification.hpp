@@ -6,7 +6,7 @@
 
 #include "events/events.hpp"
 #include "handlers/context.hpp"
-#include "store/notifications.hpp"
+#include "store/interfaces.hpp"
 
 namespace orderflow::handlers {
 
@@ -16,7 +16,7 @@ std::string NotificationText(const events::InventoryEvent& event);
 
 // Records the notification (inside the caller's transaction) and returns the event.
 events::NotificationSent SendNotification(const events::InventoryEvent& event,
-                                          store::NotificationTable& notifications,
+                                          store::Notifications& notifications,
                                           const EventContext& ctx);
 
 }  // namespace orderflow::handlers

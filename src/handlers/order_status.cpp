@@ -4,7 +4,7 @@
 namespace orderflow::handlers {
 
 std::expected<void, events::DecodeError> ProjectOrderEvent(std::string_view body,
-                                                           store::OrderTable& orders) {
+                                                           store::OrderStages& orders) {
     auto envelope = events::DecodeEnvelope(body);
     if (!envelope) return std::unexpected(envelope.error());
 

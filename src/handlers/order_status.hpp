@@ -5,13 +5,13 @@
 #include <string_view>
 
 #include "events/codec.hpp"
-#include "store/orders.hpp"
+#include "store/interfaces.hpp"
 
 namespace orderflow::handlers {
 
 // Applies an inventory or notification event body to the projection. Idempotent:
 // replays and duplicates change nothing. Unknown or malformed bodies are errors (poison).
 std::expected<void, events::DecodeError> ProjectOrderEvent(std::string_view body,
-                                                           store::OrderTable& orders);
+                                                           store::OrderStages& orders);
 
 }  // namespace orderflow::handlers

@@ -11,8 +11,8 @@
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
 #include "service/worker.hpp"
-#include "store/database.hpp"
-#include "store/inbox.hpp"
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/inbox.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {

@@ -69,6 +69,9 @@ void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port) {
     app.add_option("--http-addr", config.http_addr, "HTTP listen address host:port")
         ->envname("ORDERFLOW_HTTP_ADDR")
         ->capture_default_str();
+    app.add_option("--database-url", config.database_url,
+                   "PostgreSQL URI shared by replicas (empty: SQLite in --data-dir)")
+        ->envname("ORDERFLOW_DATABASE_URL");
     app.add_option("--data-dir", config.data_dir, "Directory of the SQLite files")
         ->envname("ORDERFLOW_DATA_DIR")
         ->capture_default_str();

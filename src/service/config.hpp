@@ -18,6 +18,7 @@ struct Config {
     std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
     std::string http_addr;  // default 127.0.0.1:<service port>
     std::filesystem::path data_dir = "./data";
+    std::string database_url;  // empty: SQLite in data_dir; postgresql://: shared PostgreSQL
     int prefetch = 200;
     int max_attempts = 4;
     std::string retry_delays_ms = "1000,5000,25000";

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "events/codec.hpp"
 #include "handlers/inventory.hpp"
 #include "handlers/notification.hpp"
@@ -18,28 +20,41 @@ HandlerOutcome PoisonFrom(const events::DecodeError& error) {
 
 }  // namespace
 
-InventoryMessageHandler::InventoryMessageHandler(SQLite::Database& db, handlers::EventContext ctx)
-    : stock_(db), ctx_(std::move(ctx)) {}
+InventoryMessageHandler::InventoryMessageHandler(handlers::EventContext ctx)
+    : ctx_(std::move(ctx)) {}
+
+void InventoryMessageHandler::Prepare(std::span<const broker::Delivery* const> batch,
+                                      store::UnitOfWork& unit) {
+    std::set<std::string> skus;
+    for (const auto* delivery : batch) {
+        auto order = events::DecodeOrderPlaced(delivery->body);
+        if (!order) continue;  // poison: Handle says so
+        for (const auto& item : order->items) skus.insert(item.sku);
+    }
+    const std::vector<std::string> sorted(skus.begin(), skus.end());
+    unit.LockStock(sorted);
+}
 
 HandlerOutcome InventoryMessageHandler::Handle(const broker::Delivery& delivery,
+                                               store::UnitOfWork& unit,
                                                std::vector<Emitted>& emit) {
     auto order = events::DecodeOrderPlaced(delivery.body);
     if (!order) return PoisonFrom(order.error());
-    auto outcome = handlers::ReserveStock(*order, stock_, ctx_);
+    auto outcome = handlers::ReserveStock(*order, unit.StockRows(), ctx_);
     const bool reserved = std::holds_alternative<events::InventoryReserved>(outcome);
     std::visit([&](const auto& event) { emit.push_back(ToEmitted(event)); }, outcome);
     return HandlerOutcome::Done(reserved ? "reserved" : "rejected", order->envelope.order_id);
 }
 
-NotificationMessageHandler::NotificationMessageHandler(SQLite::Database& db,
-                                                       handlers::EventContext ctx)
-    : notifications_(db), ctx_(std::move(ctx)) {}
+NotificationMessageHandler::NotificationMessageHandler(handlers::EventContext ctx)
+    : ctx_(std::move(ctx)) {}
 
 HandlerOutcome NotificationMessageHandler::Handle(const broker::Delivery& delivery,
+                                                  store::UnitOfWork& unit,
                                                   std::vector<Emitted>& emit) {
     auto event = events::DecodeInventoryEvent(delivery.body);
     if (!event) return PoisonFrom(event.error());
-    auto sent = handlers::SendNotification(*event, notifications_, ctx_);
+    auto sent = handlers::SendNotification(*event, unit.NotificationRows(), ctx_);
     emit.push_back(ToEmitted(sent));
     auto outcome = HandlerOutcome::Done(std::string(events::OutcomeName(sent.outcome)),
                                         sent.envelope.order_id);
@@ -47,11 +62,9 @@ HandlerOutcome NotificationMessageHandler::Handle(const broker::Delivery& delive
     return outcome;
 }
 
-OrderStatusMessageHandler::OrderStatusMessageHandler(SQLite::Database& db) : orders_(db) {}
-
 HandlerOutcome OrderStatusMessageHandler::Handle(const broker::Delivery& delivery,
-                                                 std::vector<Emitted>&) {
-    auto projected = handlers::ProjectOrderEvent(delivery.body, orders_);
+                                                 store::UnitOfWork& unit, std::vector<Emitted>&) {
+    auto projected = handlers::ProjectOrderEvent(delivery.body, unit.OrderRows());
     if (!projected) return PoisonFrom(projected.error());
     return HandlerOutcome::Done("projected", delivery.properties.correlation_id);
 }

@@ -28,4 +28,11 @@ void CrashIfMarked(std::string_view body) {
     }
 }
 
+void CrashAfterCommitIfMarked(std::string_view body) {
+    static const char* marker = std::getenv("ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER");
+    if (marker != nullptr && *marker != '\0' && body.find(marker) != std::string_view::npos) {
+        std::abort();
+    }
+}
+
 }  // namespace orderflow::service

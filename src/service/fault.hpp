@@ -32,4 +32,9 @@ class FaultInjector final {
 // in the README.
 void CrashIfMarked(std::string_view body);
 
+// ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER: when set, a consumer aborts right after the
+// commit of a batch holding a message whose body contains the marker, before its outbox is
+// published: the events wait in the outbox for another replica's relay. Tests only.
+void CrashAfterCommitIfMarked(std::string_view body);
+
 }  // namespace orderflow::service

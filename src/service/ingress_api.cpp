@@ -9,8 +9,7 @@
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
 #include "events/ids.hpp"
-#include "store/database.hpp"
-#include "store/orders.hpp"
+#include "service/store_access.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -18,23 +17,8 @@ namespace {
 
 constexpr size_t kMaxKeyLength = 200;
 
-struct Reader {
-    std::unique_ptr<SQLite::Database> db;
-    std::unique_ptr<store::OrderTable> orders;
-    std::unique_ptr<store::IdempotencyTable> keys;
-};
-
-// One read connection per I/O thread (SQLite connections are not shared across threads).
-Reader& ReaderFor(const std::filesystem::path& path) {
-    thread_local std::map<std::string, Reader> readers;
-    auto& reader = readers[path.string()];
-    if (!reader.db) {
-        reader.db = store::OpenDatabase(path, store::Durability::kNormal);
-        reader.orders = std::make_unique<store::OrderTable>(*reader.db);
-        reader.keys = std::make_unique<store::IdempotencyTable>(*reader.db);
-    }
-    return reader;
-}
+// An in-flight mark older than this is a replica that died mid-request: taken over.
+constexpr auto kStaleInFlight = std::chrono::seconds(30);
 
 // Identifies "the same body" for Idempotency-Key: the decoded request, so that
 // whitespace or key order in the JSON does not matter.
@@ -90,9 +74,9 @@ bool IsJsonContentType(const std::string* content_type) {
     return media == "application/json" || media.empty();
 }
 
-IngressApi::IngressApi(broker::Publisher& publisher, StoreWriter& writer,
-                       std::filesystem::path db_path, telemetry::Registry& metrics)
-    : publisher_(publisher), writer_(writer), db_path_(std::move(db_path)), metrics_(metrics) {}
+IngressApi::IngressApi(broker::Publisher& publisher, StoreWriter& writer, store::Store& store,
+                       telemetry::Registry& metrics)
+    : publisher_(publisher), writer_(writer), store_(store), metrics_(metrics) {}
 
 void IngressApi::Register(http::Router& router) {
     auto post = [this](http::Request&& request, http::Respond respond) {
@@ -116,7 +100,40 @@ IngressApi::KeyClaim IngressApi::ClaimKey(const std::string& key, const std::str
                                       "This Idempotency-Key was used with another body"));
         return KeyClaim::kAnswered;
     }
-    auto record = ReaderFor(db_path_).keys->Find(key);
+    std::optional<store::IdempotencyRecord> record;
+    if (store_.Shared()) {
+        // Replicas: the key's state lives in the shared store; claiming it there is atomic.
+        const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
+        auto claimed = ReaderSession(store_).ClaimKey(
+            key, fingerprint, now,
+            std::chrono::duration_cast<std::chrono::milliseconds>(kStaleInFlight));
+        if (!claimed) {
+            respond(StoreUnavailable(claimed.error()));
+            return KeyClaim::kAnswered;
+        }
+        record = claimed->prior;
+        if (!claimed->claimed && record && record->request_hash == fingerprint &&
+            record->status == store::IdempotencyRecord::kInFlight) {
+            respond(http::JsonError(409, "REQUEST_IN_PROGRESS",
+                                    "A request with this Idempotency-Key is in flight"));
+            return KeyClaim::kAnswered;
+        }
+        if (claimed->claimed && record && record->status == store::IdempotencyRecord::kInFlight) {
+            // Taken over from a replica that died mid-request: what it noted, if anything.
+            if (record->response_body.empty()) {
+                record.reset();
+            } else {
+                record->status = store::IdempotencyRecord::kUnconfirmed;
+            }
+        }
+    } else {
+        auto found = ReaderSession(store_).FindKey(key);
+        if (!found) {
+            respond(StoreUnavailable(found.error()));
+            return KeyClaim::kAnswered;
+        }
+        record = *found;
+    }
     if (record && record->request_hash != fingerprint) {
         respond(http::JsonError(422, "IDEMPOTENCY_KEY_REUSED",
                                 "This Idempotency-Key was used with another body"));
@@ -155,9 +172,8 @@ void IngressApi::Unconfirmed(const std::string& key, const std::string& fingerpr
     auto note = store::IdempotencyRecord{key, fingerprint, store::IdempotencyRecord::kUnconfirmed,
                                          FormatUnconfirmed(order)};
     writer_.Submit(
-        [note](SQLite::Database& db) {
-            store::IdempotencyTable(db).Save(
-                note, events::ToUnixMillis(std::chrono::system_clock::now()));
+        [note](store::UnitOfWork& unit) {
+            unit.SaveKey(note, events::ToUnixMillis(std::chrono::system_clock::now()));
         },
         [this, key, fingerprint, respond, details, order_id = order.order_id](bool ok) {
             if (!ok) {
@@ -171,6 +187,14 @@ void IngressApi::Unconfirmed(const std::string& key, const std::string& fingerpr
 void IngressApi::Finish(const std::string& key, const std::string& fingerprint,
                         http::Response response, const http::Respond& respond) {
     if (!key.empty()) {
+        if (store_.Shared()) {
+            // Drops our in-flight mark unless a final answer or an unconfirmed note
+            // replaced it (then this changes nothing).
+            if (auto released = ReaderSession(store_).ReleaseKey(key); !released) {
+                telemetry::Log(telemetry::LogLevel::kWarn, "could not release Idempotency-Key",
+                               {{"error", released.error().message}});
+            }
+        }
         std::lock_guard lock(in_flight_mutex_);
         in_flight_.erase(key);
     }
@@ -236,6 +260,12 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
         Finish(key, fingerprint, BrokerUnavailable("not connected to the broker"), respond);
         return;
     }
+    // An order needs the store (its projection, its key): while the database is away
+    // nothing is published for it (SPEC section 9).
+    if (auto down = StoreDown()) {
+        Finish(key, fingerprint, StoreUnavailable(*down), respond);
+        return;
+    }
 
     // The trace: the client's trace id if it sent a valid traceparent, else a new trace.
     const auto traceparent = RequestTraceparent(request);
@@ -275,10 +305,10 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
             }
             auto body = AcceptedBody(order_id, event_id);
             writer_.Submit(
-                [order_id, at, key, fingerprint, body](SQLite::Database& db) {
-                    store::OrderTable(db).RecordStage(order_id, "accepted", at);
+                [order_id, at, key, fingerprint, body](store::UnitOfWork& unit) {
+                    unit.OrderRows().RecordStage(order_id, "accepted", at);
                     if (!key.empty()) {
-                        store::IdempotencyTable(db).Save(
+                        unit.SaveKey(
                             store::IdempotencyRecord{key, fingerprint, 202, body},
                             events::ToUnixMillis(std::chrono::system_clock::now()));
                     }
@@ -297,11 +327,25 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
         });
 }
 
+std::optional<store::StoreError> IngressApi::StoreDown() {
+    // Asked at most every 250 ms (per process), so a POST costs no extra round trip.
+    constexpr int64_t kRecheckMs = 250;
+    const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
+    if (now - store_checked_ms_.load() >= kRecheckMs) {
+        store_checked_ms_ = now;
+        store_up_ = ReaderSession(store_).Ping();
+    }
+    if (store_up_) return std::nullopt;
+    return store::StoreError{store::StoreError::Kind::kUnavailable, "the database does not answer"};
+}
+
 void IngressApi::GetOrder(http::Request&& request, http::Respond respond) {
     const auto& id = request.params["id"];
     const auto not_found = [&] { respond(http::JsonError(404, "NOT_FOUND", "No such order", id)); };
     if (!events::IsUuid(id)) return not_found();
-    auto view = ReaderFor(db_path_).orders->Find(id);
+    auto found = ReaderSession(store_).FindOrder(id);
+    if (!found) return respond(StoreUnavailable(found.error()));
+    auto& view = *found;
     if (!view) return not_found();
     std::string history;
     for (const auto& stage : view->history) {

@@ -3,9 +3,11 @@
 //
 // Threading: handlers run on the I/O threads; a publish completes on the publisher
 // thread and the store write on the writer thread; answers go back through Respond,
-// which is safe from any thread. Reads use one SQLite connection per I/O thread.
+// which is safe from any thread. Reads use one store session per I/O thread. On a
+// shared store (PostgreSQL, replicas) an Idempotency-Key's in-flight state is kept there.
 #pragma once
 
+#include <atomic>
 #include <expected>
 #include <filesystem>
 #include <map>
@@ -16,6 +18,7 @@
 #include "events/events.hpp"
 #include "http/server.hpp"
 #include "service/store_writer.hpp"
+#include "store/store.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace orderflow::service {
@@ -31,7 +34,7 @@ struct UnconfirmedOrder {
 
 class IngressApi final {
   public:
-    IngressApi(broker::Publisher& publisher, StoreWriter& writer, std::filesystem::path db_path,
+    IngressApi(broker::Publisher& publisher, StoreWriter& writer, store::Store& store,
                telemetry::Registry& metrics);
     void Register(http::Router& router);
 
@@ -48,13 +51,17 @@ class IngressApi final {
     void Unconfirmed(const std::string& key, const std::string& fingerprint,
                      const UnconfirmedOrder& order, broker::PublishStatus status,
                      const http::Respond& respond);
+    // The store error if the database did not answer lately.
+    std::optional<store::StoreError> StoreDown();
     void Finish(const std::string& key, const std::string& fingerprint, http::Response response,
                 const http::Respond& respond);
 
     broker::Publisher& publisher_;
     StoreWriter& writer_;
-    std::filesystem::path db_path_;
+    store::Store& store_;
     telemetry::Registry& metrics_;
+    std::atomic<int64_t> store_checked_ms_{0};
+    std::atomic<bool> store_up_{true};
     std::mutex in_flight_mutex_;
     std::map<std::string, std::string> in_flight_;  // Idempotency-Key -> request fingerprint
 };

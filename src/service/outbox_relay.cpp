@@ -3,10 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
-#include "store/database.hpp"
-#include "store/outbox.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -31,12 +30,10 @@ broker::OutgoingMessage ToMessage(const store::OutboxEntry& entry) {
 
 }  // namespace
 
-OutboxRelay::OutboxRelay(std::filesystem::path db_path, broker::Publisher& publisher,
+OutboxRelay::OutboxRelay(std::unique_ptr<store::Session> session, broker::Publisher& publisher,
                          telemetry::Registry& metrics)
-    : db_path_(std::move(db_path)), publisher_(publisher), metrics_(metrics) {
-    db_ = store::OpenDatabase(db_path_, store::Durability::kFull);
-    store::CreateOutboxSchema(*db_);
-    depth_ = store::OutboxDepth(*db_);
+    : session_(std::move(session)), publisher_(publisher), metrics_(metrics) {
+    depth_ = session_->OutboxDepth().value_or(0);
 }
 
 OutboxRelay::~OutboxRelay() { Stop(); }
@@ -54,9 +51,12 @@ void OutboxRelay::Notify() {
 }
 
 int OutboxRelay::PublishChunk() {
-    auto rows = store::OutboxFetch(*db_, kChunk);
+    // Not connected: claim nothing, so another replica's relay may take the rows.
+    if (!publisher_.Connected()) return session_->OutboxDepth().value_or(1) > 0 ? -1 : 0;
+    auto claimed = session_->ClaimOutbox(kChunk, kLease);
+    if (!claimed) throw std::runtime_error("claiming the outbox: " + claimed.error().message);
+    auto& rows = *claimed;
     if (rows.empty()) return 0;
-    if (!publisher_.Connected()) return -1;
 
     struct Round {
         std::mutex mutex;
@@ -86,7 +86,22 @@ int OutboxRelay::PublishChunk() {
         confirmed.swap(round->confirmed);
         failed = round->failed;
     }
-    store::OutboxDelete(*db_, confirmed);
+    if (auto deleted = session_->DeleteOutbox(confirmed); !deleted) {
+        // Published but still there: published again later, and dropped downstream as a
+        // duplicate by message_id.
+        throw std::runtime_error("deleting published outbox rows: " + deleted.error().message);
+    }
+    if (failed) {
+        // What was not confirmed goes back at once, for us or another replica to send.
+        std::vector<int64_t> unconfirmed;
+        std::sort(confirmed.begin(), confirmed.end());
+        for (const auto& row : rows) {
+            if (!std::binary_search(confirmed.begin(), confirmed.end(), row.id)) {
+                unconfirmed.push_back(row.id);
+            }
+        }
+        (void)session_->ReleaseOutbox(unconfirmed);
+    }
     metrics_.GetCounter("orderflow_outbox_published_total", "Outbox events confirmed by the broker")
         .Inc(static_cast<double>(confirmed.size()));
     if (failed) {
@@ -104,7 +119,7 @@ void OutboxRelay::Run() {
         int result = 0;
         try {
             result = PublishChunk();
-            depth_ = store::OutboxDepth(*db_);
+            if (auto depth = session_->OutboxDepth()) depth_ = *depth;
         } catch (const std::exception& e) {
             telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
                            {{"error", e.what()}});
@@ -112,6 +127,7 @@ void OutboxRelay::Run() {
         }
         std::unique_lock lock(mutex_);
         ++rounds_;
+        idle_ = result == 0;
         drained_.notify_all();
         if (stop_) return;
         if (result > 0) continue;  // more may be waiting
@@ -133,7 +149,8 @@ bool OutboxRelay::Flush(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     // Only a round that started after this call can vouch for an empty outbox.
     const auto after = rounds_ + 1;
-    return drained_.wait_for(lock, timeout, [&] { return rounds_ > after && depth_ == 0; });
+    // Idle rather than empty: rows other replicas hold are theirs to publish.
+    return drained_.wait_for(lock, timeout, [&] { return rounds_ > after && idle_; });
 }
 
 void OutboxRelay::Stop() {

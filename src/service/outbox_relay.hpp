@@ -2,11 +2,14 @@
 // broker confirmed them, so a crash at any point republishes (consumers dedupe by
 // message_id) and never loses an event.
 //
-// Threading: one internal thread owns its own SQLite connection to the service's
-// database; it hands messages to the Publisher and waits for their confirms.
+// Replicas on one PostgreSQL database: each relay claims rows for a lease (kLease) with
+// FOR UPDATE SKIP LOCKED, so two live relays do not publish the same rows, and rows a dead
+// replica left (committed but never published, or claimed and never deleted) are taken by
+// another relay within the lease plus one poll: under 15 s.
+//
+// Threading: one internal thread owns its own store session; it hands messages to the
+// Publisher and waits for their confirms.
 #pragma once
-
-#include <SQLiteCpp/Database.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,13 +20,16 @@
 #include <thread>
 
 #include "broker/publisher.hpp"
+#include "store/store.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace orderflow::service {
 
 class OutboxRelay final {
   public:
-    OutboxRelay(std::filesystem::path db_path, broker::Publisher& publisher,
+    static constexpr auto kLease = std::chrono::seconds(10);
+
+    OutboxRelay(std::unique_ptr<store::Session> session, broker::Publisher& publisher,
                 telemetry::Registry& metrics);
     ~OutboxRelay();
     OutboxRelay(const OutboxRelay&) = delete;
@@ -42,10 +48,9 @@ class OutboxRelay final {
     // confirmed, or -1 when nothing could be published (disconnected, nack).
     int PublishChunk();
 
-    std::filesystem::path db_path_;
+    std::unique_ptr<store::Session> session_;  // relay thread only (and the constructor)
     broker::Publisher& publisher_;
     telemetry::Registry& metrics_;
-    std::unique_ptr<SQLite::Database> db_;  // relay thread only
     std::thread thread_;
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -53,6 +58,7 @@ class OutboxRelay final {
     bool notified_ = false;
     bool stop_ = false;
     uint64_t rounds_ = 0;  // completed relay rounds
+    bool idle_ = false;    // the last round found nothing of ours to publish
     std::atomic<int64_t> depth_{0};
 };
 

@@ -1,7 +1,6 @@
 // Batch handling with inbox/outbox discipline; see pipeline.hpp.
 #include "service/pipeline.hpp"
 
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,9 +9,6 @@
 
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
-#include "store/database.hpp"
-#include "store/inbox.hpp"
-#include "store/outbox.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -47,23 +43,22 @@ std::string TraceId(const broker::Delivery& delivery) {
 
 }  // namespace
 
-MessagePipeline::MessagePipeline(Options options, SQLite::Database& db, MessageHandler& handler,
-                                 broker::Publisher& publisher, FaultInjector& faults,
-                                 telemetry::Registry& metrics, std::function<void()> outbox_ready)
+MessagePipeline::MessagePipeline(Options options, store::Session& session,
+                                 MessageHandler& handler, broker::Publisher& publisher,
+                                 FaultInjector& faults, telemetry::Registry& metrics,
+                                 std::function<void()> outbox_ready)
     : options_(std::move(options)),
-      db_(db),
+      session_(session),
       handler_(handler),
       publisher_(publisher),
       faults_(faults),
       metrics_(metrics),
       outbox_ready_(std::move(outbox_ready)),
       rng_(options_.seed),
-      consumer_id_(fmt::format("{}@{}", options_.service, HostName())) {
-    store::CreateInboxSchema(db_);
-    store::CreateOutboxSchema(db_);
-}
+      consumer_id_(fmt::format("{}@{}", options_.service, HostName())) {}
 
-void MessagePipeline::Decide(const broker::Delivery& delivery, Action& action) {
+// What can be decided without the store: no message id, or a crash loop.
+void MessagePipeline::Screen(const broker::Delivery& delivery, Action& action) {
     action.attempt = AttemptOf(delivery);
     if (delivery.properties.message_id.empty()) {
         action.kind = Action::Kind::kDeadLetter;
@@ -83,16 +78,50 @@ void MessagePipeline::Decide(const broker::Delivery& delivery, Action& action) {
                         *returned + 1, broker::kDeliveryLimit);
         return;
     }
-    if (store::InboxContains(db_, delivery.properties.message_id)) {
-        action.kind = Action::Kind::kDuplicate;
-        action.label = "duplicate";
-        return;
-    }
-    CrashIfMarked(delivery.body);
-    HandleOne(delivery, action);
+    action.kind = Action::Kind::kProcessed;  // for now: the store decides
 }
 
-void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action) {
+// Inside the batch's transaction; may run again if the store asks for a retry.
+void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
+                               std::vector<Action>& actions, store::UnitOfWork& unit) {
+    std::vector<size_t> todo;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (actions[i].kind == Action::Kind::kDeadLetter) continue;
+        Action fresh_action;
+        fresh_action.attempt = actions[i].attempt;
+        fresh_action.start = actions[i].start;
+        actions[i] = std::move(fresh_action);
+        todo.push_back(i);
+        ids.push_back(batch[i].properties.message_id);
+    }
+    // The inbox claim comes first: a message id handled by another replica (or earlier)
+    // is a duplicate; one another replica is handling now waits for its commit.
+    const auto fresh = unit.Claim(ids, events::ToUnixMillis(options_.clock()));
+    std::vector<const broker::Delivery*> claimed;
+    for (size_t j = 0; j < todo.size(); ++j) {
+        if (fresh[j]) {
+            claimed.push_back(&batch[todo[j]]);
+        } else {
+            actions[todo[j]].kind = Action::Kind::kDuplicate;
+            actions[todo[j]].label = "duplicate";
+        }
+    }
+    handler_.Prepare(claimed, unit);
+    std::vector<std::string> unclaim;
+    for (size_t j = 0; j < todo.size(); ++j) {
+        if (!fresh[j]) continue;
+        const auto& delivery = batch[todo[j]];
+        auto& action = actions[todo[j]];
+        CrashIfMarked(delivery.body);
+        HandleOne(delivery, action, unit);
+        if (action.kind != Action::Kind::kProcessed) unclaim.push_back(delivery.properties.message_id);
+    }
+    unit.Unclaim(unclaim);
+}
+
+void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action,
+                                store::UnitOfWork& unit) {
     auto transient = [&](std::string error) {
         action.kind = Action::Kind::kRetry;
         action.error = std::move(error);
@@ -101,17 +130,15 @@ void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action
         transient("injected failure (ORDERFLOW_INJECT_FAIL_RATE)");
         return;
     }
-    store::BeginSavepoint(db_);
+    unit.Savepoint();
     try {
         std::vector<Emitted> emitted;
-        auto outcome = handler_.Handle(delivery, emitted);
+        auto outcome = handler_.Handle(delivery, unit, emitted);
         action.order_id = outcome.order_id;
         switch (outcome.kind) {
             case HandlerOutcome::Kind::kDone:
-                WriteOutbox(delivery, emitted);
-                store::InboxRecord(db_, delivery.properties.message_id,
-                                   events::ToUnixMillis(options_.clock()));
-                store::ReleaseSavepoint(db_);
+                WriteOutbox(delivery, emitted, unit);
+                unit.ReleaseSavepoint();
                 action.kind = Action::Kind::kProcessed;
                 action.label = std::move(outcome.label);
                 action.note = std::move(outcome.note);
@@ -125,15 +152,19 @@ void MessagePipeline::HandleOne(const broker::Delivery& delivery, Action& action
                 transient(std::move(outcome.error));
                 break;
         }
+    } catch (const store::StoreException&) {
+        // The whole transaction is in doubt (PostgreSQL aborts it on any error): let
+        // Transact roll it back and say what kind of failure it was.
+        throw;
     } catch (const std::exception& e) {
-        // A store error or a bug: retried like any transient failure.
+        // A bug in the handler: retried like any transient failure.
         transient(fmt::format("handler error: {}", e.what()));
     }
-    store::RollbackSavepoint(db_);
+    unit.RollbackSavepoint();
 }
 
 void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
-                                  const std::vector<Emitted>& emitted) {
+                                  const std::vector<Emitted>& emitted, store::UnitOfWork& unit) {
     const auto* parent_header = delivery.properties.Header("traceparent");
     const auto parent = parent_header ? events::ParseTraceparent(*parent_header) : std::nullopt;
     for (const auto& event : emitted) {
@@ -142,17 +173,17 @@ void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
             throw std::runtime_error("emitted event fails its schema: " + valid.error().message);
         }
         const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
-        store::OutboxAdd(db_, store::OutboxEntry{
-                                  .exchange = broker::kEventsExchange.value,
-                                  .routing_key = std::string(events::RoutingKey(event.type)),
-                                  .message_id = event.event_id,
-                                  .correlation_id = event.order_id,
-                                  .type = std::string(events::TypeName(event.type)),
-                                  .app_id = options_.service,
-                                  .traceparent = events::FormatTraceparent(trace),
-                                  .timestamp = events::ToUnixMillis(options_.clock()),
-                                  .body = event.body,
-                              });
+        unit.AddOutbox(store::OutboxEntry{
+            .exchange = broker::kEventsExchange.value,
+            .routing_key = std::string(events::RoutingKey(event.type)),
+            .message_id = event.event_id,
+            .correlation_id = event.order_id,
+            .type = std::string(events::TypeName(event.type)),
+            .app_id = options_.service,
+            .traceparent = events::FormatTraceparent(trace),
+            .timestamp = events::ToUnixMillis(options_.clock()),
+            .body = event.body,
+        });
     }
 }
 
@@ -160,26 +191,57 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
                                   std::vector<broker::Disposition>& out) {
     MaybePrune();
     std::vector<Action> actions(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        actions[i].start = std::chrono::steady_clock::now();
+        Screen(batch[i], actions[i]);
+    }
+    // An outage is not a message failure: hold the batch (unacked) and try again until the
+    // database answers; only a shutdown gives it back.
+    auto pause = std::chrono::milliseconds(100);
+    bool waited = false;
+    std::optional<store::StoreError> failure;
+    while (true) {
+        auto result = session_.Transact(
+            [&](store::UnitOfWork& unit) { RunBatch(batch, actions, unit); });
+        if (result) break;
+        if (result.error().kind != store::StoreError::Kind::kUnavailable) {
+            failure = result.error();
+            break;
+        }
+        if (!waited) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "store unavailable; holding the batch",
+                           {{"queue", options_.queue.value},
+                            {"messages", static_cast<int64_t>(batch.size())},
+                            {"error", result.error().message}});
+            waited = true;
+        }
+        if (abandon_) {
+            out.assign(batch.size(), broker::Disposition::kRequeue);
+            return;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+    if (waited) {
+        telemetry::Log(telemetry::LogLevel::kInfo, "store back; batch handled",
+                       {{"queue", options_.queue.value}});
+    }
     bool emitted = false;
-    try {
-        SQLite::Transaction txn(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (auto& action : actions) {
+        if (failure && (action.kind == Action::Kind::kProcessed ||
+                        action.kind == Action::Kind::kDuplicate ||
+                        action.kind == Action::Kind::kRetry)) {
+            // The transaction is gone: nothing of this batch took effect.
+            action.kind = Action::Kind::kRetry;
+            action.error = fmt::format("store error ({}): {}", store::KindName(failure->kind),
+                                       failure->message);
+        }
+        emitted = emitted || action.kind == Action::Kind::kProcessed;
+    }
+    if (emitted) {
         for (size_t i = 0; i < batch.size(); ++i) {
-            actions[i].start = std::chrono::steady_clock::now();
-            Decide(batch[i], actions[i]);
-            emitted = emitted || actions[i].kind == Action::Kind::kProcessed;
+            if (actions[i].kind == Action::Kind::kProcessed) CrashAfterCommitIfMarked(batch[i].body);
         }
-        txn.commit();
-    } catch (const std::exception& e) {
-        // The transaction is gone: nothing of this batch took effect. Every message that
-        // was not already settled as poison or duplicate is a transient failure.
-        const auto error = fmt::format("store error: {}", e.what());
-        for (auto& action : actions) {
-            if (action.kind == Action::Kind::kProcessed || action.kind == Action::Kind::kRetry) {
-                action.kind = Action::Kind::kRetry;
-                action.error = error;
-            }
-        }
-        emitted = false;
     }
     Settle(batch, actions, out);
     if (emitted && outbox_ready_) outbox_ready_();
@@ -333,7 +395,9 @@ void MessagePipeline::MaybePrune() {
 
 int MessagePipeline::PruneInbox(std::chrono::hours retention) {
     const auto cutoff = options_.clock() - retention;
-    return store::PruneInbox(db_, events::ToUnixMillis(cutoff));
+    auto pruned = session_.PruneInbox(events::ToUnixMillis(cutoff));
+    if (!pruned) throw std::runtime_error(pruned.error().message);
+    return *pruned;
 }
 
 }  // namespace orderflow::service

@@ -1,13 +1,15 @@
 // The AMQP adapter of a consuming service: turns a batch of deliveries into exactly-once
-// effects. In one SQLite transaction it checks the processed-message-id table, applies
-// each message's effect (in its own savepoint), records the id and stores the emitted
-// events in the outbox; poison goes to Q.dlq at once, transient failures to a delay
-// queue (our x-attempts header counts them); only then is anything acked.
+// effects. In one store transaction (a UnitOfWork) it claims the batch's message ids in the
+// processed-message-id table (the inbox), applies each message's effect (in its own
+// savepoint), gives back the claims of messages that had none, and stores the emitted
+// events in the outbox; poison goes to Q.dlq at once, transient failures to a delay queue
+// (our x-attempts header counts them); only then is anything acked. While the database is
+// away (StoreError kUnavailable) the batch is held, unacked, and tried again.
 //
-// Threading: HandleBatch runs on the consumer's thread, which owns `db` while it runs.
+// Threading: HandleBatch runs on the consumer's thread, which owns `session` while it runs.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
+#include <atomic>
 
 #include <functional>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "events/ids.hpp"
 #include "service/fault.hpp"
 #include "service/retry.hpp"
+#include "store/store.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace orderflow::service {
@@ -50,12 +53,17 @@ struct HandlerOutcome {
     }
 };
 
-// Business logic of one consuming service, bound to its store. Runs inside a savepoint of
-// the batch transaction; may throw on store errors (treated as transient).
+// Business logic of one consuming service. Runs inside a savepoint of the batch
+// transaction; may throw on store errors (treated as transient).
 class MessageHandler {
   public:
     virtual ~MessageHandler() = default;
-    virtual HandlerOutcome Handle(const broker::Delivery& delivery, std::vector<Emitted>& emit) = 0;
+    // Before the batch's messages are handled, inside its transaction: e.g. lock the stock
+    // rows the whole batch needs in one statement.
+    virtual void Prepare(std::span<const broker::Delivery* const> /*batch*/,
+                         store::UnitOfWork& /*unit*/) {}
+    virtual HandlerOutcome Handle(const broker::Delivery& delivery, store::UnitOfWork& unit,
+                                  std::vector<Emitted>& emit) = 0;
 };
 
 class MessagePipeline final {
@@ -69,7 +77,7 @@ class MessagePipeline final {
         std::chrono::hours inbox_retention{24 * 7};
     };
 
-    MessagePipeline(Options options, SQLite::Database& db, MessageHandler& handler,
+    MessagePipeline(Options options, store::Session& session, MessageHandler& handler,
                     broker::Publisher& publisher, FaultInjector& faults,
                     telemetry::Registry& metrics, std::function<void()> outbox_ready);
 
@@ -79,18 +87,24 @@ class MessagePipeline final {
     // Deletes processed ids older than `retention` (call now and then, e.g. hourly).
     int PruneInbox(std::chrono::hours retention);
 
+    // Shutdown: a batch held while the database is away is given back (requeued) instead.
+    void Abandon() { abandon_ = true; }
+
   private:
     struct Action;
-    void Decide(const broker::Delivery& delivery, Action& action);
-    void HandleOne(const broker::Delivery& delivery, Action& action);
-    void WriteOutbox(const broker::Delivery& delivery, const std::vector<Emitted>& emitted);
+    void Screen(const broker::Delivery& delivery, Action& action);
+    void RunBatch(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions,
+                  store::UnitOfWork& unit);
+    void HandleOne(const broker::Delivery& delivery, Action& action, store::UnitOfWork& unit);
+    void WriteOutbox(const broker::Delivery& delivery, const std::vector<Emitted>& emitted,
+                     store::UnitOfWork& unit);
     void Settle(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions,
                 std::vector<broker::Disposition>& out);
     void Report(const broker::Delivery& delivery, const Action& action);
     void MaybePrune();
 
     Options options_;
-    SQLite::Database& db_;
+    store::Session& session_;
     MessageHandler& handler_;
     broker::Publisher& publisher_;
     FaultInjector& faults_;
@@ -99,6 +113,7 @@ class MessagePipeline final {
     std::mt19937_64 rng_;
     std::string consumer_id_;
     std::optional<std::chrono::steady_clock::time_point> last_prune_;
+    std::atomic<bool> abandon_{false};
 };
 
 }  // namespace orderflow::service

@@ -9,27 +9,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "store/database.hpp"
-#include "store/notifications.hpp"
-#include "store/stock.hpp"
+#include "service/store_access.hpp"
 
 namespace orderflow::service {
 namespace {
-
-template <class Table>
-Table& TableFor(const std::filesystem::path& path) {
-    struct Entry {
-        std::unique_ptr<SQLite::Database> db;
-        std::unique_ptr<Table> table;
-    };
-    thread_local std::map<std::string, Entry> entries;
-    auto& entry = entries[path.string()];
-    if (!entry.db) {
-        entry.db = store::OpenDatabase(path, store::Durability::kNormal);
-        entry.table = std::make_unique<Table>(*entry.db);
-    }
-    return *entry.table;
-}
 
 }  // namespace
 
@@ -40,10 +23,12 @@ std::string JsonString(std::string_view text) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-void RegisterInventoryQueries(http::Router& router, std::filesystem::path db_path) {
-    router.Add("GET", "/inventory", [db_path](http::Request&&, http::Respond respond) {
+void RegisterInventoryQueries(http::Router& router, store::Store& store) {
+    router.Add("GET", "/inventory", [&store](http::Request&&, http::Respond respond) {
+        auto levels = ReaderSession(store).StockLevels();
+        if (!levels) return respond(StoreUnavailable(levels.error()));
         std::string body = "{";
-        for (const auto& [sku, quantity] : TableFor<store::StockTable>(db_path).All()) {
+        for (const auto& [sku, quantity] : *levels) {
             if (body.size() > 1) body += ",";
             body += fmt::format("{}:{}", JsonString(sku), quantity);
         }
@@ -51,16 +36,17 @@ void RegisterInventoryQueries(http::Router& router, std::filesystem::path db_pat
     });
 }
 
-void RegisterNotificationQueries(http::Router& router, std::filesystem::path db_path) {
-    router.Add("GET", "/notifications", [db_path](http::Request&& request, http::Respond respond) {
+void RegisterNotificationQueries(http::Router& router, store::Store& store) {
+    router.Add("GET", "/notifications", [&store](http::Request&& request, http::Respond respond) {
         const auto it = request.query.find("order_id");
         if (it == request.query.end() || it->second.empty()) {
             respond(http::JsonError(400, "SCHEMA_VIOLATION", "order_id query parameter required"));
             return;
         }
+        auto records = ReaderSession(store).NotificationsFor(it->second);
+        if (!records) return respond(StoreUnavailable(records.error()));
         std::string list;
-        for (const auto& record :
-             TableFor<store::NotificationTable>(db_path).ForOrder(it->second)) {
+        for (const auto& record : *records) {
             if (!list.empty()) list += ",";
             list += fmt::format(R"({{"order_id":{},"outcome":{},"message":{},"at":{}}})",
                                 JsonString(record.order_id), JsonString(record.outcome),

@@ -1,5 +1,5 @@
 // Read-only HTTP endpoints of the consuming services: GET /inventory and
-// GET /notifications?order_id=. Reads use one SQLite connection per I/O thread.
+// GET /notifications?order_id=. Reads use one store session per I/O thread.
 #pragma once
 
 #include <cstdint>
@@ -9,11 +9,12 @@
 #include <string>
 
 #include "http/server.hpp"
+#include "store/store.hpp"
 
 namespace orderflow::service {
 
-void RegisterInventoryQueries(http::Router& router, std::filesystem::path db_path);
-void RegisterNotificationQueries(http::Router& router, std::filesystem::path db_path);
+void RegisterInventoryQueries(http::Router& router, store::Store& store);
+void RegisterNotificationQueries(http::Router& router, store::Store& store);
 
 // ORDERFLOW_INVENTORY_SEED: a JSON object {"sku": quantity}.
 std::expected<std::map<std::string, int64_t>, std::string> LoadSeed(

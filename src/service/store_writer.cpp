@@ -1,18 +1,13 @@
 // Group-commit writer; see store_writer.hpp.
 #include "service/store_writer.hpp"
 
-#include <SQLiteCpp/Transaction.h>
-
 #include <vector>
 
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
 
-StoreWriter::StoreWriter(std::filesystem::path path, store::Durability durability,
-                         std::function<void(SQLite::Database&)> init_schema) {
-    db_ = store::OpenDatabase(path, durability);
-    if (init_schema) init_schema(*db_);
+StoreWriter::StoreWriter(std::unique_ptr<store::Session> session) : session_(std::move(session)) {
     thread_ = std::thread([this] { Run(); });
 }
 
@@ -44,30 +39,31 @@ void StoreWriter::Run() {
             }
         }
         std::vector<bool> ok(group.size(), false);
-        bool committed = false;
-        try {
-            SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        auto committed = session_->Transact([&](store::UnitOfWork& unit) {
             for (size_t i = 0; i < group.size(); ++i) {
                 // A savepoint per item: one failing write must not undo the others.
-                store::BeginSavepoint(*db_);
+                unit.Savepoint();
                 try {
-                    group[i].first(*db_);
-                    store::ReleaseSavepoint(*db_);
+                    group[i].first(unit);
+                    unit.ReleaseSavepoint();
                     ok[i] = true;
+                } catch (const store::StoreException&) {
+                    throw;  // the transaction is lost: every item fails
                 } catch (const std::exception& e) {
-                    store::RollbackSavepoint(*db_);
+                    unit.RollbackSavepoint();
+                    ok[i] = false;
                     telemetry::Log(telemetry::LogLevel::kError, "store write failed",
                                    {{"error", e.what()}});
                 }
             }
-            txn.commit();
-            committed = true;
-        } catch (const std::exception& e) {
+        });
+        if (!committed) {
             telemetry::Log(telemetry::LogLevel::kError, "store commit failed",
-                           {{"error", e.what()}});
+                           {{"error", committed.error().message},
+                            {"kind", store::KindName(committed.error().kind)}});
         }
         for (size_t i = 0; i < group.size(); ++i) {
-            if (group[i].second) group[i].second(committed && ok[i]);
+            if (group[i].second) group[i].second(committed.has_value() && ok[i]);
         }
         group.clear();
     }

@@ -1,31 +1,27 @@
-// Group commit: many small writes from many threads become one SQLite transaction, so
-// the ingress's per-request writes do not pay one fsync each.
+// Group commit: many small writes from many threads become one store transaction, so
+// the ingress's per-request writes do not pay one fsync (or one round trip) each.
 //
-// Threading: one internal thread owns the write connection; Submit() is thread-safe;
+// Threading: one internal thread owns the write session; Submit() is thread-safe;
 // completions run on the writer thread and must not block (post them elsewhere).
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
-#include "store/database.hpp"
+#include "store/store.hpp"
 
 namespace orderflow::service {
 
 class StoreWriter final {
   public:
-    using Work = std::function<void(SQLite::Database&)>;
+    using Work = std::function<void(store::UnitOfWork&)>;
     using Done = std::function<void(bool ok)>;
 
-    StoreWriter(std::filesystem::path path, store::Durability durability,
-                std::function<void(SQLite::Database&)> init_schema);
+    explicit StoreWriter(std::unique_ptr<store::Session> session);
     ~StoreWriter();
     StoreWriter(const StoreWriter&) = delete;
     StoreWriter& operator=(const StoreWriter&) = delete;
@@ -36,7 +32,7 @@ class StoreWriter final {
   private:
     void Run();
 
-    std::unique_ptr<SQLite::Database> db_;
+    std::unique_ptr<store::Session> session_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::pair<Work, Done>> queue_;

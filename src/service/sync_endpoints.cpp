@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -12,10 +13,6 @@
 #include "handlers/inventory.hpp"
 #include "handlers/notification.hpp"
 #include "service/ingress_api.hpp"
-#include "store/inbox.hpp"
-#include "store/notifications.hpp"
-#include "store/orders.hpp"
-#include "store/stock.hpp"
 
 namespace orderflow::service {
 namespace {
@@ -26,7 +23,7 @@ constexpr int kMaxInjectedDelayMs = 600000;
 // store transaction, returning the answer body (the emitted event).
 struct Decoded {
     std::string event_id;
-    std::function<std::string(SQLite::Database&)> effect;
+    std::function<std::string(store::UnitOfWork&)> effect;
 };
 using Decoder = std::function<std::expected<Decoded, events::DecodeError>(const std::string&)>;
 
@@ -52,22 +49,21 @@ struct Result {
 void HandleInStore(StoreWriter& writer, Decoded decoded, http::Respond respond) {
     auto result = std::make_shared<Result>();
     writer.Submit(
-        [result, decoded = std::move(decoded)](SQLite::Database& db) {
-            // Same check-effect-record as the consumers, in one transaction (the writer's
+        [result, decoded = std::move(decoded)](store::UnitOfWork& unit) {
+            // Same claim-effect as the consumers, in one transaction (the writer's
             // savepoint); the answer is kept so a repeat gets the first one again.
-            store::IdempotencyTable answers(db);
-            if (auto previous = answers.Find(decoded.event_id)) {
+            *result = Result{};
+            if (auto previous = unit.FindKey(decoded.event_id)) {
                 result->body = previous->response_body;
                 return;
             }
-            if (store::InboxContains(db, decoded.event_id)) {
+            const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
+            if (!unit.Claim(std::span<const std::string>(&decoded.event_id, 1), now).front()) {
                 result->already_processed = true;
                 return;
             }
-            result->body = decoded.effect(db);
-            const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
-            store::InboxRecord(db, decoded.event_id, now);
-            answers.Save(
+            result->body = decoded.effect(unit);
+            unit.SaveKey(
                 store::IdempotencyRecord{decoded.event_id, decoded.event_id, 200, result->body},
                 now);
         },
@@ -120,11 +116,6 @@ void RegisterEndpoint(http::Router& router, boost::asio::io_context& io, const s
 
 }  // namespace
 
-void CreateSyncEndpointSchema(SQLite::Database& db) {
-    store::CreateInboxSchema(db);
-    store::IdempotencyTable answers(db);
-}
-
 void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,
                              FaultInjector& faults) {
     RegisterEndpoint(
@@ -133,10 +124,13 @@ void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io, 
             auto order = events::DecodeOrderPlaced(body);
             if (!order) return std::unexpected(order.error());
             auto id = order->envelope.event_id;
-            return Decoded{std::move(id), [order = std::move(*order)](SQLite::Database& db) {
-                               store::StockTable stock(db);
-                               return events::Encode(
-                                   handlers::ReserveStock(order, stock, handlers::EventContext{}));
+            return Decoded{std::move(id), [order = std::move(*order)](store::UnitOfWork& unit) {
+                               std::vector<std::string> skus;
+                               for (const auto& item : order.items) skus.push_back(item.sku);
+                               std::sort(skus.begin(), skus.end());
+                               unit.LockStock(skus);
+                               return events::Encode(handlers::ReserveStock(
+                                   order, unit.StockRows(), handlers::EventContext{}));
                            }};
         });
 }
@@ -149,10 +143,9 @@ void RegisterSendEndpoint(http::Router& router, boost::asio::io_context& io, Sto
             auto event = events::DecodeInventoryEvent(body);
             if (!event) return std::unexpected(event.error());
             auto id = std::visit([](const auto& e) { return e.envelope.event_id; }, *event);
-            return Decoded{std::move(id), [event = std::move(*event)](SQLite::Database& db) {
-                               store::NotificationTable notifications(db);
+            return Decoded{std::move(id), [event = std::move(*event)](store::UnitOfWork& unit) {
                                return events::Encode(handlers::SendNotification(
-                                   event, notifications, handlers::EventContext{}));
+                                   event, unit.NotificationRows(), handlers::EventContext{}));
                            }};
         });
 }

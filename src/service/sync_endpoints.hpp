@@ -29,7 +29,4 @@ void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io, 
 void RegisterSendEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,
                           FaultInjector& faults);
 
-// The store schema the endpoints need (StoreWriter's init_schema).
-void CreateSyncEndpointSchema(SQLite::Database& db);
-
 }  // namespace orderflow::service

@@ -10,7 +10,6 @@
 #include "handlers/order_status.hpp"
 #include "service/ingress_api.hpp"
 #include "service/queries.hpp"
-#include "store/orders.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -195,8 +194,8 @@ void SyncOrderApi::RecordThenRespond(const std::shared_ptr<Flow>& flow, http::Re
     response.headers.emplace_back("traceparent", flow->traceparent);
     auto shared = std::make_shared<http::Response>(std::move(response));
     writer_.Submit(
-        [flow](SQLite::Database& db) {
-            store::OrderTable orders(db);
+        [flow](store::UnitOfWork& unit) {
+            auto& orders = unit.OrderRows();
             orders.RecordStage(flow->order.envelope.order_id, "accepted",
                                flow->order.envelope.occurred_at);
             // The same projection as the async path's ingress.order-status consumer.

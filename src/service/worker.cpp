@@ -3,8 +3,6 @@
 
 #include <random>
 
-#include "store/database.hpp"
-#include "store/outbox.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -16,16 +14,17 @@ RetryPolicy PolicyOf(const Config& config) {
     return policy;
 }
 
-Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_handler)
-    : runtime_(runtime) {
+Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
+               std::unique_ptr<MessageHandler> handler)
+    : runtime_(runtime), handler_(std::move(handler)) {
     const auto& config = runtime.Settings();
     const auto policy = PolicyOf(config);
     const auto topology = broker::ContractTopology(policy.Levels());
 
-    db_ = store::OpenDatabase(config.DbPath(), store::Durability::kFull);
+    session_ = store.Connect(store::Durability::kFull);
+    probe_ = store.Connect(store::Durability::kNormal);
     faults_ = std::make_unique<FaultInjector>(config.inject_delay_ms, config.inject_fail_rate,
                                               std::random_device{}());
-    handler_ = make_handler(*db_);
 
     auto& metrics = runtime.Metrics();
     broker::Publisher::Options publisher_options;
@@ -37,7 +36,8 @@ Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_ha
                        connected ? "publisher connected" : "publisher disconnected");
     };
     publisher_ = std::make_unique<broker::Publisher>(std::move(publisher_options));
-    relay_ = std::make_unique<OutboxRelay>(config.DbPath(), *publisher_, metrics);
+    relay_ = std::make_unique<OutboxRelay>(store.Connect(store::Durability::kFull), *publisher_,
+                                           metrics);
 
     MessagePipeline::Options pipeline_options;
     pipeline_options.service = config.service;
@@ -45,7 +45,7 @@ Worker::Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_ha
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
     pipeline_ =
-        std::make_unique<MessagePipeline>(pipeline_options, *db_, *handler_, *publisher_, *faults_,
+        std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_, *publisher_, *faults_,
                                           metrics, [relay = relay_.get()] { relay->Notify(); });
 
     broker::Consumer::Options consumer_options;
@@ -98,13 +98,16 @@ void Worker::Start() {
     consumer_->Start();
     runtime_.AddReadinessCheck(
         "broker", [this] { return publisher_->Connected() && consumer_->Connected(); });
-    runtime_.AddReadinessCheck("store", [path = runtime_.Settings().DbPath()] {
-        // The consumer thread owns db_; probe the file through a connection of our own.
-        return store::Probe(path);
+    runtime_.AddReadinessCheck("store", [this] {
+        // The consumer thread owns session_; probe through a connection of our own.
+        std::lock_guard lock(probe_mutex_);
+        return probe_->Ping();
     });
     const auto timeout = std::chrono::milliseconds(runtime_.Settings().shutdown_timeout_ms);
     runtime_.OnShutdown([this, timeout] {
-        // Stop taking work, finish and ack the batch in hand, then flush what it emitted.
+        // Stop taking work, finish and ack the batch in hand (or give it back if the
+        // database is away), then flush what it emitted.
+        pipeline_->Abandon();
         consumer_->Stop();
         if (!relay_->Flush(timeout)) {
             telemetry::Log(telemetry::LogLevel::kWarn, "outbox not empty at shutdown",

@@ -2,11 +2,12 @@
 // dead letters and retries), a Consumer on the service's queue, the MessagePipeline and
 // the OutboxRelay; registers readiness and the shutdown order with the Runtime.
 //
-// Threading: the consumer thread owns `db_` (through the pipeline); the relay thread has
-// its own connection; the publisher thread owns the AMQP publishing connection.
+// Threading: the consumer thread owns `session_` (through the pipeline); the relay thread
+// has its own session; the readiness probe a third (under a mutex); the publisher thread
+// owns the AMQP publishing connection.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
+#include <mutex>
 
 #include <functional>
 #include <memory>
@@ -17,15 +18,15 @@
 #include "service/outbox_relay.hpp"
 #include "service/pipeline.hpp"
 #include "service/runtime.hpp"
+#include "store/store.hpp"
 
 namespace orderflow::service {
 
 class Worker final {
   public:
-    using HandlerFactory = std::function<std::unique_ptr<MessageHandler>(SQLite::Database&)>;
-
-    // Opens the service database, builds the handler on it, creates (not starts) all parts.
-    Worker(Runtime& runtime, broker::QueueName queue, HandlerFactory make_handler);
+    // Connects to the service's store, creates (not starts) all parts.
+    Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
+           std::unique_ptr<MessageHandler> handler);
     ~Worker();
 
     broker::Publisher& Publisher() { return *publisher_; }
@@ -35,7 +36,9 @@ class Worker final {
 
   private:
     Runtime& runtime_;
-    std::unique_ptr<SQLite::Database> db_;
+    std::unique_ptr<store::Session> session_;
+    std::unique_ptr<store::Session> probe_;
+    std::mutex probe_mutex_;
     std::unique_ptr<FaultInjector> faults_;
     std::unique_ptr<MessageHandler> handler_;
     std::unique_ptr<broker::Publisher> publisher_;

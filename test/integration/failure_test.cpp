@@ -69,6 +69,8 @@ const broker::QueueName kInventoryDlq{"inventory.order-placed.dlq"};
 }  // namespace
 
 TEST_CASE("each kind of poison reaches the DLQ at once with its failure record", "[failure]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p;
     p.StartAll();
     auto client = ConnectBroker(p.vhost);
@@ -190,6 +192,8 @@ TEST_CASE(
 
 TEST_CASE("a transient failure is retried after the delays and dead-lettered after max attempts",
           "[failure]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p({{"ORDERFLOW_MAX_ATTEMPTS", "3"}, {"ORDERFLOW_RETRY_DELAYS_MS", "1000,2000"}},
                {{"ORDERFLOW_INJECT_FAIL_RATE", "1"}});
     p.StartAll();
@@ -269,6 +273,8 @@ TEST_CASE("a message that crashes the consumer every time ends in the DLQ via th
 }
 
 TEST_CASE("SIGTERM during consumption loses nothing and applies nothing twice", "[failure]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p({}, {{"ORDERFLOW_INJECT_DELAY_MS", "10"}});
     p.StartAll();
     std::vector<std::string> ids;

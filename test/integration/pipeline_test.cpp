@@ -63,6 +63,8 @@ broker::ConnectionOptions Connection(const Vhost& vhost) {
 
 TEST_CASE("200 concurrent orders all reach notified, stock drops exactly, one notification each",
           "[pipeline]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p;
     p.StartAll();
     const auto before = StockOf(p.inventory.Port(), "fries");
@@ -87,6 +89,8 @@ TEST_CASE("200 concurrent orders all reach notified, stock drops exactly, one no
 
 TEST_CASE("the same OrderPlaced published 5 times with one message_id changes stock once",
           "[pipeline]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p;
     p.StartAll();
     auto client = broker::Client::Connect(Connection(p.vhost));
@@ -125,6 +129,8 @@ TEST_CASE("the same OrderPlaced published 5 times with one message_id changes st
 
 TEST_CASE("orders posted while inventory is killed wait in the queue and drain once on restart",
           "[pipeline]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p;
     p.StartAll();
     p.inventory.Kill(SIGKILL);
@@ -160,6 +166,8 @@ TEST_CASE("orders posted while inventory is killed wait in the queue and drain o
 
 TEST_CASE("flash sale: 100 units and 1000 concurrent buyers sell exactly 100, never below zero",
           "[pipeline]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     const auto seed_dir = std::filesystem::temp_directory_path() / ("orderflow-seed-" + NewId());
     std::filesystem::create_directories(seed_dir);
     const auto seed = seed_dir / "seed.json";

@@ -1,6 +1,8 @@
 // Integration-test support; see support.hpp.
 #include "support.hpp"
 
+#include "store/postgres/postgres_store.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -303,14 +305,44 @@ std::filesystem::path NewTestDir() {
     std::filesystem::create_directories(dir);
     return dir;
 }
+thread_local std::string current_backend = "sqlite";
+
 std::map<std::string, std::string> PipelineEnv(const Vhost& vhost, const std::filesystem::path& dir,
                                                std::map<std::string, std::string> extra) {
     std::map<std::string, std::string> env{{"ORDERFLOW_AMQP_URL", vhost.AmqpUrl()},
                                            {"ORDERFLOW_DATA_DIR", dir.string()}};
+    if (current_backend == "postgres" && !extra.contains("ORDERFLOW_DATABASE_URL")) {
+        env["ORDERFLOW_DATABASE_URL"] = NewTestDatabase();
+    }
     for (auto& [k, v] : extra) env[k] = v;
     return env;
 }
 }  // namespace
+
+std::vector<std::string> StoreBackends() {
+    std::vector<std::string> backends{"sqlite"};
+    if (const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL"); url && *url) {
+        backends.emplace_back("postgres");
+    }
+    return backends;
+}
+
+StoreBackendScope::StoreBackendScope(std::string backend) {
+    current_backend = std::move(backend);
+    INFO("store backend: " << current_backend);
+}
+StoreBackendScope::~StoreBackendScope() { current_backend = "sqlite"; }
+
+std::string NewTestDatabase() {
+    return store::postgres::CreateDatabase(Env("ORDERFLOW_TEST_DATABASE_URL"), "it_" + [] {
+        auto id = NewId();
+        std::string name;
+        for (const char c : id) {
+            if (std::isalnum(static_cast<unsigned char>(c))) name += static_cast<char>(std::tolower(c));
+        }
+        return name.substr(0, 40);
+    }());
+}
 
 Pipeline::Pipeline(std::map<std::string, std::string> extra_env,
                    std::map<std::string, std::string> inventory_env)

@@ -79,6 +79,21 @@ class Service final {
     pid_t pid_ = -1;
 };
 
+// The store backends the exactly-once tests run on: "sqlite", and "postgres" when
+// scripts/test.sh started a PostgreSQL (ORDERFLOW_TEST_DATABASE_URL).
+std::vector<std::string> StoreBackends();
+// While one lives, each Pipeline made on this thread uses `backend`: for "postgres" a fresh
+// database of its own on the test server (ORDERFLOW_DATABASE_URL in its env).
+class StoreBackendScope final {
+  public:
+    explicit StoreBackendScope(std::string backend);
+    ~StoreBackendScope();
+    StoreBackendScope(const StoreBackendScope&) = delete;
+    StoreBackendScope& operator=(const StoreBackendScope&) = delete;
+};
+// The ORDERFLOW_DATABASE_URL of a fresh PostgreSQL database (REQUIREs the test server).
+std::string NewTestDatabase();
+
 // The three pipeline services on one vhost and one data dir.
 struct Pipeline {
     // `extra_env` goes to every service, `inventory_env` to inventory only.

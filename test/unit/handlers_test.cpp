@@ -7,7 +7,7 @@
 #include "handlers/inventory.hpp"
 #include "handlers/notification.hpp"
 #include "handlers/order_status.hpp"
-#include "store/database.hpp"
+#include "store/sqlite/database.hpp"
 
 using namespace orderflow;
 

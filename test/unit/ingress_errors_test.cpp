@@ -10,7 +10,7 @@
 #include "http_harness.hpp"
 #include "service/ingress_api.hpp"
 #include "service/store_writer.hpp"
-#include "store/orders.hpp"
+#include "store/sqlite/orders.hpp"
 #include "telemetry/metrics.hpp"
 
 using namespace orderflow::http_test;

@@ -11,13 +11,13 @@
 #include <thread>
 #include <vector>
 
-#include "store/database.hpp"
-#include "store/impl/query.hpp"
-#include "store/inbox.hpp"
-#include "store/notifications.hpp"
-#include "store/orders.hpp"
-#include "store/outbox.hpp"
-#include "store/stock.hpp"
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/impl/query.hpp"
+#include "store/sqlite/inbox.hpp"
+#include "store/sqlite/notifications.hpp"
+#include "store/sqlite/orders.hpp"
+#include "store/sqlite/outbox.hpp"
+#include "store/sqlite/stock.hpp"
 
 namespace store = orderflow::store;
 namespace fs = std::filesystem;

@@ -3,8 +3,8 @@
 #include <memory>
 #include <stdexcept>
 
-#include "store/database.hpp"
-#include "store/orders.hpp"
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/orders.hpp"
 
 namespace store = orderflow::store;
 

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "store/database.hpp"
-#include "store/impl/query.hpp"
-#include "store/inbox.hpp"
-#include "store/notifications.hpp"
-#include "store/outbox.hpp"
-#include "store/stock.hpp"
+#include "store/sqlite/database.hpp"
+#include "store/sqlite/impl/query.hpp"
+#include "store/sqlite/inbox.hpp"
+#include "store/sqlite/notifications.hpp"
+#include "store/sqlite/outbox.hpp"
+#include "store/sqlite/stock.hpp"
 
 namespace store = orderflow::store;
 

@@ -6,13 +6,16 @@
 
 #include <string_view>
 
-#include "store/database.hpp"
+#include "store/sqlite/database.hpp"
 
 namespace orderflow::store {
 
 void CreateInboxSchema(SQLite::Database& db);
 bool InboxContains(SQLite::Database& db, std::string_view message_id);
 void InboxRecord(SQLite::Database& db, std::string_view message_id, Millis now);
+// Records the id unless it is there already; true when it was new.
+bool InboxClaim(SQLite::Database& db, std::string_view message_id, Millis now);
+void InboxForget(SQLite::Database& db, std::string_view message_id);
 // Deletes ids processed before `older_than`; returns how many.
 int PruneInbox(SQLite::Database& db, Millis older_than);
 

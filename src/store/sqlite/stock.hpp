@@ -10,24 +10,23 @@
 #include <string>
 #include <string_view>
 
+#include "store/interfaces.hpp"
+
 namespace orderflow::store {
 
-class StockTable final {
+class StockTable final : public Stock {
   public:
     explicit StockTable(SQLite::Database& db);  // creates the schema
     // Loads `seed` only if the table is empty (first start).
     void SeedIfEmpty(const std::map<std::string, int64_t>& seed);
-    std::optional<int64_t> Available(std::string_view sku);
+    std::optional<int64_t> Available(std::string_view sku) override;
     // Precondition: Available(sku) >= quantity (checked by the caller in the same txn).
-    void Take(std::string_view sku, int64_t quantity);
+    void Take(std::string_view sku, int64_t quantity) override;
     std::map<std::string, int64_t> All();
     void Set(std::string_view sku, int64_t quantity);
 
   private:
     SQLite::Database& db_;
 };
-
-// Built-in seed: burger 100, fries 200, pizza 50, soda 150, salad 75.
-std::map<std::string, int64_t> DefaultSeed();
 
 }  // namespace orderflow::store

@@ -9,22 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "store/database.hpp"
+#include "store/sqlite/database.hpp"
 
 namespace orderflow::store {
-
-struct OutboxEntry {
-    int64_t id = 0;  // assigned on insert
-    std::string exchange;
-    std::string routing_key;
-    std::string message_id;
-    std::string correlation_id;
-    std::string type;
-    std::string app_id;
-    std::string traceparent;
-    Millis timestamp = 0;
-    std::string body;
-};
 
 void CreateOutboxSchema(SQLite::Database& db);
 void OutboxAdd(SQLite::Database& db, const OutboxEntry& entry);

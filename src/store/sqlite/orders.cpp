@@ -1,9 +1,9 @@
 // Order-status projection and Idempotency-Key records; see orders.hpp.
-#include "store/orders.hpp"
+#include "store/sqlite/orders.hpp"
 
 #include <stdexcept>
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 namespace {
@@ -11,13 +11,6 @@ namespace {
 constexpr int64_t kPruneChunk = 5000;
 
 }  // namespace
-
-int StageRank(std::string_view status) {
-    if (status == "accepted") return 0;
-    if (status == "reserved" || status == "rejected") return 1;
-    if (status == "notified") return 2;
-    return -1;
-}
 
 OrderTable::OrderTable(SQLite::Database& db) : db_(db) {
     // One row per (order, stage): recording is a single idempotent insert, atomic without
@@ -124,13 +117,41 @@ void IdempotencyTable::Save(const IdempotencyRecord& record, Millis now) {
                       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO UPDATE SET"
                       "  request_hash = excluded.request_hash, status = excluded.status,"
                       "  response_body = excluded.response_body, created_at = excluded.created_at"
-                      " WHERE idempotency_keys.status = 0");
+                      " WHERE idempotency_keys.status <= 0");
     query.Bind(1, record.key)
         .Bind(2, record.request_hash)
         .Bind(3, int64_t{record.status})
         .Bind(4, record.response_body)
         .Bind(5, now)
         .Run();
+}
+
+void IdempotencyTable::MarkInFlight(std::string_view key, std::string_view request_hash,
+                                    Millis now) {
+    impl::Query query(db_,
+                      "INSERT INTO idempotency_keys"
+                      " (key, request_hash, status, response_body, created_at)"
+                      " VALUES (?1, ?2, -1, '', ?3) ON CONFLICT (key) DO UPDATE SET"
+                      "  status = -1, created_at = excluded.created_at,"
+                      "  response_body = CASE WHEN idempotency_keys.status = 0"
+                      "    THEN idempotency_keys.response_body ELSE '' END"
+                      " WHERE idempotency_keys.status <= 0");
+    query.Bind(1, key).Bind(2, request_hash).Bind(3, now).Run();
+}
+
+void IdempotencyTable::DropInFlight(std::string_view key) {
+    // An unconfirmed note the mark replaced comes back; a bare mark goes.
+    impl::Query restore(db_,
+                        "UPDATE idempotency_keys SET status = 0"
+                        " WHERE key = ?1 AND status = -1 AND response_body <> ''");
+    restore.Bind(1, key).Run();
+    impl::Query drop(db_, "DELETE FROM idempotency_keys WHERE key = ?1 AND status = -1");
+    drop.Bind(1, key).Run();
+}
+
+Millis IdempotencyTable::CreatedAt(std::string_view key) {
+    impl::Query query(db_, "SELECT created_at FROM idempotency_keys WHERE key = ?1");
+    return query.Bind(1, key).Next() ? query.Int64(0) : 0;
 }
 
 int IdempotencyTable::Prune(Millis older_than) {

@@ -1,16 +1,45 @@
-// The ingress's order-status projection and its Idempotency-Key records.
+// The values the store keeps, shared by both backends (SQLite and PostgreSQL) and by the
+// services: nothing here names a database library.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "store/database.hpp"
-
 namespace orderflow::store {
+
+// Milliseconds since the epoch, the unit of every time column.
+using Millis = int64_t;
+
+enum class Durability {
+    kFull,    // a commit survives power loss (consumers' inbox/outbox)
+    kNormal,  // survives a process crash (projections, caches)
+};
+
+// An event waiting in the transactional outbox.
+struct OutboxEntry {
+    int64_t id = 0;  // assigned on insert
+    std::string exchange;
+    std::string routing_key;
+    std::string message_id;
+    std::string correlation_id;
+    std::string type;
+    std::string app_id;
+    std::string traceparent;
+    Millis timestamp = 0;
+    std::string body;
+};
+
+// Notifications recorded by the notification service (GET /notifications?order_id=).
+struct NotificationRecord {
+    std::string order_id;
+    std::string outcome;  // "confirmed" | "rejected"
+    std::string message;
+    std::string at;  // RFC 3339
+};
 
 struct OrderStage {
     std::string status;  // accepted | reserved | rejected | notified
@@ -29,43 +58,21 @@ struct OrderView {
 // is the highest rank, never the last write.
 int StageRank(std::string_view status);
 
-class OrderTable final {
-  public:
-    explicit OrderTable(SQLite::Database& db);  // creates the schema
-    // Idempotent per (order_id, status): a repeated stage keeps its first time.
-    // `outcome` ("confirmed"/"rejected") is set when known.
-    void RecordStage(std::string_view order_id, std::string_view status, std::string_view at,
-                     std::optional<std::string_view> outcome = std::nullopt);
-    std::optional<OrderView> Find(std::string_view order_id);
-    int64_t CountWithStatus(std::string_view status);
-
-  private:
-    SQLite::Database& db_;
-};
-
 // What the ingress knows of an Idempotency-Key: the first final answer (status and body,
 // replayed to every repeat), or, with status kUnconfirmed, the event it published without
 // getting a confirm (response_body = order_id, event_id and occurred_at separated by
 // spaces): that publish may have reached the queue, so a retry republishes that same event.
+// kInFlight marks a key whose first request is being handled (on any replica).
 struct IdempotencyRecord {
     static constexpr int kUnconfirmed = 0;
+    static constexpr int kInFlight = -1;
     std::string key;
     std::string request_hash;
     int status = kUnconfirmed;
     std::string response_body;
 };
 
-class IdempotencyTable final {
-  public:
-    explicit IdempotencyTable(SQLite::Database& db);  // creates the schema
-    std::optional<IdempotencyRecord> Find(std::string_view key);
-    // Keeps the first final answer: saving over one changes nothing; a final answer
-    // replaces an unconfirmed record, an unconfirmed one replaces only its like.
-    void Save(const IdempotencyRecord& record, Millis now);
-    int Prune(Millis older_than);
-
-  private:
-    SQLite::Database& db_;
-};
+// Built-in seed: burger 100, fries 200, pizza 50, soda 150, salad 75.
+std::map<std::string, int64_t> DefaultSeed();
 
 }  // namespace orderflow::store

@@ -7,21 +7,15 @@
 #include <string_view>
 #include <vector>
 
-#include "store/database.hpp"
+#include "store/interfaces.hpp"
+#include "store/sqlite/database.hpp"
 
 namespace orderflow::store {
 
-struct NotificationRecord {
-    std::string order_id;
-    std::string outcome;  // "confirmed" | "rejected"
-    std::string message;
-    std::string at;  // RFC 3339
-};
-
-class NotificationTable final {
+class NotificationTable final : public Notifications {
   public:
     explicit NotificationTable(SQLite::Database& db);  // creates the schema
-    void Add(const NotificationRecord& record);
+    void Add(const NotificationRecord& record) override;
     std::vector<NotificationRecord> ForOrder(std::string_view order_id);
     int64_t Count();
 

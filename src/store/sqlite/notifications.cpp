@@ -1,7 +1,7 @@
 // Notification records; see notifications.hpp.
-#include "store/notifications.hpp"
+#include "store/sqlite/notifications.hpp"
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 

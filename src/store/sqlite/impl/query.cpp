@@ -1,5 +1,5 @@
 // Per-connection statement cache and write scope; see query.hpp.
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>

@@ -1,7 +1,7 @@
 // Readiness probe of a service database.
 #include <SQLiteCpp/Statement.h>
 
-#include "store/database.hpp"
+#include "store/sqlite/database.hpp"
 
 namespace orderflow::store {
 

@@ -1,7 +1,7 @@
 // Processed-message-id table; see inbox.hpp.
-#include "store/inbox.hpp"
+#include "store/sqlite/inbox.hpp"
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 namespace {
@@ -33,6 +33,18 @@ void InboxRecord(SQLite::Database& db, std::string_view message_id, Millis now) 
     impl::Query query(db,
                       "INSERT INTO processed_messages (message_id, processed_at) VALUES (?1, ?2)");
     query.Bind(1, message_id).Bind(2, now).Run();
+}
+
+bool InboxClaim(SQLite::Database& db, std::string_view message_id, Millis now) {
+    impl::Query query(db,
+                      "INSERT INTO processed_messages (message_id, processed_at) VALUES (?1, ?2)"
+                      " ON CONFLICT (message_id) DO NOTHING");
+    return query.Bind(1, message_id).Bind(2, now).Run() == 1;
+}
+
+void InboxForget(SQLite::Database& db, std::string_view message_id) {
+    impl::Query query(db, "DELETE FROM processed_messages WHERE message_id = ?1");
+    query.Bind(1, message_id).Run();
 }
 
 int PruneInbox(SQLite::Database& db, Millis older_than) {

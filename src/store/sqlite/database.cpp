@@ -1,5 +1,5 @@
 // Opening service databases: directories, WAL, durability and lock waiting.
-#include "store/database.hpp"
+#include "store/sqlite/database.hpp"
 
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 namespace {

@@ -1,4 +1,4 @@
-// Opening SQLite databases the way every orderflow service wants them: WAL, a busy
+// Opening SQLite databases (the embedded backend) the way every orderflow service wants them: WAL, a busy
 // timeout, and the schema of the tables the service uses.
 #pragma once
 
@@ -7,12 +7,9 @@
 #include <filesystem>
 #include <memory>
 
-namespace orderflow::store {
+#include "store/records.hpp"
 
-enum class Durability {
-    kFull,    // synchronous=FULL: a commit survives power loss (consumers' inbox/outbox)
-    kNormal,  // synchronous=NORMAL in WAL: survives a process crash (projections, caches)
-};
+namespace orderflow::store {
 
 // `path` may be ":memory:" (tests). Creates parent directories. Throws on failure
 // (start-up error).
@@ -29,8 +26,5 @@ void BeginSavepoint(SQLite::Database& db);
 void ReleaseSavepoint(SQLite::Database& db);
 // ROLLBACK TO, then RELEASE: the item's writes are gone, the savepoint closed.
 void RollbackSavepoint(SQLite::Database& db);
-
-// Milliseconds since the epoch, the unit of every time column.
-using Millis = int64_t;
 
 }  // namespace orderflow::store

@@ -1,7 +1,7 @@
 // Transactional outbox table; see outbox.hpp.
-#include "store/outbox.hpp"
+#include "store/sqlite/outbox.hpp"
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 

@@ -1,9 +1,9 @@
 // Inventory stock table; see stock.hpp.
-#include "store/stock.hpp"
+#include "store/sqlite/stock.hpp"
 
 #include <stdexcept>
 
-#include "store/impl/query.hpp"
+#include "store/sqlite/impl/query.hpp"
 
 namespace orderflow::store {
 
@@ -61,10 +61,6 @@ void StockTable::Set(std::string_view sku, int64_t quantity) {
                       "INSERT INTO stock (sku, quantity) VALUES (?1, ?2)"
                       " ON CONFLICT (sku) DO UPDATE SET quantity = excluded.quantity");
     query.Bind(1, sku).Bind(2, quantity).Run();
-}
-
-std::map<std::string, int64_t> DefaultSeed() {
-    return {{"burger", 100}, {"fries", 200}, {"pizza", 50}, {"soda", 150}, {"salad", 75}};
 }
 
 }  // namespace orderflow::store

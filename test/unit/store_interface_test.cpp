@@ -1,0 +1,316 @@
+// The store interfaces (store/store.hpp) against both backends: SQLite in a temporary file,
+// and PostgreSQL when scripts/test.sh started one (ORDERFLOW_TEST_DATABASE_URL; each test
+// gets a schema of its own). The guarantees the pipeline builds on: an id's effect once,
+// stock never below zero, savepoints, outbox leases, Idempotency-Key claims, errors as values.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "store/postgres/postgres_store.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+using orderflow::store::Durability;
+using orderflow::store::OutboxEntry;
+using orderflow::store::StoreError;
+using orderflow::store::UnitOfWork;
+
+std::string RandomName() {
+    static std::mt19937_64 rng{std::random_device{}()};
+    return "t" + std::to_string(rng() % 1000000000000ULL);
+}
+
+struct Backend {
+    std::string name;
+    std::string service;
+    std::unique_ptr<orderflow::store::Store> store;
+    std::filesystem::path dir;
+    ~Backend() {
+        store.reset();
+        if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+};
+
+std::vector<std::unique_ptr<Backend>> Backends() {
+    std::vector<std::unique_ptr<Backend>> all;
+    auto sqlite = std::make_unique<Backend>();
+    sqlite->name = "sqlite";
+    sqlite->dir = std::filesystem::temp_directory_path() / ("orderflow-store-" + RandomName());
+    std::filesystem::create_directories(sqlite->dir);
+    sqlite->store = orderflow::store::OpenStore(
+        {.service = "inventory", .database_url = "", .sqlite_path = sqlite->dir / "s.db"});
+    all.push_back(std::move(sqlite));
+    if (const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL"); url && *url) {
+        auto pg = std::make_unique<Backend>();
+        pg->name = "postgres";
+        pg->service = RandomName();
+        pg->store = orderflow::store::OpenStore(
+            {.service = pg->service, .database_url = url, .sqlite_path = {}});
+        all.push_back(std::move(pg));
+    } else {
+        WARN("ORDERFLOW_TEST_DATABASE_URL unset: the PostgreSQL half of this test is skipped");
+    }
+    return all;
+}
+
+std::vector<std::string> Ids(std::initializer_list<const char*> ids) {
+    return {ids.begin(), ids.end()};
+}
+
+void Seed(orderflow::store::Session& session, int64_t burgers) {
+    REQUIRE(session.Transact([&](UnitOfWork& unit) { unit.SetStock("burger", burgers); }));
+}
+
+OutboxEntry Event(const std::string& id) {
+    return OutboxEntry{.exchange = "orders", .routing_key = "inventory.reserved",
+                       .message_id = id, .correlation_id = "o", .type = "InventoryReserved",
+                       .app_id = "inventory", .traceparent = "", .timestamp = 1, .body = "{}"};
+}
+
+}  // namespace
+
+TEST_CASE("store: a message id claimed once is a duplicate afterwards, and its effect happens once") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        Seed(*session, 10);
+        for (int round = 0; round < 2; ++round) {
+            REQUIRE(session->Transact([&](UnitOfWork& unit) {
+                const auto ids = Ids({"m1", "m2", "m1"});
+                const auto fresh = unit.Claim(ids, 1);
+                CHECK(fresh[2] == false);  // the same id twice in one batch: once
+                for (size_t i = 0; i < ids.size(); ++i) {
+                    if (fresh[i]) unit.StockRows().Take("burger", 1);
+                }
+            }));
+        }
+        CHECK(session->StockLevels().value().at("burger") == 8);
+    }
+}
+
+TEST_CASE("store: a claim given back (no effect) can be claimed again") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            const auto ids = Ids({"m1"});
+            CHECK(unit.Claim(ids, 1).front());
+            unit.Unclaim(ids);
+        }));
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            CHECK(unit.Claim(Ids({"m1"}), 1).front());
+        }));
+    }
+}
+
+TEST_CASE("store: a savepoint rollback undoes one item's effects and keeps the others") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        Seed(*session, 10);
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            unit.LockStock(Ids({"burger"}));
+            unit.Savepoint();
+            unit.StockRows().Take("burger", 3);
+            unit.AddOutbox(Event("kept"));
+            unit.ReleaseSavepoint();
+            unit.Savepoint();
+            unit.StockRows().Take("burger", 5);
+            unit.AddOutbox(Event("undone"));
+            unit.RollbackSavepoint();
+            CHECK(unit.StockRows().Available("burger") == 7);
+        }));
+        CHECK(session->StockLevels().value().at("burger") == 7);
+        const auto rows = session->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].message_id == "kept");
+    }
+}
+
+TEST_CASE("store: taking more stock than there is fails and changes nothing") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        Seed(*session, 2);
+        auto result = session->Transact([&](UnitOfWork& unit) {
+            unit.StockRows().Take("burger", 1);
+            unit.StockRows().Take("burger", 5);
+        });
+        CHECK_FALSE(result.has_value());
+        CHECK(session->StockLevels().value().at("burger") == 2);
+        CHECK(session
+                  ->Transact([&](UnitOfWork& unit) {
+                      CHECK_FALSE(unit.StockRows().Available("nothing").has_value());
+                  })
+                  .has_value());
+    }
+}
+
+TEST_CASE("store: concurrent sessions never take stock below zero nor apply one id twice") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        {
+            auto seed = backend->store->Connect();
+            Seed(*seed, 50);
+        }
+        // 4 sessions (replicas), each 40 orders of 1 burger; every order id is sent by two
+        // sessions, so 80 distinct ids compete for 50 burgers.
+        std::atomic<int> reserved{0};
+        std::atomic<int> failures{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&, t] {
+                auto session = backend->store->Connect();
+                for (int i = 0; i < 40; ++i) {
+                    const std::string id = "order-" + std::to_string((t / 2) * 40 + i);
+                    int got = 0;
+                    auto done = session->Transact([&](UnitOfWork& unit) {
+                        got = 0;
+                        if (!unit.Claim(std::vector<std::string>{id}, 1).front()) return;
+                        unit.LockStock(Ids({"burger"}));
+                        auto& stock = unit.StockRows();
+                        if (stock.Available("burger").value_or(0) >= 1) {
+                            stock.Take("burger", 1);
+                            got = 1;
+                        }
+                    });
+                    if (done) {
+                        reserved += got;
+                    } else {
+                        ++failures;
+                    }
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        CHECK(failures == 0);
+        CHECK(reserved == 50);
+        CHECK(backend->store->Connect()->StockLevels().value().at("burger") == 0);
+    }
+}
+
+TEST_CASE("store: an outbox row held by one relay is not taken by another until released") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        if (!backend->store->Shared()) continue;  // SQLite: one relay per file, no lease
+        auto a = backend->store->Connect();
+        auto b = backend->store->Connect();
+        REQUIRE(a->Transact([&](UnitOfWork& unit) {
+            for (int i = 0; i < 5; ++i) unit.AddOutbox(Event("e" + std::to_string(i)));
+        }));
+        const auto held = a->ClaimOutbox(3, std::chrono::seconds(10)).value();
+        REQUIRE(held.size() == 3);
+        CHECK(held[0].message_id == "e0");
+        const auto rest = b->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(rest.size() == 2);
+        CHECK(rest[0].message_id == "e3");
+        CHECK(b->ClaimOutbox(10, std::chrono::seconds(10)).value().empty());
+        std::vector<int64_t> ids;
+        for (const auto& row : held) ids.push_back(row.id);
+        REQUIRE(a->ReleaseOutbox(ids));
+        CHECK(b->ClaimOutbox(10, std::chrono::seconds(10)).value().size() == 3);
+    }
+}
+
+TEST_CASE("store: an outbox lease that expires lets another relay take the rows") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        if (!backend->store->Shared()) continue;
+        auto a = backend->store->Connect();
+        auto b = backend->store->Connect();
+        REQUIRE(a->Transact([&](UnitOfWork& unit) { unit.AddOutbox(Event("left")); }));
+        REQUIRE(a->ClaimOutbox(10, std::chrono::milliseconds(300)).value().size() == 1);
+        CHECK(b->ClaimOutbox(10, std::chrono::seconds(10)).value().empty());
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        const auto taken = b->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(taken.size() == 1);
+        CHECK(taken[0].message_id == "left");
+    }
+}
+
+TEST_CASE("store: an Idempotency-Key claimed by one session is in flight for another") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto a = backend->store->Connect();
+        auto b = backend->store->Connect();
+        const auto stale = std::chrono::seconds(30);
+        auto first = a->ClaimKey("k", "hash", 1000, stale).value();
+        CHECK(first.claimed);
+        auto second = b->ClaimKey("k", "hash", 1001, stale).value();
+        CHECK_FALSE(second.claimed);
+        REQUIRE(second.prior.has_value());
+        CHECK(second.prior->status == orderflow::store::IdempotencyRecord::kInFlight);
+        // The first answer is kept; a repeat then finds it.
+        REQUIRE(a->Transact([&](UnitOfWork& unit) {
+            unit.SaveKey({"k", "hash", 202, "answer"}, 1002);
+        }));
+        auto third = b->ClaimKey("k", "hash", 1003, stale).value();
+        CHECK_FALSE(third.claimed);
+        CHECK(third.prior->status == 202);
+        CHECK(third.prior->response_body == "answer");
+        // A mark whose replica died (older than `stale`) is taken over.
+        CHECK(a->ClaimKey("k2", "h", 1000, stale).value().claimed);
+        CHECK(b->ClaimKey("k2", "h", 1000 + 31000, stale).value().claimed);
+        // Released without an answer: free again.
+        REQUIRE(b->ReleaseKey("k2"));
+        CHECK(a->ClaimKey("k2", "h", 40000, stale).value().claimed);
+    }
+}
+
+TEST_CASE("store: a batch costs the same number of round trips whatever its size") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        if (!backend->store->Shared()) continue;  // SQLite has no round trips
+        auto session = backend->store->Connect();
+        Seed(*session, 100000);
+        auto batch = [&](int size) {
+            const auto before = session->RoundTrips();
+            REQUIRE(session->Transact([&](UnitOfWork& unit) {
+                std::vector<std::string> ids;
+                for (int i = 0; i < size; ++i) ids.push_back(std::to_string(size) + "-" + std::to_string(i));
+                const auto fresh = unit.Claim(ids, 1);
+                unit.LockStock(Ids({"burger"}));
+                for (int i = 0; i < size; ++i) {
+                    REQUIRE(fresh[static_cast<size_t>(i)]);
+                    unit.Savepoint();
+                    unit.StockRows().Take("burger", 1);
+                    unit.AddOutbox(Event(ids[static_cast<size_t>(i)]));
+                    unit.NotificationRows().Add({"o", "confirmed", "m", "t"});
+                    unit.OrderRows().RecordStage(ids[static_cast<size_t>(i)], "reserved", "t",
+                                                 "confirmed");
+                    unit.ReleaseSavepoint();
+                }
+                unit.Unclaim(std::vector<std::string>{ids.front()});
+            }));
+            return session->RoundTrips() - before;
+        };
+        const auto small = batch(2);
+        const auto large = batch(200);
+        CHECK(small == large);
+        CHECK(large <= 10);
+        CHECK(session->StockLevels().value().at("burger") == 100000 - 202);
+    }
+}
+
+TEST_CASE("store: a lost database connection is reported as unavailable, then reconnected") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        if (!backend->store->Shared()) continue;
+        const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL");
+        auto session = backend->store->Connect();
+        REQUIRE(session->Ping());
+        REQUIRE(session->Transact([](UnitOfWork&) {}));
+        const int closed = orderflow::store::postgres::TerminateConnections(url, backend->service);
+        REQUIRE(closed >= 1);
+        auto lost = session->Transact([](UnitOfWork& unit) { unit.SetStock("x", 1); });
+        REQUIRE_FALSE(lost.has_value());
+        CHECK(lost.error().kind == StoreError::Kind::kUnavailable);
+        // The next call connects again by itself.
+        CHECK(session->Transact([](UnitOfWork& unit) { unit.SetStock("x", 1); }).has_value());
+    }
+}
