@@ -22,6 +22,12 @@ namespace {
 
 bool HavePostgres() { return StoreBackends().size() > 1; }
 
+broker::ConnectionOptions Options(const Vhost& vhost) {
+    broker::ConnectionOptions options;
+    options.url = vhost.AmqpUrl();
+    return options;
+}
+
 // N replicas of each service on one vhost and one PostgreSQL database; each replica logs
 // into a directory of its own.
 struct Replicas {
@@ -30,7 +36,7 @@ struct Replicas {
     std::map<std::string, std::string> env;
     std::vector<std::unique_ptr<Service>> inventory, notification, ingress;
 
-    explicit Replicas(std::map<std::string, std::string> extra = {})
+    explicit Replicas(std::map<std::string, std::string> extra = {})  // NOLINT
         : dir(std::filesystem::temp_directory_path() / ("orderflow-replicas-" + NewId())) {
         env = {{"ORDERFLOW_AMQP_URL", vhost.AmqpUrl()},
                {"ORDERFLOW_DATA_DIR", (dir / "unused").string()},
@@ -94,7 +100,10 @@ broker::OutgoingMessage OrderPlacedMessage(const std::string& event_id, const st
 
 TEST_CASE("replicas: 3 inventory and 2 ingress replicas sell exactly 100 of 100 units to 1000 buyers",
           "[replicas]") {
-    if (!HavePostgres()) SKIP("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL)");
+    if (!HavePostgres()) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
     Replicas r;
     const auto seed = WriteSeed(r.dir, R"({"ticket":100})");
     for (int i = 0; i < 3; ++i) r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
@@ -135,16 +144,19 @@ TEST_CASE("replicas: 3 inventory and 2 ingress replicas sell exactly 100 of 100 
 
 TEST_CASE("replicas: one message id delivered to two inventory replicas at once changes stock once",
           "[replicas]") {
-    if (!HavePostgres()) SKIP("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL)");
+    if (!HavePostgres()) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
     // Prefetch 1: the copies spread over both replicas instead of queueing at one.
-    Replicas r({{"ORDERFLOW_PREFETCH", "1"}});
+    Replicas r(std::map<std::string, std::string>{{"ORDERFLOW_PREFETCH", "1"}});
     r.AddInventory();
     r.AddInventory();
     r.AddNotification();
     r.AddIngress();
     r.StartAll();
     const auto before = StockOf(r.inventory[0]->Port(), "pizza");
-    auto client = broker::Client::Connect(broker::ConnectionOptions{.url = r.vhost.AmqpUrl()});
+    auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
     const std::string event_id = NewId();
     const std::string order_id = NewId();
@@ -173,7 +185,10 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
 
 TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replicas makes one order",
           "[replicas]") {
-    if (!HavePostgres()) SKIP("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL)");
+    if (!HavePostgres()) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
     Replicas r;
     r.AddInventory();
     r.AddNotification();
@@ -213,14 +228,17 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
 
 TEST_CASE("replicas: events a replica committed but died before publishing are published by another within 15 s",
           "[replicas]") {
-    if (!HavePostgres()) SKIP("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL)");
+    if (!HavePostgres()) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
     Replicas r;
     auto& doomed = r.AddInventory({{"ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER", "crash-after-commit"}});
     r.AddNotification();
     r.AddIngress();
     r.StartAll();
     const auto before = StockOf(doomed.Port(), "soda");
-    auto client = broker::Client::Connect(broker::ConnectionOptions{.url = r.vhost.AmqpUrl()});
+    auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
     const std::string order_id = NewId();
     REQUIRE(client->Publish(OrderPlacedMessage(NewId(), order_id, "crash-after-commit", "soda")) ==

@@ -8,6 +8,9 @@
 #include "handlers/notification.hpp"
 #include "handlers/order_status.hpp"
 #include "store/sqlite/database.hpp"
+#include "store/sqlite/notifications.hpp"
+#include "store/sqlite/orders.hpp"
+#include "store/sqlite/stock.hpp"
 
 using namespace orderflow;
 

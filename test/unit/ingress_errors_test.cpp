@@ -10,7 +10,7 @@
 #include "http_harness.hpp"
 #include "service/ingress_api.hpp"
 #include "service/store_writer.hpp"
-#include "store/sqlite/orders.hpp"
+#include "store/store.hpp"
 #include "telemetry/metrics.hpp"
 
 using namespace orderflow::http_test;
@@ -28,17 +28,13 @@ struct Ingress {
               options.connection.url = "amqp://guest:guest@127.0.0.1:1/%2f";
               return options;
           }()),
-          writer(
-              [this] {
-                  std::filesystem::create_directories(dir);
-                  return dir / "ingress.db";
-              }(),
-              orderflow::store::Durability::kNormal,
-              [](SQLite::Database& db) {
-                  orderflow::store::OrderTable orders(db);
-                  orderflow::store::IdempotencyTable keys(db);
-              }),
-          api(publisher, writer, dir / "ingress.db", metrics) {
+          store([this] {
+              std::filesystem::create_directories(dir);
+              return orderflow::store::OpenStore(
+                  {.service = "ingress", .database_url = "", .sqlite_path = dir / "ingress.db"});
+          }()),
+          writer(store->Connect(orderflow::store::Durability::kNormal)),
+          api(publisher, writer, *store, metrics) {
         api.Register(router);
         harness = std::make_unique<Harness>(
             http::ServerOptions{}, [this](http::Request&& request, http::Respond respond) {
@@ -66,6 +62,7 @@ struct Ingress {
     std::filesystem::path dir;
     orderflow::telemetry::Registry metrics;
     orderflow::broker::Publisher publisher;
+    std::unique_ptr<orderflow::store::Store> store;
     service::StoreWriter writer;
     service::IngressApi api;
     http::Router router;

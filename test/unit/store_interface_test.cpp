@@ -67,7 +67,7 @@ void Seed(orderflow::store::Session& session, int64_t burgers) {
 }
 
 OutboxEntry Event(const std::string& id) {
-    return OutboxEntry{.exchange = "orders", .routing_key = "inventory.reserved",
+    return OutboxEntry{.id = 0, .exchange = "orders", .routing_key = "inventory.reserved",
                        .message_id = id, .correlation_id = "o", .type = "InventoryReserved",
                        .app_id = "inventory", .traceparent = "", .timestamp = 1, .body = "{}"};
 }
