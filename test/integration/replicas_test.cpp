@@ -12,6 +12,7 @@
 
 #include "broker/client.hpp"
 #include "broker/topology.hpp"
+#include "events/ids.hpp"
 #include "support.hpp"
 
 using namespace orderflow;
@@ -158,8 +159,8 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
     const auto before = StockOf(r.inventory[0]->Port(), "pizza");
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
-    const std::string event_id = NewId();
-    const std::string order_id = NewId();
+    const std::string event_id = events::NewUuid();
+    const std::string order_id = events::NewUuid();
     for (int i = 0; i < 40; ++i) {
         REQUIRE(client->Publish(OrderPlacedMessage(event_id, order_id, "dup", "pizza")) ==
                 broker::PublishStatus::kConfirmed);
@@ -240,8 +241,8 @@ TEST_CASE("replicas: events a replica committed but died before publishing are p
     const auto before = StockOf(doomed.Port(), "soda");
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
-    const std::string order_id = NewId();
-    REQUIRE(client->Publish(OrderPlacedMessage(NewId(), order_id, "crash-after-commit", "soda")) ==
+    const std::string order_id = events::NewUuid();
+    REQUIRE(client->Publish(OrderPlacedMessage(events::NewUuid(), order_id, "crash-after-commit", "soda")) ==
             broker::PublishStatus::kConfirmed);
     // The doomed replica commits the reservation and its outbox row, then aborts.
     REQUIRE(doomed.Wait(30s).has_value());
