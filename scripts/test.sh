@@ -108,6 +108,8 @@ if [[ -z "${ORDERFLOW_TEST_DATABASE_URL+set}" ]]; then
         die "could not start the test PostgreSQL (see $pg_dir/server.log)"
 fi
 export ORDERFLOW_TEST_DATABASE_URL
+# The outage test stops and starts this server: scripts/pg.sh stop|start --dir "$ORDERFLOW_TEST_PG_DIR".
+[[ -z "$pg_dir" ]] || export ORDERFLOW_TEST_PG_DIR="$pg_dir"
 
 # ---------------------------------------------------------------------------- tests
 

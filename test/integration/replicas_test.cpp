@@ -259,3 +259,80 @@ TEST_CASE("replicas: events a replica committed but died before publishing are p
     CHECK(StockOf(heir.Port(), "soda") == before - 1);
     CHECK(heir.Log().find("duplicate") != std::string::npos);
 }
+
+TEST_CASE("replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, nothing dead-lettered, every 202 notified once",
+          "[replicas][outage]") {
+    const char* pg_dir = std::getenv("ORDERFLOW_TEST_PG_DIR");
+    if (!HavePostgres() || pg_dir == nullptr || *pg_dir == '\0') {
+        WARN("no PostgreSQL of scripts/test.sh (ORDERFLOW_TEST_PG_DIR): skipped");
+        return;
+    }
+    const std::string pg = std::string(ORDERFLOW_SOURCE_DIR) + "/scripts/pg.sh";
+    Replicas r;
+    const auto seed = WriteSeed(r.dir, R"({"widget":100000})");
+    r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
+    r.AddNotification();
+    r.AddIngress();
+    r.StartAll();
+    const auto ingress = r.ingress[0]->Port();
+
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::vector<std::string> ids;
+    std::map<int, int> statuses;
+    std::thread load([&] {
+        for (int i = 0; !stop; ++i) {
+            auto answer = PostOrder(ingress, "u" + std::to_string(i), {{"widget", 1}});
+            {
+                std::lock_guard lock(mutex);
+                ++statuses[answer.status];
+                if (answer.status == 202) ids.push_back(JsonField(answer.body, "order_id"));
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+    auto ready = [&](Service& service) {
+        return HttpCall("GET", service.Port(), "/readyz", {}, {}, 2s).status == 200;
+    };
+    std::this_thread::sleep_for(2s);
+    REQUIRE(std::system((pg + " stop --dir " + pg_dir).c_str()) == 0);
+    const auto stopped = std::chrono::steady_clock::now();
+    CHECK(Eventually([&] { return !ready(*r.ingress[0]) && !ready(*r.inventory[0]); }, 10s));
+    std::this_thread::sleep_until(stopped + 20s);
+    int unavailable = 0;
+    {
+        std::lock_guard lock(mutex);
+        unavailable = statuses[503];
+    }
+    REQUIRE(std::system((pg + " start --dir " + pg_dir + " >/dev/null").c_str()) == 0);
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(Eventually(
+        [&] { return ready(*r.ingress[0]) && ready(*r.inventory[0]) && ready(*r.notification[0]); },
+        10s, 200ms));
+    const auto back = std::chrono::steady_clock::now() - started;
+    std::this_thread::sleep_for(2s);
+    stop = true;
+    load.join();
+
+    INFO("202: " << statuses[202] << ", 503: " << statuses[503] << ", ready again after "
+                 << std::chrono::duration_cast<std::chrono::milliseconds>(back).count() << " ms");
+    CHECK(unavailable > 0);
+    CHECK(back < 10s);
+    for (const auto& [status, count] : statuses) CHECK((status == 202 || status == 503));
+    REQUIRE(Eventually([&] { return AllNotified(ingress, ids); }, 60s, 500ms));
+    for (const auto& id : ids) {
+        const auto body = HttpCall("GET", r.notification[0]->Port(), "/notifications?order_id=" + id).body;
+        REQUIRE(body.find("\"order_id\"") != std::string::npos);
+        CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
+    }
+    auto client = broker::Client::Connect(Options(r.vhost));
+    REQUIRE(client);
+    for (const auto& queue : {broker::kInventoryQueue, broker::kNotificationQueue,
+                              broker::kOrderStatusQueue}) {
+        auto info = client->Inspect(broker::DeadLetterQueue(queue));
+        REQUIRE(info);
+        REQUIRE(*info);
+        CHECK((*info)->messages == 0);
+    }
+    CHECK(r.inventory[0]->Log().find("retried") == std::string::npos);
+}
