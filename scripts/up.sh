@@ -10,6 +10,12 @@
 #                               replaced by free ones, and the script says so)
 #   scripts/up.sh --no-broker   with the broker at ORDERFLOW_AMQP_URL (and ORDERFLOW_MGMT_URL)
 #   scripts/up.sh --no-build    skip the package check and the build: run what is built
+#   scripts/up.sh --scale [--replicas N]
+#                               the distributed variant (SPEC section 8): PostgreSQL
+#                               (scripts/pg.sh, .run/pg), N replicas (default 2) each of
+#                               ingress, inventory and notification on free ports, one
+#                               analytics, and nginx (.run/nginx) on the usual ports 8000-8002
+#                               balancing over the replicas (least connections)
 #
 #   ORDERFLOW_UP_HTTP_BASE  first HTTP port (default 8000: ingress 8000, inventory 8001,
 #                           notification 8002, analytics 8003)
@@ -23,16 +29,24 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 use_broker=1
 do_build=1
+scale=0
+replicas=2
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --no-broker) use_broker=0 ;;
         --no-build) do_build=0 ;;
+        --scale) scale=1 ;;
+        --replicas)
+            [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]?$ ]] || { echo "--replicas takes a number (1-99)" >&2; exit 2; }
+            replicas="$2"
+            shift
+            ;;
         -h | --help)
-            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "usage: scripts/up.sh [--no-broker] [--no-build]   (see --help)" >&2
+            echo "usage: scripts/up.sh [--no-broker] [--no-build] [--scale [--replicas N]]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -63,6 +77,36 @@ declare -A routes=(
     [analytics]="GET /stats"
 )
 declare -A pid=()
+# What runs: one instance per service, or with --scale N replicas of the three behind nginx.
+# instance -> its binary and HTTP port.
+declare -A binary=() iport=()
+instances=()
+pg_dir="$run_dir/pg"
+nginx_dir="$run_dir/nginx"
+nginx_pid=""
+pg_started=0
+if [[ $scale == 0 ]]; then
+    for service in "${services[@]}"; do
+        instances+=("$service")
+        binary[$service]="orderflow-$service"
+        iport[$service]="${port[$service]}"
+    done
+else
+    for service in "${services[@]}"; do
+        if [[ $service == analytics ]]; then
+            instances+=(analytics)
+            binary[analytics]=orderflow-analytics
+            iport[analytics]="${port[analytics]}"
+            continue
+        fi
+        for i in $(seq 1 "$replicas"); do
+            instance="$service-$i"
+            instances+=("$instance")
+            binary[$instance]="orderflow-$service"
+            iport[$instance]="$(free_port "${port[@]}" "${iport[@]}")"
+        done
+    done
+fi
 
 # ---------------------------------------------------------------------------- build
 
@@ -73,6 +117,9 @@ fi
 for service in "${services[@]}"; do
     [[ -x "$bin_dir/orderflow-$service" ]] || die "$bin_dir/orderflow-$service was not built"
 done
+if [[ $scale == 1 ]]; then
+    [[ -x /usr/sbin/nginx ]] || die "nginx is not installed (apt-get install nginx-light)"
+fi
 for service in "${services[@]}"; do
     if port_in_use "${port[$service]}"; then
         die "port ${port[$service]} ($service) is in use: is scripts/up.sh already running? (ORDERFLOW_UP_HTTP_BASE chooses other ports)"
@@ -91,14 +138,14 @@ stop_all() {
     stopping=1
     trap - INT TERM
     echo >&2
-    for service in "${services[@]}"; do
+    for service in "${instances[@]}"; do
         if [[ -n "${pid[$service]:-}" ]] && pid_alive "${pid[$service]}"; then
             log "stopping $service (pid ${pid[$service]})"
             kill -TERM "${pid[$service]}" 2>/dev/null || true
         fi
     done
     deadline=$((SECONDS + 30))
-    for service in "${services[@]}"; do
+    for service in "${instances[@]}"; do
         [[ -n "${pid[$service]:-}" ]] || continue
         while pid_alive "${pid[$service]}" && ((SECONDS < deadline)); do
             sleep 0.2
@@ -109,6 +156,13 @@ stop_all() {
         fi
         wait "${pid[$service]}" 2>/dev/null || true
     done
+    if [[ -n "$nginx_pid" ]] && pid_alive "$nginx_pid"; then
+        kill -QUIT "$nginx_pid" 2>/dev/null || true
+        wait "$nginx_pid" 2>/dev/null || true
+    fi
+    if [[ $pg_started == 1 ]]; then
+        "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_dir" || true
+    fi
     if [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" || true
     fi
@@ -119,7 +173,12 @@ trap 'stop_all' EXIT
 
 # ---------------------------------------------------------------------------- broker
 
-if [[ $use_broker == 1 ]]; then
+# The broker of --scale: one node for now. The cluster of scripts/cluster.sh goes here.
+start_scale_broker() {
+    start_single_broker
+}
+
+start_single_broker() {
     if "$ORDERFLOW_ROOT/scripts/broker.sh" status --dir "$broker_dir" >/dev/null 2>&1; then
         log "the broker in $broker_dir is already running: using it (it stays up afterwards)"
     else
@@ -127,6 +186,12 @@ if [[ $use_broker == 1 ]]; then
         ORDERFLOW_BROKER_PICK_FREE_PORTS=1 "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
     fi
     eval "$("$ORDERFLOW_ROOT/scripts/broker.sh" env --dir "$broker_dir")"
+}
+
+if [[ $use_broker == 1 && $scale == 1 ]]; then
+    start_scale_broker
+elif [[ $use_broker == 1 ]]; then
+    start_single_broker
 else
     export ORDERFLOW_AMQP_URL="${ORDERFLOW_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
     export ORDERFLOW_MGMT_URL="${ORDERFLOW_MGMT_URL:-http://guest:guest@127.0.0.1:15672}"
@@ -139,17 +204,65 @@ export ORDERFLOW_DATA_DIR="$data_dir"
 export ORDERFLOW_INVENTORY_URL="http://127.0.0.1:${port[inventory]}"
 export ORDERFLOW_NOTIFICATION_URL="http://127.0.0.1:${port[notification]}"
 
-for service in "${services[@]}"; do
-    log_file="$log_dir/$service.log"
-    printf '\n=== %s scripts/up.sh starts orderflow-%s\n' "$(date -u +%FT%TZ)" "$service" >>"$log_file"
-    ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$service]}" \
-        "$bin_dir/orderflow-$service" </dev/null >>"$log_file" 2>&1 &
-    pid[$service]=$!
-    log "started $service (pid ${pid[$service]}, log $log_file)"
+if [[ $scale == 1 ]]; then
+    if ! "$ORDERFLOW_ROOT/scripts/pg.sh" status --dir "$pg_dir" >/dev/null 2>&1; then
+        pg_started=1
+    fi
+    ORDERFLOW_DATABASE_URL="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_dir")" ||
+        die "PostgreSQL did not start (see $pg_dir/server.log)"
+    export ORDERFLOW_DATABASE_URL
+    # nginx in front of the replicas, a process of ours (not the system service): config,
+    # pid, logs and temp files under .run/nginx.
+    mkdir -p "$nginx_dir/tmp"
+    chmod 1777 "$nginx_dir/tmp"
+    {
+        echo "error_log $nginx_dir/error.log warn;"
+        echo "pid $nginx_dir/nginx.pid;"
+        echo "worker_processes 1;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "    access_log off;"
+        for temp in client_body proxy fastcgi uwsgi scgi; do
+            echo "    ${temp}_temp_path $nginx_dir/tmp/$temp;"
+        done
+        for service in ingress inventory notification; do
+            echo "    upstream $service {"
+            echo "        least_conn;"
+            for i in $(seq 1 "$replicas"); do
+                echo "        server 127.0.0.1:${iport[$service-$i]} max_fails=1 fail_timeout=2s;"
+            done
+            echo "        keepalive 64;"
+            echo "    }"
+            echo "    server {"
+            echo "        listen 127.0.0.1:${port[$service]};"
+            echo "        location / {"
+            echo "            proxy_pass http://$service;"
+            echo "            proxy_http_version 1.1;"
+            echo "            proxy_set_header Connection \"\";"
+            echo "            proxy_next_upstream error timeout http_502;"
+            echo "        }"
+            echo "    }"
+        done
+        echo "}"
+    } >"$nginx_dir/nginx.conf"
+    /usr/sbin/nginx -t -q -p "$nginx_dir" -c "$nginx_dir/nginx.conf" || die "bad nginx config: $nginx_dir/nginx.conf"
+    /usr/sbin/nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -g 'daemon off;' </dev/null \
+        >>"$nginx_dir/error.log" 2>&1 &
+    nginx_pid=$!
+    log "started nginx (pid $nginx_pid, config $nginx_dir/nginx.conf)"
+fi
+
+for instance in "${instances[@]}"; do
+    log_file="$log_dir/$instance.log"
+    printf '\n=== %s scripts/up.sh starts %s\n' "$(date -u +%FT%TZ)" "$instance" >>"$log_file"
+    ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
+        "$bin_dir/${binary[$instance]}" </dev/null >>"$log_file" 2>&1 &
+    pid[$instance]=$!
+    log "started $instance (pid ${pid[$instance]}, port ${iport[$instance]}, log $log_file)"
 done
 
 # Every service answers /readyz with 200 once its broker connection and store are usable.
-not_ready=("${services[@]}")
+not_ready=("${instances[@]}")
 deadline=$((SECONDS + 60))
 while [[ ${#not_ready[@]} -gt 0 ]] && ((SECONDS < deadline)); do
     waiting=()
@@ -158,7 +271,7 @@ while [[ ${#not_ready[@]} -gt 0 ]] && ((SECONDS < deadline)); do
             tail -n 20 "$log_dir/$service.log" >&2 || true
             die "$service exited during start-up (log: $log_dir/$service.log)"
         fi
-        curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${port[$service]}/readyz" 2>/dev/null ||
+        curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:${iport[$service]}/readyz" 2>/dev/null ||
             waiting+=("$service")
     done
     not_ready=("${waiting[@]}")
@@ -177,9 +290,21 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "orderflow is up"
     for service in ingress inventory notification analytics; do
         printf '  %-13s http://127.0.0.1:%s  %s\n' "$service" "${port[$service]}" "${routes[$service]}"
-        printf '  %-13s log %s\n' "" "$(relative "$log_dir/$service.log")"
+        if [[ $scale == 0 || $service == analytics ]]; then
+            printf '  %-13s log %s\n' "" "$(relative "$log_dir/$service.log")"
+        fi
     done
     echo "  every service: GET /healthz, /readyz, /metrics"
+    if [[ $scale == 1 ]]; then
+        echo
+        echo "  replicas      (nginx on ${port[ingress]}-${port[notification]} balances over them, least connections)"
+        for instance in "${instances[@]}"; do
+            [[ $instance != analytics ]] || continue
+            printf '  %-13s http://127.0.0.1:%s  log %s\n' "$instance" "${iport[$instance]}" "$(relative "$log_dir/$instance.log")"
+        done
+        echo "  nginx         $(relative "$nginx_dir/nginx.conf")"
+        echo "  PostgreSQL    $ORDERFLOW_DATABASE_URL (data $(relative "$pg_dir"))"
+    fi
     echo
     echo "  broker        $ORDERFLOW_AMQP_URL"
     if [[ $use_broker == 1 ]]; then
@@ -207,7 +332,7 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
 # reported; the rest keeps running.
 declare -A reported=()
 while :; do
-    for service in "${services[@]}"; do
+    for service in "${instances[@]}"; do
         if [[ -z "${reported[$service]:-}" ]] && ! pid_alive "${pid[$service]}"; then
             status=0
             wait "${pid[$service]}" 2>/dev/null || status=$?
