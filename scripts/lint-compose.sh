@@ -90,7 +90,9 @@ for name in ("docker-compose.yml", "cluster.yml"):
             port = addr.rsplit(":", 1)[-1]
             if not addr.startswith("0.0.0.0:"):
                 errors.append(f"{where}: ORDERFLOW_HTTP_ADDR must listen on 0.0.0.0 inside the container")
-            if port not in published:
+            # Replicas behind a load balancer expose their port to it instead of publishing.
+            exposed = {str(p) for p in spec.get("expose", [])} if "deploy" in spec else set()
+            if port not in published and port not in exposed:
                 errors.append(f"{where}: listens on {port} but publishes {sorted(published)}")
             probe = " ".join((spec.get("healthcheck") or {}).get("test", []))
             if probe and f":{port}/" not in probe:
