@@ -12,6 +12,9 @@
 #   (c) flash sale: 100 units, 1,000 buyers: oversells (must be 0), time to sell out
 #   (d) backlog drain: 20,000 orders queued with inventory stopped, then drained
 #   (e) the broker's own publish-with-confirms and consume rates, for the ratios
+#   (f) the store: SQLite vs PostgreSQL (scripts/pg.sh, started by the bench), and 1, 2 and 3
+#       inventory replicas on PostgreSQL: POST rate and inventory-alone drain, CPU per order
+#       of each process, PostgreSQL included (not in the default list: --only f)
 #
 #   scripts/bench.sh                 the full run (about 8 minutes)
 #   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
@@ -43,11 +46,11 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         -h | --help)
-            sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e]   (see --help)" >&2
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -110,6 +113,11 @@ cleanup() {
     local rc=$? name
     trap - EXIT INT TERM
     for name in "${services[@]}"; do stop_service "$name"; done
+    for name in "${!pid[@]}"; do stop_service "$name"; done
+    if [[ -n "${pg_bench_dir:-}" ]]; then
+        "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_bench_dir" >/dev/null 2>&1 ||
+            warn "could not stop the bench PostgreSQL in $pg_bench_dir"
+    fi
     if [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" >/dev/null 2>&1 ||
             warn "could not stop the bench broker in $broker_dir"
@@ -807,6 +815,115 @@ wants a && section_a
 wants b && section_b
 wants c && section_c
 wants d && section_d
+
+# ---------------------------------------------------------------------------- (f) store
+
+pg_bench_dir=""
+pg_admin_url=""
+# pg_ticks: CPU ticks of the bench's PostgreSQL so far (the postmaster and its backends).
+pg_ticks() {
+    local master total=0 child
+    master="$(head -n1 "$pg_bench_dir/data/postmaster.pid" 2>/dev/null || true)"
+    [[ -n "$master" ]] || { echo 0; return; }
+    total="$(cpu_ticks "$master")"
+    for child in $(ps -o pid= --ppid "$master"); do
+        total=$((total + $(cpu_ticks "$child")))
+    done
+    echo "$total"
+}
+# new_pg_database NAME: a fresh database on the bench server; prints its URL.
+new_pg_database() {
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q -h "$pg_bench_dir" \
+        -p "$(cat "$pg_bench_dir/port")" -d postgres -c "CREATE DATABASE $1 OWNER orderflow" >/dev/null
+    printf '%s\n' "${pg_admin_url%/*}/$1"
+}
+declare -A f_post=() f_rate=() f_inv_us=() f_pg_us=() f_broker_us=() f_ingress_us=()
+# store_run LABEL DATABASE_URL REPLICAS: POST $drain_orders orders with inventory stopped
+# (the POST rate), then drain them with REPLICAS inventory replicas alone (notification and
+# ingress stopped), on SQLite (empty URL) or that PostgreSQL database.
+store_run() {
+    local label="$1" url="$2" replicas="$3" expected b0 p0 g0 deadline acked first="" last="" now
+    local first_acked=0 i inv_ticks=0 r
+    log "(f) $label: $drain_orders orders, $replicas inventory replica(s)"
+    export ORDERFLOW_DATABASE_URL="$url"
+    fresh_system "$big_seed"
+    stop_service inventory
+    b0="$(cpu_ticks "$broker_pid")" g0="$(cpu_ticks "${pid[ingress]}")" p0="$(pg_ticks)"
+    load "f-$label-post" --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    f_post[$label]="$(r0 "$(j "$out/f-$label-post.json" .success_rps)")"
+    expected="$(num "$(j "$out/f-$label-post.json" .successes)")"
+    f_ingress_us[$label]="$(per_order "$g0" "$(cpu_ticks "${pid[ingress]}")" "$expected")"
+    stop_service notification
+    stop_service ingress
+    b0="$(cpu_ticks "$broker_pid")" p0="$(pg_ticks)"
+    local -a urls=()
+    for i in $(seq 1 "$replicas"); do
+        r="inventory"
+        if ((i > 1)); then
+            r="inventory$i"
+            port[$r]="$(free_port "${port[@]}")"
+            printf '\n=== %s bench starts %s\n' "$(date -u +%FT%TZ)" "$r" >>"$logs/$r.log"
+            env ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$r]}" ORDERFLOW_DATA_DIR="$data_dir/$r" \
+                ORDERFLOW_SHUTDOWN_TIMEOUT_MS=5000 ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json" \
+                "$bin_dir/orderflow-inventory" </dev/null >>"$logs/$r.log" 2>&1 &
+            pid[$r]=$!
+        else
+            start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
+        fi
+        urls+=("http://127.0.0.1:${port[$r]}")
+    done
+    deadline=$((SECONDS + (quick ? 60 : 300)))
+    while ((SECONDS < deadline)); do
+        acked=0
+        for r in "${urls[@]}"; do acked=$((acked + $(num "$(acked_total "$r")"))); done
+        now="$(date +%s.%N)"
+        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
+        if ((acked >= expected)); then
+            last="$now"
+            break
+        fi
+        sleep 0.05
+    done
+    f_broker_us[$label]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
+    f_pg_us[$label]="$([[ -n "$url" ]] && per_order "$p0" "$(pg_ticks)" "$expected" || echo -)"
+    for r in inventory $(seq -f 'inventory%g' 2 "$replicas"); do
+        [[ -n "${pid[$r]:-}" ]] && inv_ticks=$((inv_ticks + $(cpu_ticks "${pid[$r]}")))
+    done
+    f_inv_us[$label]="$(per_order 0 "$inv_ticks" "$expected")"
+    if [[ -n "$first" && -n "$last" ]]; then
+        f_rate[$label]="$(awk -v a="$first" -v b="$last" -v n="$((expected - first_acked))" \
+            'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')"
+    else
+        f_rate[$label]="-"
+        failures+=("(f) $label: backlog not drained in time")
+    fi
+    for r in $(seq -f 'inventory%g' 2 "$replicas") inventory; do stop_service "$r"; done
+    unset ORDERFLOW_DATABASE_URL
+}
+
+section_f() {
+    log "(f) the store: SQLite vs PostgreSQL, 1-3 inventory replicas"
+    pg_bench_dir="$work/pg"
+    pg_admin_url="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_bench_dir")" ||
+        { failures+=("(f) PostgreSQL did not start"); return 0; }
+    store_run sqlite "" 1
+    local n
+    for n in 1 2 3; do store_run "postgres-$n" "$(new_pg_database "bench_f$n")" "$n"; done
+    md "## f. The store: SQLite vs PostgreSQL, inventory replicas" ""
+    md "$drain_orders orders posted by 64 keep-alive clients with inventory stopped (the POST rate:"
+    md "the ingress writes its projection to the store), then drained by inventory alone (notification"
+    md "and ingress stopped), as in (d). PostgreSQL 15 is scripts/pg.sh's, on this machine (fsync on)."
+    md "CPU per order: utime + stime over the drain (POST for the ingress), per accepted order." ""
+    md "| run | POST /orders | ingress CPU/order (POST) | drain (inventory alone) | inventory CPU/order | PostgreSQL CPU/order | broker CPU/order |"
+    md "|---|---|---|---|---|---|---|"
+    for n in sqlite postgres-1 postgres-2 postgres-3; do
+        md "| $n | ${f_post[$n]:--} orders/s | ${f_ingress_us[$n]:--} µs | ${f_rate[$n]:--} msg/s | ${f_inv_us[$n]:--} µs | ${f_pg_us[$n]:--} µs | ${f_broker_us[$n]:--} µs |"
+    done
+    md "" "PostgreSQL drain with one replica / SQLite drain: $(ratio "${f_rate[postgres-1]:--}" "${f_rate[sqlite]:--}") (target 0.7 or more)." ""
+    "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_bench_dir" >/dev/null 2>&1 || true
+}
+
+wants f && section_f
 
 # ---------------------------------------------------------------------------- summary
 
