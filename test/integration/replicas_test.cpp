@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -335,4 +336,59 @@ TEST_CASE("replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, not
         CHECK((*info)->messages == 0);
     }
     CHECK(r.inventory[0]->Log().find("retried") == std::string::npos);
+}
+
+TEST_CASE("replicas: SIGKILL of one replica of each consumer under load: every accepted order notified exactly once",
+          "[replicas]") {
+    if (!HavePostgres()) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
+    Replicas r;
+    const auto seed = WriteSeed(r.dir, R"({"widget":100000})");
+    r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
+    r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
+    r.AddNotification();
+    r.AddNotification();
+    r.AddIngress();
+    r.StartAll();
+    const auto ingress = r.ingress[0]->Port();
+
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::vector<std::string> ids;
+    std::map<int, int> statuses;
+    std::vector<std::thread> load;
+    for (int t = 0; t < 4; ++t) {
+        load.emplace_back([&, t] {
+            for (int i = 0; !stop; ++i) {
+                auto answer = PostOrder(ingress, "k" + std::to_string(t) + "-" + std::to_string(i),
+                                        {{"widget", 1}});
+                std::lock_guard lock(mutex);
+                ++statuses[answer.status];
+                if (answer.status == 202) ids.push_back(JsonField(answer.body, "order_id"));
+            }
+        });
+    }
+    std::this_thread::sleep_for(2s);
+    r.inventory[0]->Kill(SIGKILL);
+    r.notification[0]->Kill(SIGKILL);
+    std::this_thread::sleep_for(3s);
+    stop = true;
+    for (auto& thread : load) thread.join();
+    int total = 0;
+    for (const auto& [status, count] : statuses) total += count;
+    INFO("202: " << statuses[202] << " of " << total);
+    CHECK(statuses[202] == total);  // consumers dying never reaches the clients
+    REQUIRE(ids.size() > 100);
+    REQUIRE(Eventually([&] { return AllNotified(ingress, ids); }, 60s, 500ms));
+    for (const auto& id : ids) {
+        const auto body =
+            HttpCall("GET", r.notification[1]->Port(), "/notifications?order_id=" + id).body;
+        REQUIRE(body.find("\"order_id\"") != std::string::npos);
+        CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
+    }
+    // Every order reserved once (no 503s were published: the broker stayed up).
+    CHECK(StockOf(r.inventory[1]->Port(), "widget") ==
+          100000 - static_cast<int64_t>(ids.size()));
 }
