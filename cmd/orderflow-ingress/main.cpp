@@ -3,10 +3,10 @@
 #include "service/consumers.hpp"
 #include "service/ingress_api.hpp"
 #include "service/runtime.hpp"
+#include "service/store_access.hpp"
 #include "service/store_writer.hpp"
 #include "service/sync_order_api.hpp"
 #include "service/worker.hpp"
-#include "service/store_access.hpp"
 
 int main(int argc, char** argv) {
     using namespace orderflow;

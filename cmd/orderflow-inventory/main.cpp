@@ -4,10 +4,10 @@
 #include "service/consumers.hpp"
 #include "service/queries.hpp"
 #include "service/runtime.hpp"
+#include "service/store_access.hpp"
 #include "service/store_writer.hpp"
 #include "service/sync_endpoints.hpp"
 #include "service/worker.hpp"
-#include "service/store_access.hpp"
 #include "telemetry/log.hpp"
 
 int main(int argc, char** argv) {
@@ -41,9 +41,9 @@ int main(int argc, char** argv) {
                        {{"error", seeded.error().message}});
         return 1;
     }
-    service::Worker worker(runtime, *store, broker::kInventoryQueue,
-                           std::make_unique<service::InventoryMessageHandler>(
-                               handlers::EventContext{}));
+    service::Worker worker(
+        runtime, *store, broker::kInventoryQueue,
+        std::make_unique<service::InventoryMessageHandler>(handlers::EventContext{}));
     service::RegisterInventoryQueries(runtime.Router(), *store);
     // The sync chain's POST /reserve: same handler, store and fault injector as the consumer.
     service::StoreWriter writer(store->Connect(store::Durability::kFull));

@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
     }
     service::Runtime runtime(config);
     const auto store = service::OpenServiceStore(config);
-    service::Worker worker(runtime, *store, broker::kNotificationQueue,
-                           std::make_unique<service::NotificationMessageHandler>(
-                               handlers::EventContext{}));
+    service::Worker worker(
+        runtime, *store, broker::kNotificationQueue,
+        std::make_unique<service::NotificationMessageHandler>(handlers::EventContext{}));
     service::RegisterNotificationQueries(runtime.Router(), *store);
     // The sync chain's POST /send: same handler, store and fault injector as the consumer.
     service::StoreWriter writer(store->Connect(store::Durability::kFull));

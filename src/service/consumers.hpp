@@ -13,8 +13,7 @@ class InventoryMessageHandler final : public MessageHandler {
   public:
     explicit InventoryMessageHandler(handlers::EventContext ctx);
     // Locks the stock rows of every order of the batch at once, in sku order.
-    void Prepare(std::span<const broker::Delivery* const> batch,
-                 store::UnitOfWork& unit) override;
+    void Prepare(std::span<const broker::Delivery* const> batch, store::UnitOfWork& unit) override;
     HandlerOutcome Handle(const broker::Delivery& delivery, store::UnitOfWork& unit,
                           std::vector<Emitted>& emit) override;
 

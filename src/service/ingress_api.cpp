@@ -308,9 +308,8 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
                 [order_id, at, key, fingerprint, body](store::UnitOfWork& unit) {
                     unit.OrderRows().RecordStage(order_id, "accepted", at);
                     if (!key.empty()) {
-                        unit.SaveKey(
-                            store::IdempotencyRecord{key, fingerprint, 202, body},
-                            events::ToUnixMillis(std::chrono::system_clock::now()));
+                        unit.SaveKey(store::IdempotencyRecord{key, fingerprint, 202, body},
+                                     events::ToUnixMillis(std::chrono::system_clock::now()));
                     }
                 },
                 [this, key, fingerprint, respond, body, order_id, traceparent](bool ok) {

@@ -43,10 +43,9 @@ std::string TraceId(const broker::Delivery& delivery) {
 
 }  // namespace
 
-MessagePipeline::MessagePipeline(Options options, store::Session& session,
-                                 MessageHandler& handler, broker::Publisher& publisher,
-                                 FaultInjector& faults, telemetry::Registry& metrics,
-                                 std::function<void()> outbox_ready)
+MessagePipeline::MessagePipeline(Options options, store::Session& session, MessageHandler& handler,
+                                 broker::Publisher& publisher, FaultInjector& faults,
+                                 telemetry::Registry& metrics, std::function<void()> outbox_ready)
     : options_(std::move(options)),
       session_(session),
       handler_(handler),
@@ -115,7 +114,8 @@ void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
         auto& action = actions[todo[j]];
         CrashIfMarked(delivery.body);
         HandleOne(delivery, action, unit);
-        if (action.kind != Action::Kind::kProcessed) unclaim.push_back(delivery.properties.message_id);
+        if (action.kind != Action::Kind::kProcessed)
+            unclaim.push_back(delivery.properties.message_id);
     }
     unit.Unclaim(unclaim);
 }
@@ -201,8 +201,8 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
     bool waited = false;
     std::optional<store::StoreError> failure;
     while (true) {
-        auto result = session_.Transact(
-            [&](store::UnitOfWork& unit) { RunBatch(batch, actions, unit); });
+        auto result =
+            session_.Transact([&](store::UnitOfWork& unit) { RunBatch(batch, actions, unit); });
         if (result) break;
         if (result.error().kind != store::StoreError::Kind::kUnavailable) {
             failure = result.error();
@@ -228,9 +228,9 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
     }
     bool emitted = false;
     for (auto& action : actions) {
-        if (failure && (action.kind == Action::Kind::kProcessed ||
-                        action.kind == Action::Kind::kDuplicate ||
-                        action.kind == Action::Kind::kRetry)) {
+        if (failure &&
+            (action.kind == Action::Kind::kProcessed || action.kind == Action::Kind::kDuplicate ||
+             action.kind == Action::Kind::kRetry)) {
             // The transaction is gone: nothing of this batch took effect.
             action.kind = Action::Kind::kRetry;
             action.error = fmt::format("store error ({}): {}", store::KindName(failure->kind),
@@ -240,7 +240,8 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
     }
     if (emitted) {
         for (size_t i = 0; i < batch.size(); ++i) {
-            if (actions[i].kind == Action::Kind::kProcessed) CrashAfterCommitIfMarked(batch[i].body);
+            if (actions[i].kind == Action::Kind::kProcessed)
+                CrashAfterCommitIfMarked(batch[i].body);
         }
     }
     Settle(batch, actions, out);

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-
 #include <functional>
 #include <memory>
 #include <optional>

@@ -12,9 +12,7 @@
 #include "service/store_access.hpp"
 
 namespace orderflow::service {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string JsonString(std::string_view text) {
     rapidjson::StringBuffer buffer;

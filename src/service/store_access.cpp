@@ -13,9 +13,8 @@ store::Session& ReaderSession(store::Store& store) {
 }
 
 http::Response StoreUnavailable(const store::StoreError& error) {
-    auto response = http::JsonError(503, "STORE_UNAVAILABLE",
-                                    "The database is not available; try again later",
-                                    error.message);
+    auto response = http::JsonError(
+        503, "STORE_UNAVAILABLE", "The database is not available; try again later", error.message);
     response.headers.emplace_back("Retry-After", "2");
     return response;
 }

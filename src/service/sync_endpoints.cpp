@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/steady_timer.hpp>
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <memory>
 
@@ -118,21 +118,22 @@ void RegisterEndpoint(http::Router& router, boost::asio::io_context& io, const s
 
 void RegisterReserveEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,
                              FaultInjector& faults) {
-    RegisterEndpoint(
-        router, io, "/reserve", writer, faults,
-        [](const std::string& body) -> std::expected<Decoded, events::DecodeError> {
-            auto order = events::DecodeOrderPlaced(body);
-            if (!order) return std::unexpected(order.error());
-            auto id = order->envelope.event_id;
-            return Decoded{std::move(id), [order = std::move(*order)](store::UnitOfWork& unit) {
-                               std::vector<std::string> skus;
-                               for (const auto& item : order.items) skus.push_back(item.sku);
-                               std::sort(skus.begin(), skus.end());
-                               unit.LockStock(skus);
-                               return events::Encode(handlers::ReserveStock(
-                                   order, unit.StockRows(), handlers::EventContext{}));
-                           }};
-        });
+    RegisterEndpoint(router, io, "/reserve", writer, faults,
+                     [](const std::string& body) -> std::expected<Decoded, events::DecodeError> {
+                         auto order = events::DecodeOrderPlaced(body);
+                         if (!order) return std::unexpected(order.error());
+                         auto id = order->envelope.event_id;
+                         return Decoded{std::move(id),
+                                        [order = std::move(*order)](store::UnitOfWork& unit) {
+                                            std::vector<std::string> skus;
+                                            for (const auto& item : order.items)
+                                                skus.push_back(item.sku);
+                                            std::sort(skus.begin(), skus.end());
+                                            unit.LockStock(skus);
+                                            return events::Encode(handlers::ReserveStock(
+                                                order, unit.StockRows(), handlers::EventContext{}));
+                                        }};
+                     });
 }
 
 void RegisterSendEndpoint(http::Router& router, boost::asio::io_context& io, StoreWriter& writer,

@@ -44,9 +44,9 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
     pipeline_options.queue = queue;
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
-    pipeline_ =
-        std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_, *publisher_, *faults_,
-                                          metrics, [relay = relay_.get()] { relay->Notify(); });
+    pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_,
+                                                  *publisher_, *faults_, metrics,
+                                                  [relay = relay_.get()] { relay->Notify(); });
 
     broker::Consumer::Options consumer_options;
     consumer_options.connection = config.Connection("consumer");

@@ -7,10 +7,9 @@
 // owns the AMQP publishing connection.
 #pragma once
 
-#include <mutex>
-
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"

@@ -56,7 +56,7 @@ class UnitOfWork {
 
 // What a claim of an Idempotency-Key found (ClaimKey).
 struct KeyClaim {
-    bool claimed = false;                   // ours now, marked in flight
+    bool claimed = false;                    // ours now, marked in flight
     std::optional<IdempotencyRecord> prior;  // what was there (if not claimed, or unconfirmed)
 };
 
@@ -105,8 +105,8 @@ class Session {
 };
 
 struct StoreOptions {
-    std::string service;            // "inventory": the schema (PostgreSQL) or file name
-    std::string database_url;       // empty: SQLite; postgresql:// or postgres://: PostgreSQL
+    std::string service;                // "inventory": the schema (PostgreSQL) or file name
+    std::string database_url;           // empty: SQLite; postgresql:// or postgres://: PostgreSQL
     std::filesystem::path sqlite_path;  // the SQLite file (when database_url is empty)
 };
 

@@ -2,9 +2,8 @@
 // oversell, a message id's effect happens once across replicas, an Idempotency-Key means the
 // same on every ingress replica, and the outbox of a replica that died after its commit is
 // published by another. PostgreSQL only: skipped when scripts/test.sh started none.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
 #include <mutex>
@@ -100,8 +99,9 @@ broker::OutgoingMessage OrderPlacedMessage(const std::string& event_id, const st
 
 }  // namespace
 
-TEST_CASE("replicas: 3 inventory and 2 ingress replicas sell exactly 100 of 100 units to 1000 buyers",
-          "[replicas]") {
+TEST_CASE(
+    "replicas: 3 inventory and 2 ingress replicas sell exactly 100 of 100 units to 1000 buyers",
+    "[replicas]") {
     if (!HavePostgres()) {
         WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
         return;
@@ -172,7 +172,8 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
             return info && *info && (*info)->messages == 0;
         },
         30s));
-    REQUIRE(Eventually([&] { return StatusOf(r.ingress[0]->Port(), order_id) == "notified"; }, 30s));
+    REQUIRE(
+        Eventually([&] { return StatusOf(r.ingress[0]->Port(), order_id) == "notified"; }, 30s));
     std::this_thread::sleep_for(1s);
     CHECK(StockOf(r.inventory[0]->Port(), "pizza") == before - 1);
     CHECK(StockOf(r.inventory[1]->Port(), "pizza") == before - 1);
@@ -216,8 +217,8 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
     INFO("202: " << statuses[202] << ", 409: " << statuses[409]);
     CHECK(statuses[202] + statuses[409] == 16);
     REQUIRE(orders.size() == 1);
-    REQUIRE(Eventually([&] { return StatusOf(r.ingress[1]->Port(), *orders.begin()) == "notified"; },
-                       30s));
+    REQUIRE(Eventually(
+        [&] { return StatusOf(r.ingress[1]->Port(), *orders.begin()) == "notified"; }, 30s));
     // A repeat after the first answer gets that answer, on either replica.
     for (auto& ingress : r.ingress) {
         auto again = PostOrder(ingress->Port(), "same", {{"salad", 1}}, {{"Idempotency-Key", key}});
@@ -228,14 +229,17 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
     CHECK(StockOf(r.inventory[0]->Port(), "salad") == before - 1);
 }
 
-TEST_CASE("replicas: events a replica committed but died before publishing are published by another within 15 s",
-          "[replicas]") {
+TEST_CASE(
+    "replicas: events a replica committed but died before publishing are published by another "
+    "within 15 s",
+    "[replicas]") {
     if (!HavePostgres()) {
         WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
         return;
     }
     Replicas r;
-    auto& doomed = r.AddInventory({{"ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER", "crash-after-commit"}});
+    auto& doomed =
+        r.AddInventory({{"ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER", "crash-after-commit"}});
     r.AddNotification();
     r.AddIngress();
     r.StartAll();
@@ -243,8 +247,8 @@ TEST_CASE("replicas: events a replica committed but died before publishing are p
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
     const std::string order_id = events::NewUuid();
-    REQUIRE(client->Publish(OrderPlacedMessage(events::NewUuid(), order_id, "crash-after-commit", "soda")) ==
-            broker::PublishStatus::kConfirmed);
+    REQUIRE(client->Publish(OrderPlacedMessage(events::NewUuid(), order_id, "crash-after-commit",
+                                               "soda")) == broker::PublishStatus::kConfirmed);
     // The doomed replica commits the reservation and its outbox row, then aborts.
     REQUIRE(doomed.Wait(30s).has_value());
     CHECK(StatusOf(r.ingress[0]->Port(), order_id) != "notified");
@@ -253,7 +257,8 @@ TEST_CASE("replicas: events a replica committed but died before publishing are p
     heir.Start();
     REQUIRE(heir.WaitReady());
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE(Eventually([&] { return StatusOf(r.ingress[0]->Port(), order_id) == "notified"; }, 20s));
+    REQUIRE(
+        Eventually([&] { return StatusOf(r.ingress[0]->Port(), order_id) == "notified"; }, 20s));
     const auto took = std::chrono::steady_clock::now() - start;
     CHECK(took < 15s);
     // The redelivered message was a duplicate for the heir: reserved once.
@@ -261,8 +266,10 @@ TEST_CASE("replicas: events a replica committed but died before publishing are p
     CHECK(heir.Log().find("duplicate") != std::string::npos);
 }
 
-TEST_CASE("replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, nothing dead-lettered, every 202 notified once",
-          "[replicas][outage]") {
+TEST_CASE(
+    "replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, nothing dead-lettered, "
+    "every 202 notified once",
+    "[replicas][outage]") {
     const char* pg_dir = std::getenv("ORDERFLOW_TEST_PG_DIR");
     if (!HavePostgres() || pg_dir == nullptr || *pg_dir == '\0') {
         WARN("no PostgreSQL of scripts/test.sh (ORDERFLOW_TEST_PG_DIR): skipped");
@@ -322,14 +329,15 @@ TEST_CASE("replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, not
     for (const auto& [status, count] : statuses) CHECK((status == 202 || status == 503));
     REQUIRE(Eventually([&] { return AllNotified(ingress, ids); }, 60s, 500ms));
     for (const auto& id : ids) {
-        const auto body = HttpCall("GET", r.notification[0]->Port(), "/notifications?order_id=" + id).body;
+        const auto body =
+            HttpCall("GET", r.notification[0]->Port(), "/notifications?order_id=" + id).body;
         REQUIRE(body.find("\"order_id\"") != std::string::npos);
         CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
     }
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
-    for (const auto& queue : {broker::kInventoryQueue, broker::kNotificationQueue,
-                              broker::kOrderStatusQueue}) {
+    for (const auto& queue :
+         {broker::kInventoryQueue, broker::kNotificationQueue, broker::kOrderStatusQueue}) {
         auto info = client->Inspect(broker::DeadLetterQueue(queue));
         REQUIRE(info);
         REQUIRE(*info);
@@ -338,8 +346,10 @@ TEST_CASE("replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, not
     CHECK(r.inventory[0]->Log().find("retried") == std::string::npos);
 }
 
-TEST_CASE("replicas: SIGKILL of one replica of each consumer under load: every accepted order notified exactly once",
-          "[replicas]") {
+TEST_CASE(
+    "replicas: SIGKILL of one replica of each consumer under load: every accepted order notified "
+    "exactly once",
+    "[replicas]") {
     if (!HavePostgres()) {
         WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
         return;
@@ -389,6 +399,5 @@ TEST_CASE("replicas: SIGKILL of one replica of each consumer under load: every a
         CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
     }
     // Every order reserved once (no 503s were published: the broker stayed up).
-    CHECK(StockOf(r.inventory[1]->Port(), "widget") ==
-          100000 - static_cast<int64_t>(ids.size()));
+    CHECK(StockOf(r.inventory[1]->Port(), "widget") == 100000 - static_cast<int64_t>(ids.size()));
 }

@@ -1,8 +1,6 @@
 // Integration-test support; see support.hpp.
 #include "support.hpp"
 
-#include "store/postgres/postgres_store.hpp"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +18,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include "store/postgres/postgres_store.hpp"
 
 extern char** environ;
 
@@ -334,14 +334,16 @@ StoreBackendScope::StoreBackendScope(std::string backend) {
 StoreBackendScope::~StoreBackendScope() { current_backend = "sqlite"; }
 
 std::string NewTestDatabase() {
-    return store::postgres::CreateDatabase(Env("ORDERFLOW_TEST_DATABASE_URL"), "it_" + [] {
-        auto id = NewId();
-        std::string name;
-        for (const char c : id) {
-            if (std::isalnum(static_cast<unsigned char>(c))) name += static_cast<char>(std::tolower(c));
-        }
-        return name.substr(0, 40);
-    }());
+    return store::postgres::CreateDatabase(
+        Env("ORDERFLOW_TEST_DATABASE_URL"), "it_" + [] {
+            auto id = NewId();
+            std::string name;
+            for (const char c : id) {
+                if (std::isalnum(static_cast<unsigned char>(c)))
+                    name += static_cast<char>(std::tolower(c));
+            }
+            return name.substr(0, 40);
+        }());
 }
 
 Pipeline::Pipeline(std::map<std::string, std::string> extra_env,

@@ -2,9 +2,8 @@
 // and PostgreSQL when scripts/test.sh started one (ORDERFLOW_TEST_DATABASE_URL; each test
 // gets a schema of its own). The guarantees the pipeline builds on: an id's effect once,
 // stock never below zero, savepoints, outbox leases, Idempotency-Key claims, errors as values.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -67,14 +66,22 @@ void Seed(orderflow::store::Session& session, int64_t burgers) {
 }
 
 OutboxEntry Event(const std::string& id) {
-    return OutboxEntry{.id = 0, .exchange = "orders", .routing_key = "inventory.reserved",
-                       .message_id = id, .correlation_id = "o", .type = "InventoryReserved",
-                       .app_id = "inventory", .traceparent = "", .timestamp = 1, .body = "{}"};
+    return OutboxEntry{.id = 0,
+                       .exchange = "orders",
+                       .routing_key = "inventory.reserved",
+                       .message_id = id,
+                       .correlation_id = "o",
+                       .type = "InventoryReserved",
+                       .app_id = "inventory",
+                       .traceparent = "",
+                       .timestamp = 1,
+                       .body = "{}"};
 }
 
 }  // namespace
 
-TEST_CASE("store: a message id claimed once is a duplicate afterwards, and its effect happens once") {
+TEST_CASE(
+    "store: a message id claimed once is a duplicate afterwards, and its effect happens once") {
     for (auto& backend : Backends()) {
         INFO(backend->name);
         auto session = backend->store->Connect();
@@ -102,9 +109,8 @@ TEST_CASE("store: a claim given back (no effect) can be claimed again") {
             CHECK(unit.Claim(ids, 1).front());
             unit.Unclaim(ids);
         }));
-        REQUIRE(session->Transact([&](UnitOfWork& unit) {
-            CHECK(unit.Claim(Ids({"m1"}), 1).front());
-        }));
+        REQUIRE(session->Transact(
+            [&](UnitOfWork& unit) { CHECK(unit.Claim(Ids({"m1"}), 1).front()); }));
     }
 }
 
@@ -272,7 +278,8 @@ TEST_CASE("store: a batch costs the same number of round trips whatever its size
             const auto before = session->RoundTrips();
             REQUIRE(session->Transact([&](UnitOfWork& unit) {
                 std::vector<std::string> ids;
-                for (int i = 0; i < size; ++i) ids.push_back(std::to_string(size) + "-" + std::to_string(i));
+                for (int i = 0; i < size; ++i)
+                    ids.push_back(std::to_string(size) + "-" + std::to_string(i));
                 const auto fresh = unit.Claim(ids, 1);
                 unit.LockStock(Ids({"burger"}));
                 for (int i = 0; i < size; ++i) {

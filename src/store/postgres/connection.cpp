@@ -1,9 +1,8 @@
 // libpq connection and results; see connection.hpp.
 #include "store/postgres/connection.hpp"
 
-#include <libpq-fe.h>
-
 #include <fmt/format.h>
+#include <libpq-fe.h>
 
 namespace orderflow::store::postgres {
 namespace {
@@ -56,9 +55,7 @@ Connection::~Connection() {
     if (conn_ != nullptr) PQfinish(conn_);
 }
 
-bool Connection::Connected() const {
-    return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
-}
+bool Connection::Connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
 void Connection::EnsureConnected() {
     if (Connected()) return;
@@ -85,8 +82,7 @@ void Connection::EnsureConnected() {
 }
 
 void Connection::Fail(pg_result* result, std::string_view sql) {
-    const char* state =
-        result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     std::string message = PQerrorMessage(conn_);
     while (!message.empty() && message.back() == '\n') message.pop_back();
     auto kind = KindOf(state != nullptr ? state : "");
@@ -104,9 +100,8 @@ Rows Connection::Exec(std::string_view sql, const std::vector<Param>& params) {
     for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
     const std::string text(sql);
     ++round_trips_;
-    pg_result* result =
-        PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
-                     values.data(), nullptr, nullptr, 0);
+    pg_result* result = PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0);
     const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Fail(result, sql);
     return Rows(result);

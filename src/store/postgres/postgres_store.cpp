@@ -67,8 +67,8 @@ std::string Num(int64_t value) { return std::to_string(value); }
 
 std::optional<IdempotencyRecord> KeyFrom(const Rows& rows) {
     if (rows.Count() == 0) return std::nullopt;
-    return IdempotencyRecord{rows.Text(0, 0), rows.Text(0, 1),
-                             static_cast<int>(rows.Int64(0, 2)), rows.Text(0, 3)};
+    return IdempotencyRecord{rows.Text(0, 0), rows.Text(0, 1), static_cast<int>(rows.Int64(0, 2)),
+                             rows.Text(0, 3)};
 }
 
 // Effects are kept here until commit, so that a batch writes each table once.
@@ -126,8 +126,8 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
     }
 
     void Savepoint() override {
-        mark_ = Mark{stock_, taken_, outbox_.size(), notifications_.size(), stages_.size(),
-                     keys_.size(), unclaimed_.size()};
+        mark_ = Mark{stock_,         taken_,       outbox_.size(),   notifications_.size(),
+                     stages_.size(), keys_.size(), unclaimed_.size()};
     }
     void ReleaseSavepoint() override { mark_.reset(); }
     void RollbackSavepoint() override {
@@ -312,13 +312,12 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
             "  request_hash = excluded.request_hash, status = excluded.status,"
             "  response_body = excluded.response_body, created_at = excluded.created_at"
             " WHERE idempotency_keys.status <= 0",
-            {record.key, record.request_hash, Num(record.status), record.response_body,
-             Num(now)});
+            {record.key, record.request_hash, Num(record.status), record.response_body, Num(now)});
     }
 
     Connection& conn_;
     std::map<std::string, std::optional<int64_t>> stock_;  // locked rows: what is left
-    std::map<std::string, int64_t> taken_;                  // per sku, to write at commit
+    std::map<std::string, int64_t> taken_;                 // per sku, to write at commit
     std::vector<OutboxEntry> outbox_;
     std::vector<NotificationRecord> notifications_;
     std::vector<Stage> stages_;
@@ -372,9 +371,10 @@ class PgSession final : public Session {
                     skus.push_back(sku);
                     quantities.push_back(quantity);
                 }
-                conn_.Exec("INSERT INTO stock (sku, quantity) SELECT * FROM unnest($1::text[],"
-                           " $2::bigint[])",
-                           {TextArray(skus), IntArray(quantities)});
+                conn_.Exec(
+                    "INSERT INTO stock (sku, quantity) SELECT * FROM unnest($1::text[],"
+                    " $2::bigint[])",
+                    {TextArray(skus), IntArray(quantities)});
             }
             conn_.ExecScript("COMMIT");
         });
@@ -389,8 +389,8 @@ class PgSession final : public Session {
                 {std::string(order_id)});
             std::vector<NotificationRecord> records;
             for (int r = 0; r < rows.Count(); ++r) {
-                records.push_back({rows.Text(r, 0), rows.Text(r, 1), rows.Text(r, 2),
-                                   rows.Text(r, 3)});
+                records.push_back(
+                    {rows.Text(r, 0), rows.Text(r, 1), rows.Text(r, 2), rows.Text(r, 3)});
             }
             return records;
         });
@@ -421,10 +421,11 @@ class PgSession final : public Session {
     StoreResult<int64_t> CountOrdersWithStatus(std::string_view status) override {
         return Guard(conn_, [&] {
             return conn_
-                .Exec("SELECT count(*) FROM order_stages s WHERE s.status = $1 AND NOT EXISTS ("
-                      "  SELECT 1 FROM order_stages t WHERE t.order_id = s.order_id"
-                      "  AND (t.stage_rank, t.at, t.status) > (s.stage_rank, s.at, s.status))",
-                      {std::string(status)})
+                .Exec(
+                    "SELECT count(*) FROM order_stages s WHERE s.status = $1 AND NOT EXISTS ("
+                    "  SELECT 1 FROM order_stages t WHERE t.order_id = s.order_id"
+                    "  AND (t.stage_rank, t.at, t.status) > (s.stage_rank, s.at, s.status))",
+                    {std::string(status)})
                 .Int64(0, 0);
         });
     }
@@ -433,8 +434,8 @@ class PgSession final : public Session {
         return Guard(conn_, [&] { return unit_.FindKey(key); });
     }
 
-    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash,
-                                   Millis now, std::chrono::milliseconds stale) override {
+    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash, Millis now,
+                                   std::chrono::milliseconds stale) override {
         return Guard(conn_, [&] {
             const std::string k(key);
             conn_.ExecScript("BEGIN");
@@ -571,9 +572,10 @@ class PgStore final : public Store {
                 conn.ExecScript("BEGIN");
                 // Replicas starting together: one migrates, the others wait and find it done.
                 conn.Exec("SELECT pg_advisory_xact_lock(hashtext('orderflow.schema'))");
-                conn.ExecScript(fmt::format("CREATE SCHEMA IF NOT EXISTS \"{0}\";"
-                                            " SET LOCAL search_path TO \"{0}\";",
-                                            options_.service));
+                conn.ExecScript(
+                    fmt::format("CREATE SCHEMA IF NOT EXISTS \"{0}\";"
+                                " SET LOCAL search_path TO \"{0}\";",
+                                options_.service));
                 conn.ExecScript(kSchemaSql);
                 conn.ExecScript("COMMIT");
             });
@@ -614,9 +616,10 @@ int TerminateConnections(const std::string& url, const std::string& service) {
     Connection conn(url, "");
     auto done = Guard(conn, [&] {
         return conn
-            .Exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                  " WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                  {"orderflow-" + service})
+            .Exec(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                {"orderflow-" + service})
             .Int64(0, 0);
     });
     if (!done) throw std::runtime_error(done.error().message);
@@ -624,8 +627,8 @@ int TerminateConnections(const std::string& url, const std::string& service) {
 }
 
 std::string CreateDatabase(const std::string& admin_url, const std::string& name) {
-    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
-                            std::string::npos) {
+    if (name.empty() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
         throw std::invalid_argument("database name must be [a-z0-9_]+");
     }
     Connection conn(admin_url, "");

@@ -1,5 +1,5 @@
-// Opening SQLite databases (the embedded backend) the way every orderflow service wants them: WAL, a busy
-// timeout, and the schema of the tables the service uses.
+// Opening SQLite databases (the embedded backend) the way every orderflow service wants them: WAL,
+// a busy timeout, and the schema of the tables the service uses.
 #pragma once
 
 #include <SQLiteCpp/Database.h>

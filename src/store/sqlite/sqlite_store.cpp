@@ -142,8 +142,8 @@ class SqliteSession final : public Session {
     StoreResult<std::optional<IdempotencyRecord>> FindKey(std::string_view key) override {
         return Guard([&] { return IdempotencyTable(*db_).Find(key); });
     }
-    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash,
-                                   Millis now, std::chrono::milliseconds stale) override {
+    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash, Millis now,
+                                   std::chrono::milliseconds stale) override {
         return Guard([&] {
             impl::WriteScope scope(*db_);
             IdempotencyTable keys(*db_);
