@@ -904,6 +904,7 @@ store_run() {
 section_f() {
     log "(f) the store: SQLite vs PostgreSQL, 1-3 inventory replicas"
     pg_bench_dir="$work/pg"
+    chmod 711 "$work"  # the server runs as postgres, which must reach its directory
     pg_admin_url="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_bench_dir")" ||
         { failures+=("(f) PostgreSQL did not start"); return 0; }
     store_run sqlite "" 1

@@ -91,6 +91,8 @@ start() {
     # The directory and every parent must be reachable by postgres.
     chown postgres:postgres "$dir"
     chmod 700 "$dir"
+    as_postgres test -x "$dir" ||
+        die "the postgres user cannot reach $dir: a parent directory is closed to it (chmod o+x)"
     if [[ ! -f "$data/PG_VERSION" ]]; then
         log "initdb in $data"
         as_postgres "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust \
