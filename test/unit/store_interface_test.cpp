@@ -180,7 +180,11 @@ TEST_CASE("store: concurrent sessions never take stock below zero nor apply one 
                         if (!unit.Claim(std::vector<std::string>{id}, 1).front()) return;
                         unit.LockStock(Ids({"burger"}));
                         auto& stock = unit.StockRows();
-                        if (stock.Available("burger").value_or(0) >= 1) {
+                        const auto left = stock.Available("burger").value_or(0);
+                        // Widens the window between the read and the write: without the
+                        // row lock, another session would read the same stock meanwhile.
+                        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                        if (left >= 1) {
                             stock.Take("burger", 1);
                             got = 1;
                         }
