@@ -68,7 +68,7 @@ Topology ContractTopology(int retry_levels) {
     const FieldTable at_least_once{{"x-dead-letter-strategy", "at-least-once"},
                                    {"x-overflow", "reject-publish"}};
     auto with = [&](FieldTable arguments) {
-        arguments.insert(arguments.end(), at_least_once.begin(), at_least_once.end());
+        arguments.insert(at_least_once.begin(), at_least_once.end());
         return arguments;
     };
     for (const auto& [queue, keys] : ContractWorkQueues()) {

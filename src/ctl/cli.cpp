@@ -66,6 +66,11 @@ int Run(int argc, char** argv) {
             topology_options.check = true;
             command = [&] { return RunTopology(global, topology_options); };
         });
+    topology
+        ->add_subcommand("migrate",
+                         "Recreate queues declared with older arguments, keeping their messages "
+                         "(services stopped)")
+        ->callback([&] { command = [&] { return RunTopologyMigrate(global, topology_options); }; });
 
     // publish
     auto* publish = app.add_subcommand("publish", "Publish one raw message to the orders exchange");
