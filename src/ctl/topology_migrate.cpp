@@ -7,7 +7,8 @@
 //   2. Q is deleted and declared with the current arguments (and its bindings);
 //   3. the messages are moved back the same way, and Q.migrating is deleted.
 // Interrupted at any point, every message is in Q or in Q.migrating (a copy may be in both:
-// consumers drop duplicates by message id); running migrate again finishes the job.
+// consumers drop duplicates by message id); running migrate again finishes the job. A
+// message of a delay queue gets its full delay again once back (its TTL restarts).
 // Run it with the services stopped: a queue that has consumers is left alone.
 #include <fmt/format.h>
 
@@ -22,7 +23,10 @@
 namespace orderflow::ctl {
 namespace {
 
-broker::QueueName Holding(const broker::QueueName& queue) { return {queue.value + ".migrating"}; }
+constexpr const char* kHoldingSuffix = ".migrating";
+constexpr const char* kExpirationHeader = "x-orderflow-migrated-expiration";
+
+broker::QueueName Holding(const broker::QueueName& queue) { return {queue.value + kHoldingSuffix}; }
 
 // Moves every message of `from` to `to` through the default exchange: confirm, then ack.
 std::expected<size_t, std::string> MoveAll(broker::Client& client, const broker::QueueName& from,
@@ -38,6 +42,17 @@ std::expected<size_t, std::string> MoveAll(broker::Client& client, const broker:
         copy.routing_key = broker::RoutingKey{to.value};
         copy.properties = delivery.properties;
         copy.body = delivery.body;
+        // A message waiting in a delay queue must not expire in the holding queue (which
+        // has no dead-letter target): its expiration rides in a header until it is back.
+        if (to.value.ends_with(kHoldingSuffix)) {
+            if (!copy.properties.expiration.empty()) {
+                copy.properties.headers[kExpirationHeader] = copy.properties.expiration;
+                copy.properties.expiration.clear();
+            }
+        } else if (const auto* kept = copy.properties.Header(kExpirationHeader)) {
+            copy.properties.expiration = *kept;
+            copy.properties.headers.erase(kExpirationHeader);
+        }
         if (const auto status = client.Publish(copy); status != broker::PublishStatus::kConfirmed) {
             client.Nack(delivery.delivery_tag, true);
             return std::unexpected(fmt::format("copying a message from {} to {}: {}", from.value,
