@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 build_dir="${1:?usage: test/cluster/run.sh BUILD_DIR [catch arguments...]}"
 shift
-binary="$build_dir/test/orderflow_integration_tests"
+binary="$build_dir/bin/orderflow_integration_tests"
 [[ -x "$binary" ]] || die "$binary not built"
 
 mkdir -p "$ORDERFLOW_ROOT/.run"

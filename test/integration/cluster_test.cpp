@@ -349,7 +349,7 @@ TEST_CASE(
     "[.cluster]") {
     ClusterNodes nodes;
     // Every order fails transiently: 3 attempts (delays 1 s, 2 s), then the DLQ.
-    ClusterPipeline p({{"ORDERFLOW_INJECT_FAIL_RATE", "1"}});
+    ClusterPipeline p(std::map<std::string, std::string>{{"ORDERFLOW_INJECT_FAIL_RATE", "1"}});
     p.StartAll();
     auto client = [&] {
         broker::ConnectionOptions options;
