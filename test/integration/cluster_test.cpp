@@ -87,11 +87,15 @@ std::string LeaderOf(const Vhost& vhost, const std::string& queue) {
     return answer.status == 200 ? JsonField(answer.body, "leader") : std::string();
 }
 
-// Ready messages in `queue` (management API: the AMQP client would pin one node).
+// Ready messages in `queue` (a passive declare through any node: the management API's
+// figures of a queue lag, and vanish for a while when its leader dies), -1 if unknown.
 int64_t Depth(const Vhost& vhost, const std::string& queue) {
-    const auto answer = MgmtCall("GET", "/api/queues/" + vhost.Name() + "/" + queue, "");
-    const auto value = JsonField(answer.body, "messages");
-    return value.empty() ? -1 : std::stoll(value);
+    broker::ConnectionOptions options;
+    options.url = vhost.AmqpUrl();
+    auto client = broker::Client::Connect(options);
+    if (!client) return -1;
+    auto info = client->Inspect(broker::QueueName{queue});
+    return info && *info ? static_cast<int64_t>((*info)->messages) : -1;
 }
 
 class Seed final {
