@@ -182,6 +182,7 @@ struct Answer {
     std::string code;
     bool in_flight = false;  // a 503 for a publish handed to the broker (outcome unknown)
     Clock::time_point at;
+    Clock::duration latency{};
 };
 
 // Clients posting one-widget orders to both ingress replicas in turn, until stopped.
@@ -192,10 +193,12 @@ class Load final {
             threads_.emplace_back([this, ports, t] {
                 for (int i = 0; !stop_; ++i) {
                     const auto port = ports[static_cast<size_t>(t + i) % ports.size()];
+                    const auto sent = Clock::now();
                     auto result =
                         PostOrder(port, fmt::format("cluster-{}-{}", t, i), {{"widget", 1}});
                     Answer answer;
                     answer.at = Clock::now();
+                    answer.latency = answer.at - sent;
                     answer.status = result.status;
                     if (result.status == 202) {
                         answer.order_id = JsonField(result.body, "order_id");
@@ -244,7 +247,9 @@ void CheckNothingLostOrDoubled(ClusterPipeline& p, const std::vector<Answer>& an
     std::set<std::string> accepted;
     size_t unavailable = 0, in_flight = 0;
     std::optional<Clock::time_point> first_503, last_503;
+    Clock::duration slowest{};
     for (const auto& answer : answers) {
+        slowest = std::max(slowest, answer.latency);
         if (answer.status == 202) {
             REQUIRE_FALSE(answer.order_id.empty());
             accepted.insert(answer.order_id);
@@ -296,7 +301,7 @@ void CheckNothingLostOrDoubled(ClusterPipeline& p, const std::vector<Answer>& an
               << in_flight << " in flight), " << unanswered << " handled without a 202; 503s from "
               << (first_503 ? Seconds(*first_503 - fault) : 0.0) << " s to "
               << (last_503 ? Seconds(*last_503 - fault) : 0.0) << " s after the fault (window "
-              << window << " s)");
+              << window << " s); slowest answer " << Seconds(slowest) << " s");
     if (first_503) {
         CHECK(*first_503 >= fault - 1s);
         CHECK(*last_503 <= fault + 30s);
