@@ -126,6 +126,10 @@ int RunTopologyMigrate(const GlobalOptions& global, const TopologyOptions& optio
         if (auto declared = broker::DeclareTopology(connection, one); !declared) {
             return Fail(declared.error());
         }
+        // A new connection: RabbitMQ 3.10 crashes a channel that published to a classic
+        // queue and then publishes to the quorum queue of the same name that replaced it.
+        client = Connect(global, "topology migrate");
+        if (!client) return Fail(client.error());
         auto back = MoveAll(*client, holding, queue.name);
         if (!back) return Fail(back.error());
         if (auto deleted = client->DeleteQueue(holding); !deleted) return Fail(deleted.error());
