@@ -500,10 +500,16 @@ if [[ $broker_mode == cluster ]]; then
     retries_file="$data_dir/retries.txt"
     : >"$retries_file"
     before_cluster="$(wc -l <"$orders_file")"
-    (for i in $(seq 1 60); do post_until_accepted "$i" || exit 1; sleep 0.1; done) &
+    (
+        for i in $(seq 1 60); do
+            post_until_accepted "$i" || { echo "order $i: no 202 after 60 s" >&2; exit 1; }
+            sleep 0.1
+        done
+    ) 2>>"$data_dir/poster.log" &
     poster=$!
+    posting_deadline=$((SECONDS + 60))
     until (($(wc -l <"$orders_file") - before_cluster >= 15)); do
-        pid_alive "$poster" || fail "posting orders failed"
+        ((SECONDS < posting_deadline)) || fail "fewer than 15 orders accepted in 60 s (see $data_dir/poster.log)"
         sleep 0.2
     done
     show "$ORDERFLOW_ROOT/scripts/cluster.sh" kill "$leader" --dir "$broker_dir" ||
