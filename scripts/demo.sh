@@ -472,7 +472,7 @@ post_until_accepted() {
             -d "{\"user_id\":\"demo-cluster-$n\",\"items\":{\"burger\":1}}" || true)"
         code="${answer##*$'\n'}"
         if [[ "$code" == 202 ]]; then
-            json_string "${answer%$'\n'*}" order_id >>"$orders_file"
+            printf '%s\n' "$(json_string "${answer%$'\n'*}" order_id)" >>"$orders_file"
             return 0
         fi
         echo "$n $code" >>"$retries_file"
