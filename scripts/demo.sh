@@ -487,8 +487,8 @@ if [[ $broker_mode == cluster ]]; then
     [[ -n "$leader" ]] || fail "cannot tell which node leads inventory.order-placed"
     step "a broker node dies while orders flow" \
         "inventory.order-placed is a quorum queue with a replica on each of the 3 nodes; node" \
-        "$leader ($leader_name) leads it. We post 60 orders (retrying a 503 with the same" \
-        "Idempotency-Key, as a client should) and kill node $leader with SIGKILL after the 15th."
+        "$leader ($leader_name) leads it. We post 30 orders (retrying a 503 with the same" \
+        "Idempotency-Key, as a client should) and kill node $leader with SIGKILL after the 10th."
     # Management calls go to a node that survives.
     for n in 1 2 3; do
         [[ $n != "$leader" ]] || continue
@@ -501,15 +501,15 @@ if [[ $broker_mode == cluster ]]; then
     : >"$retries_file"
     before_cluster="$(wc -l <"$orders_file")"
     (
-        for i in $(seq 1 60); do
+        for i in $(seq 1 30); do
             post_until_accepted "$i" || { echo "order $i: no 202 after 60 s" >&2; exit 1; }
             sleep 0.1
         done
     ) 2>>"$data_dir/poster.log" &
     poster=$!
     posting_deadline=$((SECONDS + 60))
-    until (($(wc -l <"$orders_file") - before_cluster >= 15)); do
-        ((SECONDS < posting_deadline)) || fail "fewer than 15 orders accepted in 60 s (see $data_dir/poster.log)"
+    until (($(wc -l <"$orders_file") - before_cluster >= 10)); do
+        ((SECONDS < posting_deadline)) || fail "fewer than 10 orders accepted in 60 s (see $data_dir/poster.log)"
         sleep 0.2
     done
     show "$ORDERFLOW_ROOT/scripts/cluster.sh" kill "$leader" --dir "$broker_dir" ||
@@ -524,7 +524,7 @@ if [[ $broker_mode == cluster ]]; then
     [[ -n "$new_leader" && "$new_leader" != "$leader_name" ]] || fail "no new leader for inventory.order-placed"
     show "$ORDERFLOW_ROOT/scripts/cluster.sh" restart "$leader" --dir "$broker_dir" ||
         fail "cannot restart node $leader"
-    ok "60 orders accepted and notified across the loss of node $leader; it is back in the cluster"
+    ok "30 orders accepted and notified across the loss of node $leader; it is back in the cluster"
     pause
 fi
 
