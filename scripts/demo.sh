@@ -6,17 +6,23 @@
 #      reasons (`orderflowctl dlq show`);
 #   4. an order dead-lettered by a (simulated) outage is replayed once the outage is over;
 #   5. the end state: stock and the status of every order.
+# With --cluster it runs on a 3-node cluster of its own (scripts/cluster.sh) and adds a step
+# before the end: the node leading inventory.order-placed is killed while orders flow, the
+# services fail over (orderflowctl status shows the queue served by the others), every
+# order is still handled once, and the node is brought back.
 # It pauses for Enter between steps when run on a terminal; --yes (or a stdin that is not a
 # terminal) runs straight through. Every step checks what it shows, and the script exits 1
 # as soon as an expectation is not met, so CI runs it as a test (ctest -L demo).
 #
-#   scripts/demo.sh [--yes] [--broker-dir DIR | --no-broker] [--bin-dir DIR] [--keep]
+#   scripts/demo.sh [--yes] [--broker-dir DIR | --no-broker | --cluster] [--bin-dir DIR] [--keep]
 #
 #   (default)         starts a RabbitMQ node of its own in a temporary directory under
 #                     .run/ on free ports, and stops and removes it at the end
 #   --broker-dir DIR  uses the project-local node in DIR (scripts/broker.sh), starting it
 #                     if it is not running (and then stopping it at the end)
 #   --no-broker       uses the broker at ORDERFLOW_AMQP_URL and ORDERFLOW_MGMT_URL
+#   --cluster         starts a 3-node cluster of its own (scripts/cluster.sh) in a temporary
+#                     directory under .run/, and stops and removes it at the end
 #   --bin-dir DIR     where the binaries are (default: $BUILD_DIR/bin, BUILD_DIR=build);
 #                     built with scripts/setup.sh when missing
 #   --keep            keep the data directory (service logs and SQLite files)
@@ -31,7 +37,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 assume_yes=0
@@ -49,6 +55,7 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         --no-broker) broker_mode=external ;;
+        --cluster) broker_mode=cluster ;;
         --bin-dir)
             [[ $# -ge 2 ]] || { usage >&2; exit 2; }
             bin_dir="$2"
@@ -57,7 +64,7 @@ while [[ $# -gt 0 ]]; do
         --keep) keep=1 ;;
         -h | --help) usage; exit 0 ;;
         *)
-            echo "usage: scripts/demo.sh [--yes] [--broker-dir DIR | --no-broker] [--bin-dir DIR] [--keep]" >&2
+            echo "usage: scripts/demo.sh [--yes] [--broker-dir DIR | --no-broker | --cluster] [--bin-dir DIR] [--keep]" >&2
             exit 2
             ;;
     esac
@@ -148,7 +155,11 @@ cleanup() {
         curl -fsS -o /dev/null -X DELETE "$mgmt_url/api/vhosts/$vhost" 2>/dev/null ||
             warn "could not delete vhost $vhost"
     fi
-    if [[ $broker_started == 1 ]]; then
+    if [[ $broker_started == 1 && $broker_mode == cluster ]]; then
+        "$ORDERFLOW_ROOT/scripts/cluster.sh" stop --dir "$broker_dir" >/dev/null 2>&1 ||
+            warn "could not stop the demo cluster in $broker_dir"
+        [[ $rc != 0 ]] || rm -rf "$broker_dir"
+    elif [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" >/dev/null 2>&1 ||
             warn "could not stop the demo broker in $broker_dir"
         [[ $broker_mode != own || $rc != 0 ]] || rm -rf "$broker_dir"
@@ -185,6 +196,14 @@ case "$broker_mode" in
         fi
         eval "$("$ORDERFLOW_ROOT/scripts/broker.sh" env --dir "$broker_dir")"
         ;;
+    cluster)
+        broker_dir="$(mktemp -d "$run_dir/demo-cluster.XXXXXX")"
+        log "starting a 3-node RabbitMQ cluster of its own in $broker_dir (takes a while)"
+        broker_started=1
+        ORDERFLOW_CLUSTER_NAME="orderflow-demo-${broker_dir##*.}" \
+            "$ORDERFLOW_ROOT/scripts/cluster.sh" start --dir "$broker_dir" --nodes 3 >/dev/null
+        eval "$("$ORDERFLOW_ROOT/scripts/cluster.sh" env --dir "$broker_dir")"
+        ;;
     external)
         [[ -n "${ORDERFLOW_AMQP_URL:-}" && -n "${ORDERFLOW_MGMT_URL:-}" ]] ||
             die "--no-broker needs ORDERFLOW_AMQP_URL and ORDERFLOW_MGMT_URL"
@@ -200,7 +219,13 @@ user="$(printf '%s' "$mgmt_url" | sed -nE 's#^https?://([^:@/]+)(:[^@/]*)?@.*#\1
 curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/json' \
     -d '{"configure":".*","write":".*","read":".*"}' \
     "$mgmt_url/api/permissions/$vhost/${user:-guest}" || die "cannot grant access to vhost $vhost"
-export ORDERFLOW_AMQP_URL="${ORDERFLOW_AMQP_URL%/*}/$vhost"
+# Every node of a cluster's URL list gets the vhost.
+vhost_urls=""
+IFS=',' read -r -a node_urls <<<"$ORDERFLOW_AMQP_URL"
+for node_url in "${node_urls[@]}"; do
+    vhost_urls+="${vhost_urls:+,}${node_url%/*}/$vhost"
+done
+export ORDERFLOW_AMQP_URL="$vhost_urls"
 export ORDERFLOW_MGMT_URL="$mgmt_url"
 
 # ---------------------------------------------------------------------------- services
@@ -426,6 +451,82 @@ show curl -fsS "$ingress/orders/$replay_order"
 echo
 ok "replayed with confirm, then removed from the DLQ; the poison stays for a human to look at"
 pause
+
+# ---------------------------------------------------------------------------- cluster step
+
+# The number (1..3) of the cluster node whose Erlang name is $1.
+node_number() {
+    sed -n "s/^ORDERFLOW_CLUSTER_NODE_\([0-9]*\)=$1\$/\1/p" "$broker_dir/cluster.env"
+}
+leader_of() {
+    curl -fsS --max-time 5 "$mgmt_url/api/queues/$vhost/$1" 2>/dev/null | jq -r '.leader // empty'
+}
+
+# post_until_accepted N: posts order N, repeating it with the same Idempotency-Key after a
+# 503 (as a client should); appends its id to $orders_file and counts the 503s in $retries_file.
+post_until_accepted() {
+    local n="$1" answer code _
+    for _ in $(seq 1 120); do
+        answer="$(curl -sS --max-time 10 -w '\n%{http_code}' -X POST "$ingress/orders" \
+            -H 'Content-Type: application/json' -H "Idempotency-Key: demo-cluster-$n" \
+            -d "{\"user_id\":\"demo-cluster-$n\",\"items\":{\"burger\":1}}" || true)"
+        code="${answer##*$'\n'}"
+        if [[ "$code" == 202 ]]; then
+            printf '%s\n' "$(json_string "${answer%$'\n'*}" order_id)" >>"$orders_file"
+            return 0
+        fi
+        echo "$n $code" >>"$retries_file"
+        sleep 0.5
+    done
+    return 1
+}
+
+if [[ $broker_mode == cluster ]]; then
+    leader_name="$(leader_of inventory.order-placed)"
+    leader="$(node_number "$leader_name")"
+    [[ -n "$leader" ]] || fail "cannot tell which node leads inventory.order-placed"
+    step "a broker node dies while orders flow" \
+        "inventory.order-placed is a quorum queue with a replica on each of the 3 nodes; node" \
+        "$leader ($leader_name) leads it. We post 30 orders (retrying a 503 with the same" \
+        "Idempotency-Key, as a client should) and kill node $leader with SIGKILL after the 10th."
+    # Management calls go to a node that survives.
+    for n in 1 2 3; do
+        [[ $n != "$leader" ]] || continue
+        var="ORDERFLOW_CLUSTER_MGMT_URL_$n"
+        mgmt_url="${!var}"
+        export ORDERFLOW_MGMT_URL="$mgmt_url"
+        break
+    done
+    retries_file="$data_dir/retries.txt"
+    : >"$retries_file"
+    before_cluster="$(wc -l <"$orders_file")"
+    (
+        for i in $(seq 1 30); do
+            post_until_accepted "$i" || { echo "order $i: no 202 after 60 s" >&2; exit 1; }
+            sleep 0.1
+        done
+    ) 2>>"$data_dir/poster.log" &
+    poster=$!
+    posting_deadline=$((SECONDS + 60))
+    until (($(wc -l <"$orders_file") - before_cluster >= 10)); do
+        ((SECONDS < posting_deadline)) || fail "fewer than 10 orders accepted in 60 s (see $data_dir/poster.log)"
+        sleep 0.2
+    done
+    show "$ORDERFLOW_ROOT/scripts/cluster.sh" kill "$leader" --dir "$broker_dir" ||
+        fail "cannot kill node $leader"
+    sleep 3
+    show "$ORDERFLOW_ROOT/scripts/cluster.sh" status --dir "$broker_dir" || true
+    watch_queues "$watch_s"
+    wait "$poster" || fail "an order was not accepted within 60 s of retries"
+    wait_all_notified 120 || fail "not every order reached 'notified' after the node loss"
+    new_leader="$(leader_of inventory.order-placed)"
+    say "inventory.order-placed is now led by $new_leader; clients saw $(wc -l <"$retries_file") 503(s), each retried."
+    [[ -n "$new_leader" && "$new_leader" != "$leader_name" ]] || fail "no new leader for inventory.order-placed"
+    show "$ORDERFLOW_ROOT/scripts/cluster.sh" restart "$leader" --dir "$broker_dir" ||
+        fail "cannot restart node $leader"
+    ok "30 orders accepted and notified across the loss of node $leader; it is back in the cluster"
+    pause
+fi
 
 # ---------------------------------------------------------------------------- step 6
 

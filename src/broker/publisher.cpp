@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -216,9 +217,19 @@ class Publisher::Impl final {
     bool ReadFrames() {
         std::vector<impl::Completion> done;
         const auto result = channel_->Read(done);
+        const bool nacked = std::any_of(done.begin(), done.end(), [](const auto& completion) {
+            return completion.second == PublishStatus::kNacked;
+        });
         Complete(done);
         if (result.lost) {
             Disconnect(*result.lost);
+        } else if (nacked) {
+            // We set no queue length limit, so a nack means a quorum queue could not take
+            // the message: on RabbitMQ 3.10 a channel whose first publish to a queue met a
+            // dead leader (queues with reject-publish register the publisher with the
+            // leader named in the queue record) nacks every later publish to that queue,
+            // for minutes. A new connection gets a new channel that asks the new leader.
+            Disconnect("the broker nacked a publish: reconnecting for a fresh channel");
         } else if (result.blocked) {
             // While a resource alarm blocks us, refuse rather than queue (SPEC 6).
             blocked_ = *result.blocked;

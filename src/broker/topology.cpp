@@ -31,9 +31,13 @@ std::vector<WorkQueue> ContractWorkQueues() {
 
 std::string DeclareError(std::string_view what, const std::string& name, const std::string& error) {
     if (error.find("406") != std::string::npos) {
+        // RabbitMQ names the argument: "inequivalent arg 'x-dead-letter-strategy' for queue
+        // ... received ... but current is ...". A queue's arguments cannot change in place.
         return fmt::format(
-            "{} '{}' already exists with other properties or arguments: {} "
-            "(delete it or align the topology)",
+            "TOPOLOGY_MISMATCH: {} '{}' already exists with other properties or arguments: {}. "
+            "It was probably declared by an older orderflow; `orderflowctl topology migrate` "
+            "recreates it with the current arguments and keeps its messages (README: "
+            "\"Migrating an older topology\")",
             what, name, error);
     }
     return fmt::format("cannot declare {} '{}': {}", what, name, error);
@@ -57,12 +61,22 @@ Topology ContractTopology(int retry_levels) {
     retry_levels = std::max(1, retry_levels);
     Topology topology;
     topology.exchanges = {{kEventsExchange, "topic"}, {kDeadLetterExchange, "direct"}};
+    // Dead-lettering is at-least-once (SPEC 9): the broker keeps a dead letter in the source
+    // queue until the target queue confirmed it, so losing a node on the way loses nothing.
+    // RabbitMQ honours that strategy only with overflow reject-publish (with drop-head it
+    // falls back to at-most-once); no length limit is set, so nothing is ever rejected.
+    const FieldTable at_least_once{{"x-dead-letter-strategy", "at-least-once"},
+                                   {"x-overflow", "reject-publish"}};
+    auto with = [&](FieldTable arguments) {
+        arguments.insert(at_least_once.begin(), at_least_once.end());
+        return arguments;
+    };
     for (const auto& [queue, keys] : ContractWorkQueues()) {
-        topology.queues.push_back({queue,
-                                   {{"x-queue-type", "quorum"},
-                                    {"x-delivery-limit", kDeliveryLimit},
-                                    {"x-dead-letter-exchange", kDeadLetterExchange.value},
-                                    {"x-dead-letter-routing-key", queue.value}}});
+        topology.queues.push_back(
+            {queue, with({{"x-queue-type", "quorum"},
+                          {"x-delivery-limit", kDeliveryLimit},
+                          {"x-dead-letter-exchange", kDeadLetterExchange.value},
+                          {"x-dead-letter-routing-key", queue.value}})});
         for (const auto& key : keys) {
             topology.bindings.push_back({queue, kEventsExchange, RoutingKey{key}});
         }
@@ -71,14 +85,15 @@ Topology ContractTopology(int retry_levels) {
         topology.bindings.push_back({dlq, kDeadLetterExchange, RoutingKey{queue.value}});
         // Delay queues: no consumers, no bindings. A message enters through the default
         // exchange (routing key = this queue's name) with a per-message expiration; on
-        // expiry the broker dead-letters it through the default exchange to Q alone. Classic
-        // queues: no replication needed for a short wait, and per-message TTL there is long
-        // proven (quorum queues only gained it in 3.10).
+        // expiry the broker dead-letters it through the default exchange to Q alone.
+        // Replicated (quorum) so that a scheduled retry survives the loss of a node;
+        // per-message TTL on quorum queues arrived in 3.10 (verified on 3.10.8, with
+        // at-least-once dead-lettering to the default exchange: README).
         for (int level = 1; level <= retry_levels; ++level) {
-            topology.queues.push_back({RetryQueue(queue, level),
-                                       {{"x-queue-type", "classic"},
-                                        {"x-dead-letter-exchange", ""},
-                                        {"x-dead-letter-routing-key", queue.value}}});
+            topology.queues.push_back(
+                {RetryQueue(queue, level), with({{"x-queue-type", "quorum"},
+                                                 {"x-dead-letter-exchange", ""},
+                                                 {"x-dead-letter-routing-key", queue.value}})});
         }
     }
     topology.queues.push_back({kEventStream,

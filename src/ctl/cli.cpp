@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 
+#include "broker/node_list.hpp"
 #include "ctl/commands.hpp"
 #if defined(ORDERFLOW_CTL_WITH_LOAD)
 #include "load/broker_bench.hpp"
@@ -28,8 +29,13 @@ int Run(int argc, char** argv) {
     app.require_subcommand(1);
     app.fallthrough();  // global options may follow the subcommand too
     GlobalOptions global;
-    app.add_option("--amqp-url", global.amqp_url, "Broker URL (amqps:// for TLS)")
+    app.add_option("--amqp-url", global.amqp_url,
+                   "Broker URL (amqps:// for TLS); the nodes of a cluster separated by commas")
         ->envname("ORDERFLOW_AMQP_URL")
+        ->check([](const std::string& urls) {
+            auto nodes = broker::ParseNodeUrls(urls);
+            return nodes ? std::string() : nodes.error();
+        })
         ->capture_default_str();
     app.add_option("--mgmt-url", global.mgmt_url, "RabbitMQ management API (status)")
         ->envname("ORDERFLOW_MGMT_URL")
@@ -60,6 +66,11 @@ int Run(int argc, char** argv) {
             topology_options.check = true;
             command = [&] { return RunTopology(global, topology_options); };
         });
+    topology
+        ->add_subcommand("migrate",
+                         "Recreate queues declared with older arguments, keeping their messages "
+                         "(services stopped)")
+        ->callback([&] { command = [&] { return RunTopologyMigrate(global, topology_options); }; });
 
     // publish
     auto* publish = app.add_subcommand("publish", "Publish one raw message to the orders exchange");

@@ -17,6 +17,8 @@ struct TopologyOptions {
     std::string retry_delays_ms = "1000,5000,25000";
 };
 int RunTopology(const GlobalOptions& global, const TopologyOptions& options);
+// Recreates the queues declared with older arguments, keeping their messages.
+int RunTopologyMigrate(const GlobalOptions& global, const TopologyOptions& options);
 
 struct PublishOptions {
     RawPublish message;

@@ -28,7 +28,9 @@ std::expected<broker::Client, std::string> Connect(const GlobalOptions& options,
     return client;
 }
 
-std::string RedactUrl(std::string_view url) {
+namespace {
+
+std::string RedactOneUrl(std::string_view url) {
     const auto scheme = url.find("://");
     if (scheme == std::string_view::npos) return std::string(url);
     const auto authority_start = scheme + 3;
@@ -38,6 +40,21 @@ std::string RedactUrl(std::string_view url) {
     const auto colon = url.find(':', authority_start);
     if (colon == std::string_view::npos || colon > at) return std::string(url);
     return fmt::format("{}***{}", url.substr(0, colon + 1), url.substr(at));
+}
+
+}  // namespace
+
+std::string RedactUrl(std::string_view url) {
+    // A cluster's URL lists its nodes separated by commas: each has its password.
+    std::string out;
+    while (true) {
+        const auto comma = url.find(',');
+        out += RedactOneUrl(url.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        out += ',';
+        url.remove_prefix(comma + 1);
+    }
+    return out;
 }
 
 std::string FieldText(const broker::FieldValue& value) {

@@ -208,6 +208,7 @@ std::string PercentDecode(std::string_view text) {
 }
 
 std::string VhostOf(std::string_view amqp_url) {
+    amqp_url = amqp_url.substr(0, amqp_url.find(','));  // the nodes of a cluster share vhosts
     const auto scheme = amqp_url.find("://");
     if (scheme != std::string_view::npos) amqp_url.remove_prefix(scheme + 3);
     const auto slash = amqp_url.find('/');

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "broker/node_list.hpp"
 #include "http/client.hpp"
 
 namespace orderflow::service {
@@ -63,8 +64,13 @@ std::filesystem::path Config::DbPath() const { return data_dir / (service + ".db
 
 void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port) {
     config.http_addr = fmt::format("127.0.0.1:{}", default_port);
-    app.add_option("--amqp-url", config.amqp_url, "Broker URL (amqps:// for TLS)")
+    app.add_option("--amqp-url", config.amqp_url,
+                   "Broker URL (amqps:// for TLS); the nodes of a cluster separated by commas")
         ->envname("ORDERFLOW_AMQP_URL")
+        ->check([](const std::string& urls) {
+            auto nodes = broker::ParseNodeUrls(urls);
+            return nodes ? std::string() : nodes.error();
+        })
         ->capture_default_str();
     app.add_option("--http-addr", config.http_addr, "HTTP listen address host:port")
         ->envname("ORDERFLOW_HTTP_ADDR")

@@ -64,6 +64,7 @@ int OutboxRelay::PublishChunk() {
         size_t remaining = 0;
         std::vector<int64_t> confirmed;
         bool failed = false;
+        broker::PublishStatus first_failure = broker::PublishStatus::kConfirmed;
     };
     auto round = std::make_shared<Round>();
     round->remaining = rows.size();
@@ -73,6 +74,7 @@ int OutboxRelay::PublishChunk() {
             if (status == broker::PublishStatus::kConfirmed) {
                 round->confirmed.push_back(id);
             } else {
+                if (!round->failed) round->first_failure = status;
                 round->failed = true;
             }
             if (--round->remaining == 0) round->done.notify_one();
@@ -80,11 +82,13 @@ int OutboxRelay::PublishChunk() {
     }
     std::vector<int64_t> confirmed;
     bool failed = false;
+    broker::PublishStatus first_failure = broker::PublishStatus::kConfirmed;
     {
         std::unique_lock lock(round->mutex);
         round->done.wait(lock, [&] { return round->remaining == 0; });
         confirmed.swap(round->confirmed);
         failed = round->failed;
+        first_failure = round->first_failure;
     }
     if (auto deleted = session_->DeleteOutbox(confirmed); !deleted) {
         // Published but still there: published again later, and dropped downstream as a
@@ -107,7 +111,8 @@ int OutboxRelay::PublishChunk() {
     if (failed) {
         telemetry::Log(telemetry::LogLevel::kWarn, "outbox publish incomplete; will retry",
                        {{"confirmed", static_cast<int64_t>(confirmed.size())},
-                        {"attempted", static_cast<int64_t>(rows.size())}});
+                        {"attempted", static_cast<int64_t>(rows.size())},
+                        {"first_failure", std::string(broker::StatusName(first_failure))}});
         return -1;
     }
     return static_cast<int>(confirmed.size());

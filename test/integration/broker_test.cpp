@@ -1,6 +1,8 @@
 // src/broker against a real RabbitMQ (ORDERFLOW_TEST_AMQP_URL / ORDERFLOW_TEST_MGMT_URL, set
 // by scripts/test.sh): confirms, returns, consumers, dead-lettering, topology, retry delay
 // queues, reconnects. Every test runs in a vhost of its own, so names never collide.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -12,6 +14,7 @@
 
 #include "broker/client.hpp"
 #include "broker/consumer.hpp"
+#include "broker/node_list.hpp"
 #include "broker/publisher.hpp"
 #include "broker/topology.hpp"
 #include "support.hpp"
@@ -506,4 +509,39 @@ TEST_CASE("publisher and consumer recover when the broker closes their connectio
     publisher.Stop();
     auto fresh = ConnectClient(vhost);
     CHECK(ReadyCount(fresh, "resilient") == 0);
+}
+
+TEST_CASE(
+    "given a node list, every connection skips a node that refuses and settles on one that "
+    "answers",
+    "[broker][nodes]") {
+    Vhost vhost;
+    auto client = ConnectClient(vhost);
+    REQUIRE(client.DeclareQueue(QueueName{"nodes-q"}, kQuorum));
+    // A "node" nothing listens on, beside the real one; whichever the shuffle puts first.
+    const auto live = vhost.AmqpUrl();
+    const auto dead = fmt::format("amqp://guest:guest@127.0.0.1:{}/{}", orderflow::test::FreePort(),
+                                  vhost.Name());
+    auto options = PublisherOptions(vhost);
+    options.connection.url = dead + "," + live;
+    for (int i = 0; i < 5; ++i) {
+        auto connected = Client::Connect(options.connection);
+        REQUIRE(connected);
+    }
+    const auto ring = RingFor(options.connection.url);
+    CHECK(ring->Url(ring->Current()) == live);
+
+    Publisher publisher(options);
+    publisher.Start();
+    REQUIRE(Eventually([&] { return publisher.Connected(); }, 10s));
+    OutgoingMessage message;
+    message.routing_key = RoutingKey{"nodes-q"};
+    message.properties.message_id = "nodes-1";
+    message.body = "{}";
+    CHECK(publisher.Publish(message).get() == PublishStatus::kConfirmed);
+    publisher.Stop();
+    auto info = client.Inspect(QueueName{"nodes-q"});
+    REQUIRE(info);
+    REQUIRE(*info);
+    CHECK((*info)->messages == 1);
 }

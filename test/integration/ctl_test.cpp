@@ -3,6 +3,7 @@
 // halfway, the replay loop guard, dlq list/show/purge, poison published by hand, topology
 // declare/check, and status (JSON, plain lines, --watch on a pipe and on a terminal).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <pty.h>
 #include <rapidjson/document.h>
 #include <signal.h>
@@ -646,4 +647,76 @@ TEST_CASE("status shows the backlog of a queue whose consumer is down, and its d
             return entry.contains("ready") && entry.at("ready") == 0 && entry.at("consumers") == 1;
         },
         30s, 500ms));
+}
+
+TEST_CASE("an older topology is refused with TOPOLOGY_MISMATCH and migrated keeping its messages",
+          "[ctl][topology]") {
+    Vhost vhost;
+    broker::ConnectionOptions options;
+    options.url = vhost.AmqpUrl();
+    auto client = ConnectBroker(vhost);
+    // The topology of the previous release: no at-least-once dead-lettering on the work
+    // queue, classic delay queues; with messages waiting in both.
+    REQUIRE(client.DeclareQueue(kWork, {{"x-queue-type", "quorum"},
+                                        {"x-delivery-limit", broker::kDeliveryLimit},
+                                        {"x-dead-letter-exchange", "orders.dlx"},
+                                        {"x-dead-letter-routing-key", kWork.value}}));
+    const broker::QueueName retry{"inventory.order-placed.retry.1"};
+    REQUIRE(client.DeclareQueue(retry, {{"x-queue-type", "classic"},
+                                        {"x-dead-letter-exchange", ""},
+                                        {"x-dead-letter-routing-key", kWork.value}}));
+    for (int i = 0; i < 3; ++i) {
+        broker::OutgoingMessage message;
+        message.routing_key = broker::RoutingKey{kWork.value};
+        message.properties.message_id = fmt::format("old-{}", i);
+        message.body = fmt::format(R"({{"n":{}}})", i);
+        REQUIRE(client.Publish(message) == broker::PublishStatus::kConfirmed);
+    }
+    broker::OutgoingMessage waiting;
+    waiting.routing_key = broker::RoutingKey{retry.value};
+    waiting.properties.message_id = "old-waiting";
+    waiting.properties.expiration = "600000";
+    waiting.body = "{}";
+    REQUIRE(client.Publish(waiting) == broker::PublishStatus::kConfirmed);
+
+    const auto topology = broker::ContractTopology(3);
+    auto refused = broker::DeclareTopology(options, topology);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error(), Catch::StartsWith("TOPOLOGY_MISMATCH") &&
+                                    Catch::Contains("'inventory.order-placed'") &&
+                                    Catch::Contains("x-dead-letter-strategy") &&
+                                    Catch::Contains("orderflowctl topology migrate"));
+
+    auto migrated = RunCtl(vhost, {"topology", "migrate"});
+    INFO(migrated.out << migrated.err);
+    REQUIRE(migrated.exit == 0);
+    CHECK_THAT(migrated.out, Catch::Contains("inventory.order-placed: recreated") &&
+                                 Catch::Contains("3 message(s) moved back"));
+
+    REQUIRE(broker::DeclareTopology(options, topology));
+    auto checked = broker::CheckTopology(options, topology);
+    REQUIRE(checked);
+    CHECK(checked->missing.empty());
+    client = ConnectBroker(vhost);  // the old channel saw the queues deleted
+    auto work = client.Inspect(kWork);
+    REQUIRE(work);
+    REQUIRE(*work);
+    CHECK((*work)->messages == 3);
+    auto delayed = client.Inspect(retry);
+    REQUIRE(delayed);
+    REQUIRE(*delayed);
+    CHECK((*delayed)->messages == 1);
+    auto holding = client.Inspect(broker::QueueName{kWork.value + ".migrating"});
+    REQUIRE(holding);
+    CHECK_FALSE(*holding);
+    std::set<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+        auto got = client.Get(kWork);
+        REQUIRE(got);
+        REQUIRE(*got);
+        ids.insert((*got)->properties.message_id);
+        CHECK((*got)->body ==
+              fmt::format(R"({{"n":{}}})", (*got)->properties.message_id.back() - '0'));
+    }
+    CHECK(ids == std::set<std::string>{"old-0", "old-1", "old-2"});
 }

@@ -48,9 +48,8 @@ struct MgmtEndpoint {
     std::string auth;
 };
 
-MgmtEndpoint Mgmt() {
+MgmtEndpoint ParseMgmt(const std::string& url) {
     // http://user:pass@127.0.0.1:PORT
-    const auto url = Env("ORDERFLOW_TEST_MGMT_URL");
     const auto scheme = url.find("://");
     auto rest = url.substr(scheme + 3);
     MgmtEndpoint endpoint;
@@ -62,12 +61,32 @@ MgmtEndpoint Mgmt() {
     return endpoint;
 }
 
+// ORDERFLOW_TEST_MGMT_URL, or on a cluster the management URLs of its nodes separated by
+// commas (a test may kill any node: the calls go to the first that answers).
+std::vector<MgmtEndpoint> Mgmt() {
+    const auto urls = Env("ORDERFLOW_TEST_MGMT_URL");
+    std::vector<MgmtEndpoint> endpoints;
+    size_t start = 0;
+    while (true) {
+        const auto comma = urls.find(',', start);
+        endpoints.push_back(ParseMgmt(urls.substr(start, comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return endpoints;
+}
+
 }  // namespace
 
 HttpResult MgmtCall(const std::string& method, const std::string& path, const std::string& body) {
-    const auto mgmt = Mgmt();
-    return HttpCall(method, mgmt.port, path, body,
-                    {{"Authorization", mgmt.auth}, {"Content-Type", "application/json"}});
+    HttpResult result;
+    for (const auto& mgmt : Mgmt()) {
+        result = HttpCall(method, mgmt.port, path, body,
+                          {{"Authorization", mgmt.auth}, {"Content-Type", "application/json"}},
+                          std::chrono::seconds(10));
+        if (result.status != 0) break;
+    }
+    return result;
 }
 
 std::string Env(const char* name) {
@@ -214,8 +233,19 @@ Vhost::Vhost() : name_("it-" + NewId()) {
 Vhost::~Vhost() { MgmtCall("DELETE", "/api/vhosts/" + name_, ""); }
 
 std::string Vhost::AmqpUrl() const {
-    auto base = Env("ORDERFLOW_TEST_AMQP_URL");
-    return base.substr(0, base.rfind('/') + 1) + name_;
+    // One URL, or the nodes of a cluster separated by commas: each gets this vhost.
+    const auto base = Env("ORDERFLOW_TEST_AMQP_URL");
+    std::string out;
+    size_t start = 0;
+    while (true) {
+        const auto comma = base.find(',', start);
+        const auto node = base.substr(start, comma - start);
+        if (!out.empty()) out += ',';
+        out += node.substr(0, node.rfind('/') + 1) + name_;
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
 }
 
 Service::Service(std::string binary, std::map<std::string, std::string> env,

@@ -71,10 +71,15 @@ TEST_CASE("the contract topology has what SPEC section 3 names", "[broker][topol
         CHECK(args.at("x-delivery-limit").AsInt() == kDeliveryLimit);
         CHECK(*args.at("x-dead-letter-exchange").AsString() == "orders.dlx");
         CHECK(*args.at("x-dead-letter-routing-key").AsString() == work.value);
+        CHECK(*args.at("x-dead-letter-strategy").AsString() == "at-least-once");
+        CHECK(*args.at("x-overflow").AsString() == "reject-publish");
         CHECK_FALSE(queues.at(work.value + ".dlq").contains("x-delivery-limit"));
         for (int level = 1; level <= 3; ++level) {
+            // Replicated delay queues whose expired messages are dead-lettered at-least-once.
             const auto& retry = queues.at(RetryQueue(work, level).value);
-            CHECK(*retry.at("x-queue-type").AsString() == "classic");
+            CHECK(*retry.at("x-queue-type").AsString() == "quorum");
+            CHECK(*retry.at("x-dead-letter-strategy").AsString() == "at-least-once");
+            CHECK(*retry.at("x-overflow").AsString() == "reject-publish");
             CHECK(retry.at("x-dead-letter-exchange").AsString()->empty());
             CHECK(*retry.at("x-dead-letter-routing-key").AsString() == work.value);
         }

@@ -104,7 +104,32 @@ std::string RedactedUrl(const std::string& url) {
 
 std::expected<Connection, std::string> Connection::Open(const ConnectionOptions& options,
                                                         bool blocked_notifications) {
-    auto url = ParseUrl(options.url);
+    auto ring = RingFor(options.url);
+    std::string errors;
+    for (const size_t index : ring->Candidates()) {
+        auto connection = OpenNode(options, ring->Url(index), blocked_notifications);
+        if (connection) {
+            ring->Connected(index);
+            connection->ring_ = ring;
+            connection->node_ = index;
+            return connection;
+        }
+        if (ring->Size() == 1) return connection;
+        errors += fmt::format("{}{}", errors.empty() ? "" : "; ", connection.error());
+    }
+    return std::unexpected(
+        fmt::format("no node of the cluster accepted the connection: {}", errors));
+}
+
+const std::string& Connection::NodeUrl() const {
+    static const std::string kNone;
+    return ring_ ? ring_->Url(node_) : kNone;
+}
+
+std::expected<Connection, std::string> Connection::OpenNode(const ConnectionOptions& options,
+                                                            const std::string& node_url,
+                                                            bool blocked_notifications) {
+    auto url = ParseUrl(node_url);
     if (!url) return std::unexpected(url.error());
     amqp_connection_state_t state = amqp_new_connection();
     if (state == nullptr) return std::unexpected("out of memory creating a connection");
@@ -185,19 +210,31 @@ std::expected<Connection, std::string> Connection::Open(const ConnectionOptions&
 }
 
 Connection::Connection(Connection&& other) noexcept
-    : state_(std::exchange(other.state_, nullptr)), broken_(other.broken_) {}
+    : state_(std::exchange(other.state_, nullptr)),
+      broken_(other.broken_),
+      ring_(std::move(other.ring_)),
+      node_(other.node_) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
-        if (state_ != nullptr) amqp_destroy_connection(state_);
+        Release();
         state_ = std::exchange(other.state_, nullptr);
         broken_ = other.broken_;
+        ring_ = std::move(other.ring_);
+        node_ = other.node_;
     }
     return *this;
 }
 
-Connection::~Connection() {
-    if (state_ != nullptr) amqp_destroy_connection(state_);
+Connection::~Connection() { Release(); }
+
+void Connection::Release() {
+    if (state_ == nullptr) return;
+    amqp_destroy_connection(state_);
+    state_ = nullptr;
+    // Lost (socket error, heartbeat timeout, closed by the broker): the next connection of
+    // this process starts with the next node rather than wait on this one again.
+    if (broken_ && ring_) ring_->Lost(node_);
 }
 
 int Connection::Fd() const { return state_ == nullptr ? -1 : amqp_get_sockfd(state_); }
@@ -231,8 +268,7 @@ void Connection::AnswerConnectionClose() {
 void Connection::Close() {
     if (state_ == nullptr) return;
     if (!broken_) amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
-    amqp_destroy_connection(state_);
-    state_ = nullptr;
+    Release();
 }
 
 std::string Connection::Check(amqp_channel_t channel, const amqp_rpc_reply_t& reply) {

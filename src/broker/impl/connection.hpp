@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <expected>
+#include <memory>
 #include <string>
 
 #include "broker/connection_options.hpp"
+#include "broker/node_list.hpp"
 #include "broker/topology.hpp"
 
 namespace orderflow::broker::impl {
@@ -31,6 +33,8 @@ class Connection final {
   public:
     // `blocked_notifications` advertises connection.blocked, so the broker tells us when a
     // resource alarm stops it from reading our publishes; only the publisher handles those.
+    // options.url may list the nodes of a cluster: they are tried in the process's failover
+    // order (node_list.hpp), and the first that accepts us is used.
     static std::expected<Connection, std::string> Open(const ConnectionOptions& options,
                                                        bool blocked_notifications = false);
     Connection(Connection&& other) noexcept;
@@ -55,11 +59,19 @@ class Connection final {
     std::string Check(amqp_channel_t channel, const amqp_rpc_reply_t& reply);
     bool Broken() const { return broken_; }
     void MarkBroken() { broken_ = true; }  // a send or read failed: only destroying is left
+    // The node this connection reached (one URL of options.url), for logs.
+    const std::string& NodeUrl() const;
 
   private:
     explicit Connection(amqp_connection_state_t state) : state_(state) {}
+    static std::expected<Connection, std::string> OpenNode(const ConnectionOptions& options,
+                                                           const std::string& url,
+                                                           bool blocked_notifications);
+    void Release();  // frees the state; a broken connection moves the ring to the next node
     amqp_connection_state_t state_ = nullptr;
     bool broken_ = false;  // socket error or connection.close: no clean close possible
+    std::shared_ptr<NodeRing> ring_;
+    size_t node_ = 0;
 };
 
 // Declares `topology` on an open channel (exchanges, queues, bindings, in that order).
