@@ -11,15 +11,19 @@
 #       CPU and peak memory of each service
 #   (c) flash sale: 100 units, 1,000 buyers: oversells (must be 0), time to sell out
 #   (d) backlog drain: 20,000 orders queued with inventory stopped, then drained
-#   (e) the broker's own publish-with-confirms and consume rates, for the ratios
-#   (f) the store: SQLite vs PostgreSQL (scripts/pg.sh, started by the bench), and 1, 2 and 3
+#   (e) the broker's own publish-with-confirms and consume rates, for the ratios; and its
+#       ceiling for POST /orders: publishing exactly as the ingress does, with as many
+#       messages in flight as the load has clients
+#   (f) end-to-end latency at a fixed load: orders offered open-loop at 25, 50 and 75 % of
+#       the most (d) measured, whole pipeline running: POST latency and accepted -> notified
+#   (g) the store: SQLite vs PostgreSQL (scripts/pg.sh, started by the bench), and 1, 2 and 3
 #       inventory replicas on PostgreSQL: POST rate and inventory-alone drain, CPU per order
-#       of each process, PostgreSQL included (not in the default list: --only f)
+#       of each process, PostgreSQL included (not in the default list: --only g)
 #
-#   scripts/bench.sh                 the full run (about 8 minutes)
+#   scripts/bench.sh                 the full run (about 11 minutes)
 #   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
 #   scripts/bench.sh --out DIR       write DIR/<date>.md and DIR/<date>/ instead
-#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e)
+#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g; f needs d)
 #
 #   BUILD_DIR               build directory (default build); nothing is built here
 #   ORDERFLOW_BENCH_KEEP=1  keep the temporary broker and service directory
@@ -31,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 quick=0
 out_root="$ORDERFLOW_ROOT/bench/results"
-only="0,a,b,c,d,e"
+only="0,a,b,c,d,e,f"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -50,7 +54,7 @@ while [[ $# -gt 0 ]]; do
             exit 0
             ;;
         *)
-            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f]   (see --help)" >&2
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -63,10 +67,16 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ $quick == 1 ]]; then
     seq_requests=3 fault_load_s=1 fault_clients=8 conc_load_s=1 ceiling_s=1
     flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=2
+    latency_s=2
 else
     seq_requests=10 fault_load_s=30 fault_clients=16 conc_load_s=30 ceiling_s=10
     flash_buyers=1000 flash_units=100 drain_orders=20000 broker_messages=20000 e2e_wait_s=30
+    latency_s=30
 fi
+# The closed-loop client count of the POST measurements (d), and so the number of messages
+# the broker ceiling of (e) keeps in flight: at most one unconfirmed order per client.
+post_clients=64
+latency_shares=(25 50 75)
 concurrencies=(250 500)
 order_body='{"user_id":"bench{{seq}}","items":{"burger":1}}'
 big_seed='{"burger": 100000000, "fries": 100000000, "pizza": 100000000, "soda": 100000000, "salad": 100000000}'
@@ -294,6 +304,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 broker_pub="-" broker_con="-" broker_pub_stream="-" broker_con_stream="-"
 broker_us="-" broker_us_stream="-"
+broker_pub_ingress="-" broker_con_ingress="-" broker_us_ingress="-"
 # per_order TICKS_BEFORE TICKS_AFTER COUNT: CPU microseconds per item (- without items).
 per_order() {
     awk -v a="$1" -v b="$2" -v n="$3" -v hz="$clk_tck" \
@@ -318,6 +329,17 @@ section_e() {
         broker_con_stream="$(r0 "$(j "$out/broker-stream.json" .consume_rate)")"
     else
         failures+=("(e) broker-bench --stream: $(tail -n 1 "$out/broker-stream.err")")
+    fi
+    # The fair ceiling of POST /orders: the broker publishing exactly as the ingress does,
+    # at most one unconfirmed message per load client.
+    before="$(cpu_ticks "$broker_pid")"
+    if "$ctl" broker-bench --messages "$broker_messages" --as-ingress --in-flight "$post_clients" \
+        --json >"$out/broker-ingress.json" 2>"$out/broker-ingress.err"; then
+        broker_us_ingress="$(per_order "$before" "$(cpu_ticks "$broker_pid")" "$broker_messages")"
+        broker_pub_ingress="$(r0 "$(j "$out/broker-ingress.json" .publish_rate)")"
+        broker_con_ingress="$(r0 "$(j "$out/broker-ingress.json" .consume_rate)")"
+    else
+        failures+=("(e) broker-bench --as-ingress: $(tail -n 1 "$out/broker-ingress.err")")
     fi
 }
 wants e && section_e
@@ -645,7 +667,7 @@ drain_alone() {
     local expected b0 deadline acked first="" last="" now first_acked=0
     fresh_system "$big_seed"
     stop_service inventory
-    load d-alone-post --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    load d-alone-post --url "$ingress/orders" --body "$order_body" -c "$post_clients" --threads 2 -n "$drain_orders" --timeout 60000 || true
     expected="$(num "$(j "$out/d-alone-post.json" .successes)")"
     stop_service notification
     stop_service ingress
@@ -682,7 +704,7 @@ section_d() {
     local -A cpu0=()
     cpu0[broker]="$(cpu_ticks "$broker_pid")"
     cpu0[ingress]="$(cpu_ticks "${pid[ingress]}")"
-    load d-post --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    load d-post --url "$ingress/orders" --body "$order_body" -c "$post_clients" --threads 2 -n "$drain_orders" --timeout 60000 || true
     post_rate="$(r0 "$(j "$out/d-post.json" .success_rps)")"
     expected="$(num "$(j "$out/d-post.json" .successes)")"
     post_us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
@@ -763,7 +785,7 @@ section_d() {
     [[ "$last" != "-" ]] || { drain_rate="-"; failures+=("(d) backlog not drained in time"); }
     drain_alone
     md "## d. Backlog drain" ""
-    md "$drain_orders orders posted (64 keep-alive clients) while inventory was stopped, then inventory" \
+    md "$drain_orders orders posted ($post_clients keep-alive clients) while inventory was stopped, then inventory" \
         "started at 0 s. Every message takes the full exactly-once path: inbox check, reservation and" \
         "outbox in one SQLite transaction, ack, outbox published with confirms. Drain time and rate" \
         "come from inventory's own ack counter (\`orderflow_messages_acked_total\` on /metrics) sampled" \
@@ -811,12 +833,110 @@ EOF
     return 0
 }
 
+# ---------------------------------------------------------------------------- (f) latency
+
+# e2e_stats FILE: "count p50 p95 p99 max" of one latency (ms) per line, nearest rank;
+# writes FILE.percentiles.csv in the load tool's format (percentile,latency_ms) for plots.
+e2e_stats() {
+    sort -n "$1" | awk -v csv="$2" '
+        { v[NR] = $1 }
+        function at(p,   r) { r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; return v[r] }
+        END {
+            if (NR == 0) { print "0 - - - -"; exit }
+            print "percentile,latency_ms" >csv
+            for (p = 0; p < 100; p++) printf "%d,%.3f\n", p, at(p) >csv
+            n = split("99.5 99.9 99.95 99.99 100", extra, " ")
+            for (i = 1; i <= n; i++) printf "%s,%.3f\n", extra[i], at(extra[i]) >csv
+            printf "%d %s %s %s %s\n", NR, at(50), at(95), at(99), v[NR]
+        }'
+}
+
+latency_max="-" latency_p99_half="-" latency_post_p99_half="-"
+section_f() {
+    local max share rate name expected status0 deadline stats service
+    max="$(awk -v a="$post_rate" -v b="$drain_rate" 'BEGIN {
+        if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/) print "-"; else print (a < b ? a : b) }')"
+    md "## f. End-to-end latency at a fixed load" ""
+    if [[ "$max" == "-" ]]; then
+        md "Not measured: it needs (d)'s rates in the same run (\`--only d,f\`)." ""
+        failures+=("(f) needs the rates of (d)")
+        return 0
+    fi
+    if ! command -v sqlite3 >/dev/null 2>&1; then
+        md "Not measured: sqlite3 (the command) is missing; scripts/lib.sh lists it." ""
+        failures+=("(f) sqlite3 missing")
+        return 0
+    fi
+    latency_max="$max"
+    log "(f) latency at ${latency_shares[*]} % of $max orders/s, ${latency_s} s each"
+    md "Orders offered open-loop (\`orderflowctl load --rate\`, latency from each request's due" \
+        "time) at ${latency_shares[*]} % of the most this run measured the system to take," \
+        "$max orders/s: the lower of POST /orders alone ($post_rate/s) and the whole" \
+        "pipeline's drain ($drain_rate/s), both from (d). ${latency_s} s per rate, fresh services" \
+        "and data each time, the whole pipeline running (ingress, inventory, notification)." \
+        "\"Accepted -> notified\" is each order's time from its \`accepted\` to its \`notified\`" \
+        "stage in the ingress's order history (the OrderPlaced's and the NotificationSent's" \
+        "\`occurred_at\`, millisecond resolution), read from the ingress's store once every" \
+        "accepted order was notified (waited up to 60 s); none is left out. CPU per order is" \
+        "utime + stime of each process over the run and that wait." ""
+    md "| offered | orders/s offered | accepted | POST p50 ms | POST p95 ms | POST p99 ms | POST max ms | notified | accepted -> notified p50 ms | p95 ms | p99 ms | max ms | CPU µs per order: broker / ingress / inventory / notification |" \
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "share,rate,accepted,post_p50_ms,post_p95_ms,post_p99_ms,post_max_ms,notified,e2e_p50_ms,e2e_p95_ms,e2e_p99_ms,e2e_max_ms,cpu_broker_us,cpu_ingress_us,cpu_inventory_us,cpu_notification_us" \
+        >"$out/f-summary.csv"
+    for share in "${latency_shares[@]}"; do
+        rate=$((max * share / 100))
+        ((rate > 0)) || rate=1
+        name="f-$share"
+        fresh_system "$big_seed"
+        local -A cpu0=() us=()
+        for service in "${services[@]}"; do cpu0[$service]="$(cpu_ticks "${pid[$service]}")"; done
+        cpu0[broker]="$(cpu_ticks "$broker_pid")"
+        status0="$(num "$(acked_total "$ingress")")"
+        log "  $share %: $rate orders/s"
+        load "$name-post" --url "$ingress/orders" --body "$order_body" --rate "$rate" --threads 2 \
+            -d "$latency_s" --timeout 60000 || true
+        expected="$(num "$(j "$out/$name-post.json" .successes)")"
+        # Every accepted order's two events projected by the ingress: all are notified.
+        deadline=$((SECONDS + 60))
+        while (($(num "$(acked_total "$ingress")") < status0 + 2 * expected && SECONDS < deadline)); do
+            sleep 0.1
+        done
+        for service in "${services[@]}"; do
+            us[$service]="$(per_order "${cpu0[$service]}" "$(cpu_ticks "${pid[$service]}")" "$expected")"
+        done
+        us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
+        sqlite3 -readonly -cmd '.timeout 5000' "$data_dir/ingress.db" \
+            "SELECT CAST(round((julianday(n.at) - julianday(a.at)) * 86400000.0) AS INTEGER)
+               FROM order_stages a JOIN order_stages n
+                 ON n.order_id = a.order_id AND n.status = 'notified'
+              WHERE a.status = 'accepted'" >"$work/$name.e2e" 2>>"$out/$name.err" ||
+            failures+=("(f) could not read the order histories at $share %")
+        read -r -a stats < <(e2e_stats "$work/$name.e2e" "$out/$name-e2e.percentiles.csv")
+        ((stats[0] == expected)) || failures+=("(f) $share %: ${stats[0]} of $expected accepted orders notified")
+        if [[ $share == 50 ]]; then
+            latency_p99_half="${stats[3]}"
+            latency_post_p99_half="$(ms "$(j "$out/$name-post.json" .latency_ms.p99)")"
+        fi
+        md "| $share % | $rate | $expected | $(ms "$(j "$out/$name-post.json" .latency_ms.p50)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p95)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p99)") | $(ms "$(j "$out/$name-post.json" .latency_ms.max)") | ${stats[0]} | ${stats[1]} | ${stats[2]} | ${stats[3]} | ${stats[4]} | ${us[broker]} / ${us[ingress]} / ${us[inventory]} / ${us[notification]} |"
+        echo "$share,$rate,$expected,$(j "$out/$name-post.json" .latency_ms.p50),$(j "$out/$name-post.json" .latency_ms.p95),$(j "$out/$name-post.json" .latency_ms.p99),$(j "$out/$name-post.json" .latency_ms.max),${stats[0]},${stats[1]},${stats[2]},${stats[3]},${stats[4]},${us[broker]},${us[ingress]},${us[inventory]},${us[notification]}" \
+            >>"$out/f-summary.csv"
+    done
+    md "" "Data: [f-summary.csv]($data_rel/f-summary.csv); per rate \`$data_rel/f-<share>-post.*\` (the load" \
+        "tool's summary, seconds and percentiles) and \`$data_rel/f-<share>-e2e.percentiles.csv\`." ""
+    local runs=()
+    for share in "${latency_shares[@]}"; do runs+=("f-$share-post" "f-$share-e2e"); done
+    plot_percentiles "f-latency" "POST latency and accepted -> notified at ${latency_shares[*]} % of $max orders/s" "${runs[@]}"
+    [[ -s "$out/f-latency.svg" ]] && md "![latency at a fixed load]($data_rel/f-latency.svg)" ""
+    return 0
+}
+
 wants a && section_a
 wants b && section_b
 wants c && section_c
 wants d && section_d
+wants f && section_f
 
-# ---------------------------------------------------------------------------- (f) store
+# ---------------------------------------------------------------------------- (g) store
 
 pg_bench_dir=""
 pg_admin_url=""
@@ -837,22 +957,22 @@ new_pg_database() {
         -p "$(cat "$pg_bench_dir/port")" -d postgres -c "CREATE DATABASE $1 OWNER orderflow" >/dev/null
     printf '%s\n' "${pg_admin_url%/*}/$1"
 }
-declare -A f_post=() f_rate=() f_inv_us=() f_pg_us=() f_broker_us=() f_ingress_us=()
+declare -A g_post=() g_rate=() g_inv_us=() g_pg_us=() g_broker_us=() g_ingress_us=()
 # store_run LABEL DATABASE_URL REPLICAS: POST $drain_orders orders with inventory stopped
 # (the POST rate), then drain them with REPLICAS inventory replicas alone (notification and
 # ingress stopped), on SQLite (empty URL) or that PostgreSQL database.
 store_run() {
     local label="$1" url="$2" replicas="$3" expected b0 p0 g0 deadline acked first="" last="" now
     local first_acked=0 i inv_ticks=0 r
-    log "(f) $label: $drain_orders orders, $replicas inventory replica(s)"
+    log "(g) $label: $drain_orders orders, $replicas inventory replica(s)"
     export ORDERFLOW_DATABASE_URL="$url"
     fresh_system "$big_seed"
     stop_service inventory
     b0="$(cpu_ticks "$broker_pid")" g0="$(cpu_ticks "${pid[ingress]}")" p0="$(pg_ticks)"
-    load "f-$label-post" --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
-    f_post[$label]="$(r0 "$(j "$out/f-$label-post.json" .success_rps)")"
-    expected="$(num "$(j "$out/f-$label-post.json" .successes)")"
-    f_ingress_us[$label]="$(per_order "$g0" "$(cpu_ticks "${pid[ingress]}")" "$expected")"
+    load "g-$label-post" --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 -n "$drain_orders" --timeout 60000 || true
+    g_post[$label]="$(r0 "$(j "$out/g-$label-post.json" .success_rps)")"
+    expected="$(num "$(j "$out/g-$label-post.json" .successes)")"
+    g_ingress_us[$label]="$(per_order "$g0" "$(cpu_ticks "${pid[ingress]}")" "$expected")"
     stop_service notification
     stop_service ingress
     b0="$(cpu_ticks "$broker_pid")" p0="$(pg_ticks)"
@@ -884,33 +1004,33 @@ store_run() {
         fi
         sleep 0.05
     done
-    f_broker_us[$label]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
-    f_pg_us[$label]="$([[ -n "$url" ]] && per_order "$p0" "$(pg_ticks)" "$expected" || echo -)"
+    g_broker_us[$label]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
+    g_pg_us[$label]="$([[ -n "$url" ]] && per_order "$p0" "$(pg_ticks)" "$expected" || echo -)"
     for r in inventory $(seq -f 'inventory%g' 2 "$replicas"); do
         [[ -n "${pid[$r]:-}" ]] && inv_ticks=$((inv_ticks + $(cpu_ticks "${pid[$r]}")))
     done
-    f_inv_us[$label]="$(per_order 0 "$inv_ticks" "$expected")"
+    g_inv_us[$label]="$(per_order 0 "$inv_ticks" "$expected")"
     if [[ -n "$first" && -n "$last" ]]; then
-        f_rate[$label]="$(awk -v a="$first" -v b="$last" -v n="$((expected - first_acked))" \
+        g_rate[$label]="$(awk -v a="$first" -v b="$last" -v n="$((expected - first_acked))" \
             'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')"
     else
-        f_rate[$label]="-"
-        failures+=("(f) $label: backlog not drained in time")
+        g_rate[$label]="-"
+        failures+=("(g) $label: backlog not drained in time")
     fi
     for r in $(seq -f 'inventory%g' 2 "$replicas") inventory; do stop_service "$r"; done
     unset ORDERFLOW_DATABASE_URL
 }
 
-section_f() {
-    log "(f) the store: SQLite vs PostgreSQL, 1-3 inventory replicas"
+section_g() {
+    log "(g) the store: SQLite vs PostgreSQL, 1-3 inventory replicas"
     pg_bench_dir="$work/pg"
     chmod 711 "$work"  # the server runs as postgres, which must reach its directory
     pg_admin_url="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_bench_dir")" ||
-        { failures+=("(f) PostgreSQL did not start"); return 0; }
+        { failures+=("(g) PostgreSQL did not start"); return 0; }
     store_run sqlite "" 1
     local n
-    for n in 1 2 3; do store_run "postgres-$n" "$(new_pg_database "bench_f$n")" "$n"; done
-    md "## f. The store: SQLite vs PostgreSQL, inventory replicas" ""
+    for n in 1 2 3; do store_run "postgres-$n" "$(new_pg_database "bench_g$n")" "$n"; done
+    md "## g. The store: SQLite vs PostgreSQL, inventory replicas" ""
     md "$drain_orders orders posted by 64 keep-alive clients with inventory stopped (the POST rate:"
     md "the ingress writes its projection to the store), then drained by inventory alone (notification"
     md "and ingress stopped), as in (d). PostgreSQL 15 is scripts/pg.sh's, on this machine (fsync on)."
@@ -918,13 +1038,13 @@ section_f() {
     md "| run | POST /orders | ingress CPU/order (POST) | drain (inventory alone) | inventory CPU/order | PostgreSQL CPU/order | broker CPU/order |"
     md "|---|---|---|---|---|---|---|"
     for n in sqlite postgres-1 postgres-2 postgres-3; do
-        md "| $n | ${f_post[$n]:--} orders/s | ${f_ingress_us[$n]:--} µs | ${f_rate[$n]:--} msg/s | ${f_inv_us[$n]:--} µs | ${f_pg_us[$n]:--} µs | ${f_broker_us[$n]:--} µs |"
+        md "| $n | ${g_post[$n]:--} orders/s | ${g_ingress_us[$n]:--} µs | ${g_rate[$n]:--} msg/s | ${g_inv_us[$n]:--} µs | ${g_pg_us[$n]:--} µs | ${g_broker_us[$n]:--} µs |"
     done
-    md "" "PostgreSQL drain with one replica / SQLite drain: $(ratio "${f_rate[postgres-1]:--}" "${f_rate[sqlite]:--}") (target 0.7 or more)." ""
+    md "" "PostgreSQL drain with one replica / SQLite drain: $(ratio "${g_rate[postgres-1]:--}" "${g_rate[sqlite]:--}") (target 0.7 or more)." ""
     "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_bench_dir" >/dev/null 2>&1 || true
 }
 
-wants f && section_f
+wants g && section_g
 
 # ---------------------------------------------------------------------------- summary
 
@@ -956,10 +1076,12 @@ wants f && section_f
     echo "| broker: publish with confirms to a quorum queue (e) | $broker_pub msg/s | | 1 |"
     echo "| broker: publish with confirms to a quorum queue and a stream, the route of order.placed (e) | $broker_pub_stream msg/s | | 1 |"
     echo "| broker: consume with acks (e) | $broker_con msg/s | | 1 |"
-    echo "| POST /orders accepted, 64 keep-alive clients, inventory stopped (d) | $post_rate orders/s | 10,000 | $(ratio "$post_rate" "$broker_pub_stream") of publish to queue and stream |"
+    echo "| broker: publish exactly as the ingress does, at most $post_clients in flight (e) | $broker_pub_ingress msg/s | | 1 |"
+    echo "| POST /orders accepted, $post_clients keep-alive clients, inventory stopped (d) | $post_rate orders/s | 0.8 of the line above | **$(ratio "$post_rate" "$broker_pub_ingress")** of publishing as the ingress does ($(ratio "$post_rate" "$broker_pub_stream") of publish to queue and stream) |"
     echo "| inventory drain, full exactly-once path, whole pipeline running (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
     echo "| inventory drain, full exactly-once path, inventory alone (d) | $alone_rate msg/s | 10,000 | $(ratio "$alone_rate" "$broker_con") of consume |"
     echo "| flash sale oversells (c) | $oversells | 0 | |"
+    echo "| accepted -> notified p99 at 50 % of $latency_max orders/s, whole pipeline (f) | $latency_p99_half ms (POST p99 $latency_post_p99_half ms) | 25 ms | |"
     echo
     if [[ ${#failures[@]} -gt 0 ]]; then
         echo "**Problems in this run:** ${failures[*]}"
@@ -982,6 +1104,14 @@ wants f && section_f
         echo "|---|---|---|---|---|"
         echo "| $broker_messages | quorum queue | $broker_pub msg/s | $broker_con msg/s | $broker_us µs |"
         echo "| $broker_messages | quorum queue + stream | $broker_pub_stream msg/s | $broker_con_stream msg/s | $broker_us_stream µs |"
+        echo "| $broker_messages | as the ingress, at most $post_clients in flight | $broker_pub_ingress msg/s | $broker_con_ingress msg/s | $broker_us_ingress µs |"
+        echo
+        echo "The last row is the fair ceiling of POST /orders (\`--as-ingress --in-flight $post_clients\`):"
+        echo "every message published exactly as the ingress publishes an OrderPlaced (through a topic"
+        echo "exchange to a quorum queue declared as \`inventory.order-placed\` and to a stream declared"
+        echo "as \`orders.events\`, a fresh event body and ids, the same properties and \`traceparent\`"
+        echo "header, persistent, mandatory), with no more messages awaiting a confirm than the POST"
+        echo "run (d) has clients, each of which waits for its answer before the next order."
         echo
     fi
     cat "$report.tmp"
@@ -992,6 +1122,8 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
     --arg pub_stream "$broker_pub_stream" --arg broker_us "$broker_us" --arg broker_us_stream "$broker_us_stream" \
     --arg post_broker_us "${post_us[broker]}" --arg post_ingress_us "${post_us[ingress]}" \
     --arg drain_broker_us "${drain_us[broker]}" --arg alone "$alone_rate" \
+    --arg pub_ingress "$broker_pub_ingress" --arg broker_us_ingress "$broker_us_ingress" \
+    --arg latency_max "$latency_max" --arg e2e_p99_half "$latency_p99_half" \
     --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
     --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
@@ -999,7 +1131,9 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
       broker_cpu_us: $broker_us, broker_stream_cpu_us: $broker_us_stream,
       post_cpu_us: {broker: $post_broker_us, ingress: $post_ingress_us},
       drain_broker_cpu_us: $drain_broker_us, post_orders_rate: $post, drain_rate: $drain,
-      drain_alone_rate: $alone,
+      drain_alone_rate: $alone, broker_publish_ingress_rate: $pub_ingress,
+      broker_ingress_cpu_us: $broker_us_ingress, latency_max_rate: $latency_max,
+      e2e_p99_ms_at_half: $e2e_p99_half,
       oversells: $over, failures: $failures}' >"$out/summary.json"
 log "report: $report"
 [[ ${#failures[@]} -eq 0 ]] || { warn "problems: ${failures[*]}"; exit 1; }

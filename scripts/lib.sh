@@ -16,16 +16,17 @@ readonly ORDERFLOW_ROOT ORDERFLOW_SCRIPT
 ORDERFLOW_PACKAGES_BUILD=(
     build-essential cmake pkg-config
     librabbitmq-dev rapidjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev catch2
-    libspdlog-dev libcli11-dev libboost-dev libpq-dev libjs-chart.js
+    libspdlog-dev libcli11-dev libboost-dev libpq-dev libjs-chart.js libjemalloc-dev
 )
 # The project-local servers (scripts/broker.sh, scripts/cluster.sh, scripts/pg.sh, the nginx
 # of `up.sh --scale`), the certificates of `broker.sh --tls`, and the HTTP probes of the scripts.
 ORDERFLOW_PACKAGES_BROKER=(rabbitmq-server curl postgresql-15 nginx-light openssl)
 # Benchmark and demo helpers, what scripts/lint-compose.sh and shellcheck need, and ss
 # (iproute2), with which an integration test cuts AMQP connections as a network would.
-# Debian's headless Chromium drives the console's browser tests; linux-perf profiles the bench.
+# Debian's headless Chromium drives the console's browser tests; linux-perf profiles the bench
+# (valgrind where perf has no counters); sqlite3 reads the order histories of bench.sh (f).
 ORDERFLOW_PACKAGES_TOOLS=(gnuplot-nox wrk jq python3-pika python3-yaml shellcheck docker-compose yamllint iproute2
-    chromium chromium-driver linux-perf)
+    chromium chromium-driver linux-perf sqlite3 valgrind)
 
 # The RabbitMQ scripts themselves, not the /usr/sbin wrappers (those switch to the
 # rabbitmq user and drop the environment that points the node at our directory).

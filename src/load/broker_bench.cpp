@@ -18,6 +18,9 @@
 #include "broker/client.hpp"
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
+#include "broker/topology.hpp"
+#include "events/codec.hpp"
+#include "events/events.hpp"
 #include "events/ids.hpp"
 
 namespace orderflow::load {
@@ -54,6 +57,47 @@ double Rate(uint64_t count, Clock::duration elapsed) {
     return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
 }
 
+// Where the messages go: straight to the queue (default exchange), or through amq.topic
+// to the queue and a stream under keys of this run's own.
+struct Route {
+    broker::ExchangeName exchange{""};
+    broker::RoutingKey routing_key;
+    broker::QueueName queue;
+    broker::QueueName stream;  // empty without a stream
+};
+
+// The declared arguments of one queue of the contract topology (SPEC section 3), so that
+// the bench's queues cost the broker what the pipeline's do.
+broker::FieldTable ContractArguments(const broker::QueueName& name) {
+    for (auto& queue : broker::ContractTopology(1).queues) {
+        if (queue.name == name) return std::move(queue.arguments);
+    }
+    return {};
+}
+
+}  // namespace
+
+broker::OutgoingMessage IngressStyleMessage(uint64_t seq) {
+    events::OrderPlaced order;
+    order.envelope.event_id = events::NewUuid();
+    order.envelope.type = events::EventType::kOrderPlaced;
+    order.envelope.occurred_at = events::FormatTime(std::chrono::system_clock::now());
+    order.envelope.order_id = events::NewUuid();
+    order.user_id = fmt::format("bench{}", seq);
+    order.items = {events::Item{"burger", 1}};
+    broker::OutgoingMessage message;
+    message.properties.message_id = order.envelope.event_id;
+    message.properties.correlation_id = order.envelope.order_id;
+    message.properties.type = std::string(events::TypeName(order.envelope.type));
+    message.properties.app_id = "ingress";
+    message.properties.headers["traceparent"] = events::FormatTraceparent(events::NewTrace());
+    message.body = events::Encode(order);
+    message.mandatory = true;
+    return message;
+}
+
+namespace {
+
 struct Phase {
     uint64_t done = 0;
     uint64_t failed = 0;
@@ -62,8 +106,7 @@ struct Phase {
 
 std::expected<Phase, std::string> PublishPhase(const BrokerBenchArgs& args,
                                                const broker::ConnectionOptions& connection,
-                                               const broker::ExchangeName& exchange,
-                                               const broker::RoutingKey& routing_key) {
+                                               const Route& route) {
     broker::Publisher::Options options;
     options.connection = connection;
     options.connection.connection_name = "orderflowctl broker-bench publisher";
@@ -82,11 +125,16 @@ std::expected<Phase, std::string> PublishPhase(const BrokerBenchArgs& args,
     const auto start = Clock::now();
     for (uint64_t i = 0; i < args.messages; ++i) {
         broker::OutgoingMessage message;
-        message.exchange = exchange;
-        message.routing_key = routing_key;
-        message.properties.message_id = fmt::format("bench-{}", i);
-        message.properties.type = "OrderPlaced";
-        message.body = body;
+        if (args.as_ingress) {
+            message = IngressStyleMessage(i);
+        } else {
+            message.properties.message_id = fmt::format("bench-{}", i);
+            message.properties.type = "OrderPlaced";
+            message.body = body;
+        }
+        message.exchange = route.exchange;
+        message.routing_key = route.routing_key;
+        message.mandatory = true;
         publisher.Publish(std::move(message), [&](broker::PublishStatus status) {
             (status == broker::PublishStatus::kConfirmed ? confirmed : failed)
                 .fetch_add(1, std::memory_order_relaxed);
@@ -135,6 +183,44 @@ std::expected<Phase, std::string> ConsumePhase(const BrokerBenchArgs& args,
     return phase;
 }
 
+// Declares the queue (and the stream and bindings) of this run. Straight to the queue
+// through the default exchange; with --stream or --as-ingress through amq.topic, to the
+// queue under "<queue>.order.placed" and to the stream under "<queue>.#", as the `orders`
+// exchange routes order.placed to inventory.order-placed and (with "#") to orders.events.
+std::expected<void, std::string> SetUpRoute(broker::Client& client, const BrokerBenchArgs& args,
+                                            const Route& route) {
+    broker::FieldTable arguments;
+    if (args.as_ingress) {
+        arguments = ContractArguments(broker::kInventoryQueue);
+        arguments["x-dead-letter-routing-key"] = route.queue.value;
+    } else if (args.queue_type != "classic") {
+        arguments["x-queue-type"] = args.queue_type;
+    }
+    if (auto declared = client.DeclareQueue(route.queue, arguments); !declared) {
+        return std::unexpected("declare " + route.queue.value + ": " + declared.error());
+    }
+    if (route.stream.value.empty()) return {};
+    auto stream_arguments = args.as_ingress ? ContractArguments(broker::kEventStream)
+                                            : broker::FieldTable{{"x-queue-type", "stream"}};
+    std::expected<void, std::string> ready = client.DeclareQueue(route.stream, stream_arguments);
+    if (ready) ready = client.Bind(route.queue, route.exchange, route.routing_key);
+    if (ready)
+        ready =
+            client.Bind(route.stream, route.exchange, broker::RoutingKey{route.queue.value + ".#"});
+    if (!ready) return std::unexpected("stream set-up: " + ready.error());
+    return {};
+}
+
+void TearDownRoute(broker::Client& client, const Route& route, std::ostream& err) {
+    for (const auto* queue : {&route.queue, &route.stream}) {
+        if (queue->value.empty()) continue;
+        if (auto deleted = client.DeleteQueue(*queue); !deleted) {
+            err << "orderflowctl broker-bench: delete " << queue->value << ": " << deleted.error()
+                << "\n";
+        }
+    }
+}
+
 }  // namespace
 
 int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream& err) {
@@ -145,45 +231,23 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
         err << "orderflowctl broker-bench: " << client.error() << "\n";
         return kExitFailure;
     }
-    const broker::QueueName queue{fmt::format("orderflow.bench.{}", events::NewUuid())};
-    broker::FieldTable arguments;
-    if (args.queue_type != "classic") arguments["x-queue-type"] = args.queue_type;
-    if (auto declared = client->DeclareQueue(queue, arguments); !declared) {
-        err << "orderflowctl broker-bench: declare " << queue.value << ": " << declared.error()
-            << "\n";
+    Route route;
+    route.queue = broker::QueueName{fmt::format("orderflow.bench.{}", events::NewUuid())};
+    route.routing_key = broker::RoutingKey{route.queue.value};
+    if (args.stream || args.as_ingress) {
+        route.exchange = broker::ExchangeName{"amq.topic"};
+        route.routing_key = broker::RoutingKey{route.queue.value + ".order.placed"};
+        route.stream = broker::QueueName{route.queue.value + ".stream"};
+    }
+    if (auto ready = SetUpRoute(*client, args, route); !ready) {
+        err << "orderflowctl broker-bench: " << ready.error() << "\n";
+        TearDownRoute(*client, route, err);
         return kExitFailure;
     }
-    // Straight to the queue through the default exchange; with --stream through amq.topic
-    // under a key of this run's own, bound to the queue and to a fresh stream.
-    broker::ExchangeName exchange{""};
-    broker::RoutingKey routing_key{queue.value};
-    const broker::QueueName stream{queue.value + ".stream"};
-    if (args.stream) {
-        exchange = broker::ExchangeName{"amq.topic"};
-        std::expected<void, std::string> ready =
-            client->DeclareQueue(stream, broker::FieldTable{{"x-queue-type", "stream"}});
-        if (ready) ready = client->Bind(queue, exchange, routing_key);
-        if (ready) ready = client->Bind(stream, exchange, routing_key);
-        if (!ready) {
-            err << "orderflowctl broker-bench: stream set-up: " << ready.error() << "\n";
-            (void)client->DeleteQueue(queue);
-            (void)client->DeleteQueue(stream);
-            return kExitFailure;
-        }
-    }
-    auto published = PublishPhase(args, connection, exchange, routing_key);
+    auto published = PublishPhase(args, connection, route);
     std::expected<Phase, std::string> consumed = std::unexpected("not run");
-    if (published) consumed = ConsumePhase(args, connection, queue, published->done);
-    if (auto deleted = client->DeleteQueue(queue); !deleted) {
-        err << "orderflowctl broker-bench: delete " << queue.value << ": " << deleted.error()
-            << "\n";
-    }
-    if (args.stream) {
-        if (auto deleted = client->DeleteQueue(stream); !deleted) {
-            err << "orderflowctl broker-bench: delete " << stream.value << ": " << deleted.error()
-                << "\n";
-        }
-    }
+    if (published) consumed = ConsumePhase(args, connection, route.queue, published->done);
+    TearDownRoute(*client, route, err);
     if (!published || !consumed) {
         err << "orderflowctl broker-bench: " << (!published ? published.error() : consumed.error())
             << "\n";
@@ -193,23 +257,27 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
     const double consume_rate = Rate(consumed->done, consumed->elapsed);
     const double publish_s = std::chrono::duration<double>(published->elapsed).count();
     const double consume_s = std::chrono::duration<double>(consumed->elapsed).count();
-    const size_t body_size = SampleBody(args.body_size).size();
+    const size_t body_size =
+        args.as_ingress ? IngressStyleMessage(0).body.size() : SampleBody(args.body_size).size();
+    const bool stream = args.stream || args.as_ingress;
+    const std::string queue_type = args.as_ingress ? std::string("quorum") : args.queue_type;
     if (args.json) {
         out << fmt::format(
-            R"({{"messages":{},"body_bytes":{},"queue_type":"{}","stream":{},"in_flight":{},)"
-            R"("prefetch":{},"confirmed":{},"publish_failed":{},"publish_s":{:.3f},)"
+            R"({{"messages":{},"body_bytes":{},"queue_type":"{}","stream":{},"as_ingress":{},)"
+            R"("in_flight":{},"prefetch":{},"confirmed":{},"publish_failed":{},"publish_s":{:.3f},)"
             R"("publish_rate":{:.1f},"consumed":{},"consume_s":{:.3f},"consume_rate":{:.1f}}})"
             "\n",
-            args.messages, body_size, args.queue_type, args.stream, args.in_flight, args.prefetch,
-            published->done, published->failed, publish_s, publish_rate, consumed->done, consume_s,
-            consume_rate);
+            args.messages, body_size, queue_type, stream, args.as_ingress, args.in_flight,
+            args.prefetch, published->done, published->failed, publish_s, publish_rate,
+            consumed->done, consume_s, consume_rate);
     } else {
         out << fmt::format(
-            "broker-bench: {} persistent messages of {} bytes, {} queue{}\n"
+            "broker-bench: {} persistent messages of {} bytes, {} queue{}{}\n"
             "  publish with confirms  {:.1f} msg/s ({} confirmed, {} failed, {:.2f} s, "
             "window {})\n"
             "  consume with acks      {:.1f} msg/s ({} in {:.2f} s, prefetch {}, batch {})\n",
-            args.messages, body_size, args.queue_type, args.stream ? " and a stream" : "",
+            args.messages, body_size, queue_type, stream ? " and a stream" : "",
+            args.as_ingress ? ", published as the ingress publishes an OrderPlaced" : "",
             publish_rate, published->done, published->failed, publish_s, args.in_flight,
             consume_rate, consumed->done, consume_s, args.prefetch, args.batch_max);
     }
@@ -240,6 +308,11 @@ CLI::App* AddBrokerBenchCommand(CLI::App& app, std::function<int()>& command,
     bench->add_flag("--stream", args->stream,
                     "also write every message to a stream, as order.placed reaches both "
                     "inventory.order-placed and orders.events");
+    bench->add_flag("--as-ingress", args->as_ingress,
+                    "publish as the ingress publishes an OrderPlaced: to a quorum queue and a "
+                    "stream declared as inventory.order-placed and orders.events, through a "
+                    "topic exchange, with its properties, traceparent header and a fresh body "
+                    "each (implies --stream; use --in-flight C for C clients)");
     bench->add_flag("--json", args->json, "one JSON object");
     bench->callback([args, &command] {
         command = [args] { return RunBrokerBench(*args, std::cout, std::cerr); };

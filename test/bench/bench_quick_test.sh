@@ -28,7 +28,7 @@ data="${report%.md}"
 
 for heading in '## Machine' '## Headline' "## 0. The load generator's ceiling" \
     '## a. Sync vs async' '## b. Sync vs async at 250 and 500' '## c. Flash sale' \
-    '## d. Backlog drain' "## e. The broker's own rates"; do
+    '## d. Backlog drain' "## e. The broker's own rates" '## f. End-to-end latency at a fixed load'; do
     grep -qF -- "$heading" "$report" || fail "the report has no '$heading' section"
 done
 grep -qE '^\| CPUs \(nproc\) \| [0-9]+ \|' "$report" || fail "the machine table has no CPU count"
@@ -44,6 +44,15 @@ positive broker_publish_rate
 positive broker_consume_rate
 positive post_orders_rate
 positive drain_rate
+positive broker_publish_ingress_rate
+positive latency_max_rate
+# (f): a row per offered share, every accepted order notified (section f checks that too, as
+# a failure), and a latency that is a number.
+for share in 25 50 75; do
+    grep -qE "^\| $share % \| [0-9]+ \| [0-9]+ \|" "$report" || fail "no (f) row for $share %"
+done
+jq -e '.e2e_p99_ms_at_half | tonumber? // -1 | . >= 0' "$summary" >/dev/null ||
+    fail "no accepted -> notified p99 at 50 %: $(jq -c .e2e_p99_ms_at_half "$summary")"
 jq -e '.oversells == "0"' "$summary" >/dev/null ||
     fail "the flash sale oversold: $(jq -c .oversells "$summary")"
 jq -e '.failures == []' "$summary" >/dev/null || fail "problems: $(jq -c .failures "$summary")"
@@ -60,7 +69,7 @@ IFS='|' read -r _ buyers accepted reserved rejected stock _ <<<"$row"
 # The drain CSV has samples, and the plots exist when gnuplot does.
 [[ $(wc -l <"$data/d-drain.csv") -ge 2 ]] || fail "the drain curve has no samples"
 if command -v gnuplot >/dev/null 2>&1; then
-    for plot in d-drain.svg a-latency.svg b-latency.svg; do
+    for plot in d-drain.svg a-latency.svg b-latency.svg f-latency.svg; do
         [[ -s "$data/$plot" ]] || fail "no plot $plot"
         grep -qF "$(basename "$data")/$plot" "$report" || fail "the report does not link $plot"
     done

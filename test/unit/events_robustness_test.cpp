@@ -74,6 +74,25 @@ TEST_CASE("invalid UTF-8 and lone surrogates are not JSON") {
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kNotJson);
     }
+    // Bodies of ASCII alone take a parse without per-character UTF-8 checks: everything
+    // else must still be refused there (control characters, bad escapes, lone surrogates).
+    for (const std::string& bad :
+         {std::string("\"a\x01"
+                      "b\""),
+          std::string("\"a\x1f"
+                      "b\""),
+          std::string(R"("\x")"), std::string(R"("\ud800x")"), std::string(R"("\u12")")}) {
+        const auto result = ev::DecodeOrderRequest(R"({"user_id":)" + bad + R"(,"items":{"a":1}})");
+        REQUIRE_FALSE(result.has_value());
+        CHECK(result.error().kind == Kind::kNotJson);
+    }
+    // The same request in ASCII and with a raw multi-byte character decodes alike.
+    const auto ascii = ev::DecodeOrderRequest(R"({"user_id":"caf\u00e9","items":{"a":1}})");
+    const auto raw = ev::DecodeOrderRequest("{\"user_id\":\"caf\xC3\xA9\",\"items\":{\"a\":1}}");
+    REQUIRE(ascii.has_value());
+    REQUIRE(raw.has_value());
+    CHECK(ascii->user_id == raw->user_id);
+    CHECK(raw->user_id == "caf\xC3\xA9");
     // A valid escaped pair is fine, and counts as one character.
     const auto emoji = ev::DecodeOrderRequest(R"({"user_id":"\ud83d\ude00","items":{"a":1}})");
     REQUIRE(emoji.has_value());

@@ -172,6 +172,24 @@ TEST_CASE("timestamps are RFC 3339 UTC with milliseconds", "[telemetry]") {
     CHECK(tel::FormatTimestamp(FixedTime()) == "2026-11-21T12:00:00.042Z");
 }
 
+TEST_CASE("timestamps stay exact from one call to the next across seconds, days and years",
+          "[telemetry]") {
+    // FormatTimestamp keeps the date of the last second per thread: a stale one must never
+    // show, whichever way the clock moves between lines.
+    using std::chrono::milliseconds;
+    const auto t = FixedTime();
+    CHECK(tel::FormatTimestamp(t + milliseconds(1)) == "2026-11-21T12:00:00.043Z");
+    CHECK(tel::FormatTimestamp(t + milliseconds(958)) == "2026-11-21T12:00:01.000Z");
+    CHECK(tel::FormatTimestamp(t - milliseconds(43)) == "2026-11-21T11:59:59.999Z");
+    CHECK(tel::FormatTimestamp(t + std::chrono::hours(12)) == "2026-11-22T00:00:00.042Z");
+    CHECK(tel::FormatTimestamp(t + std::chrono::hours(24 * 41)) == "2027-01-01T12:00:00.042Z");
+    CHECK(tel::FormatTimestamp(std::chrono::system_clock::time_point{}) ==
+          "1970-01-01T00:00:00.000Z");
+    CHECK(tel::FormatTimestamp(std::chrono::system_clock::time_point{} - milliseconds(1)) ==
+          "1969-12-31T23:59:59.999Z");
+    CHECK(tel::FormatTimestamp(t) == "2026-11-21T12:00:00.042Z");
+}
+
 TEST_CASE("a text log line quotes only values that need it", "[telemetry]") {
     const auto line = tel::FormatLogLine(
         tel::LogFormat::kText, "inventory", FixedTime(), tel::LogLevel::kInfo, "order handled",
