@@ -16,8 +16,9 @@ namespace orderflow::service {
 struct Config {
     std::string service;  // "ingress", "inventory", ...
     std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
-    std::string amqp_ca_file;  // PEM CA for amqps:// (empty: the system trust store)
-    std::string http_addr;     // default 127.0.0.1:<service port>
+    // PEM CA that signs the broker's certificate, for amqps:// (empty: system trust store).
+    std::string amqp_ca_file;
+    std::string http_addr;  // default 127.0.0.1:<service port>
     std::filesystem::path data_dir = "./data";
     int prefetch = 200;
     int max_attempts = 4;
