@@ -151,6 +151,11 @@ std::expected<std::string, std::string> TlsExchange(int fd, const HttpUrl& url,
                                                               SSL_CTX_free);
     if (!context) return std::unexpected(SslErrorText());
     SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    // The management API closes the connection without close_notify; the response is
+    // framed (Content-Length or chunked) and ParseHttpResponse refuses a truncated one.
+    SSL_CTX_set_options(context.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     const bool loaded = url.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context.get()) == 1
                                             : SSL_CTX_load_verify_locations(
                                                   context.get(), url.ca_file.c_str(), nullptr) == 1;

@@ -106,10 +106,10 @@ Run RunProcess(const std::vector<std::string>& argv_in,
 // declared by that administrator.
 struct SecureVhost {
     SecureVhost() : name("sec-" + NewId().substr(0, 8)) {
-        auto made = RunProcess({std::string(ORDERFLOW_SOURCE_DIR) + "/scripts/broker.sh", "users",
-                                "--dir", kBrokerDir.string(), "--vhost", name},
-                               {{"ORDERFLOW_CTL", kBin + "/orderflowctl"},
-                                {"ORDERFLOW_SKIP_PACKAGES", "1"}});
+        auto made = RunProcess(
+            {std::string(ORDERFLOW_SOURCE_DIR) + "/scripts/broker.sh", "users", "--dir",
+             kBrokerDir.string(), "--vhost", name},
+            {{"ORDERFLOW_CTL", kBin + "/orderflowctl"}, {"ORDERFLOW_SKIP_PACKAGES", "1"}});
         REQUIRE(made.exit == 0);
         std::istringstream lines(made.out);
         for (std::string line; std::getline(lines, line);) {
@@ -206,12 +206,28 @@ TEST_CASE("over amqps with one broker user per service, 200 orders are all notif
     CHECK(Eventually([&] { return AllNotified(pipeline.ingress.Port(), ids); }, 90s, 250ms));
     CHECK_THAT(HttpCall("GET", pipeline.inventory.Port(), "/inventory").body,
                Catch::Contains(R"("burger":0)"));
+
+    // orderflowctl status reads the management API over https, verified with the same CA.
+    std::string mgmt_port;
+    std::istringstream ports(ReadFile(kBrokerDir / "ports.env"));
+    for (std::string line; std::getline(ports, line);) {
+        if (line.starts_with("ORDERFLOW_BROKER_MGMT_PORT=")) mgmt_port = line.substr(27);
+    }
+    const auto admin = vhost.Url("ADMIN");
+    const auto user_info = admin.substr(8, admin.find('@') - 8);  // after "amqps://"
+    auto status = RunProcess(
+        {kBin + "/orderflowctl", "--amqp-url", admin, "--amqp-ca-file", vhost.ca, "--mgmt-url",
+         "https://" + user_info + "@localhost:" + mgmt_port, "status", "--json"});
+    CHECK(status.exit == 0);
+    CHECK_THAT(status.out, Catch::Contains(R"("unacked":0)"));
+    CHECK_THAT(status.err, !Catch::Contains("rates unknown"));
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a client that trusts another CA, or names the broker by a name its certificate "
-          "lacks, is refused and told why",
-          "[security][tls]") {
+TEST_CASE(
+    "a client that trusts another CA, or names the broker by a name its certificate "
+    "lacks, is refused and told why",
+    "[security][tls]") {
     SecureVhost vhost;
     const auto other = TempDir("other-ca");
     auto made = RunProcess({"/bin/bash", "-c",
@@ -221,8 +237,8 @@ TEST_CASE("a client that trusts another CA, or names the broker by a name its ce
     const auto ctl = kBin + "/orderflowctl";
     const auto admin = vhost.Url("ADMIN");
 
-    auto trusted = RunProcess({ctl, "--amqp-url", admin, "--amqp-ca-file", vhost.ca, "topology",
-                               "check"});
+    auto trusted =
+        RunProcess({ctl, "--amqp-url", admin, "--amqp-ca-file", vhost.ca, "topology", "check"});
     CHECK(trusted.exit == 0);
 
     auto other_ca = RunProcess({ctl, "--amqp-url", admin, "--amqp-ca-file",
@@ -233,8 +249,8 @@ TEST_CASE("a client that trusts another CA, or names the broker by a name its ce
     // The certificate names localhost only: 127.0.0.1 is the same socket, but another name.
     std::string by_address = admin;
     by_address.replace(by_address.find("@localhost:"), 11, "@127.0.0.1:");
-    auto wrong_name = RunProcess({ctl, "--amqp-url", by_address, "--amqp-ca-file", vhost.ca,
-                                  "topology", "check"});
+    auto wrong_name = RunProcess(
+        {ctl, "--amqp-url", by_address, "--amqp-ca-file", vhost.ca, "topology", "check"});
     CHECK(wrong_name.exit == 1);
     CHECK_THAT(wrong_name.err, Catch::Contains("host name") && Catch::Contains("127.0.0.1"));
 
@@ -244,14 +260,16 @@ TEST_CASE("a client that trusts another CA, or names the broker by a name its ce
     auto clear = RunProcess({ctl, "--amqp-url", plain, "topology", "check"});
     CHECK(clear.exit == 1);
     for (const auto& run : {other_ca, wrong_name, clear}) {
-        for (const auto& password : vhost.passwords) CHECK_THAT(run.err, !Catch::Contains(password));
+        for (const auto& password : vhost.passwords)
+            CHECK_THAT(run.err, !Catch::Contains(password));
     }
     std::filesystem::remove_all(other);
 }
 
-TEST_CASE("a service without configure permission stays up and not ready naming what is "
-          "missing, and becomes ready once an administrator declares the topology",
-          "[security][users]") {
+TEST_CASE(
+    "a service without configure permission stays up and not ready naming what is "
+    "missing, and becomes ready once an administrator declares the topology",
+    "[security][users]") {
     SecureVhost vhost;
     const auto dir = TempDir("passive");
     {
@@ -287,9 +305,10 @@ TEST_CASE("a service without configure permission stays up and not ready naming 
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a service run as a broker user that is not its own is refused by the broker and "
-          "says so, without exiting",
-          "[security][users]") {
+TEST_CASE(
+    "a service run as a broker user that is not its own is refused by the broker and "
+    "says so, without exiting",
+    "[security][users]") {
     SecureVhost vhost;
     const auto dir = TempDir("denied");
     // Notification's queue under inventory's user: reading it is not inventory's right.
@@ -305,8 +324,8 @@ TEST_CASE("a service run as a broker user that is not its own is refused by the 
                    log.find("notification.inventory-events") != std::string::npos;
         },
         20s));
-    CHECK(Eventually([&] { return HttpCall("GET", ingress.Port(), "/healthz").status == 200; },
-                     20s));
+    CHECK(
+        Eventually([&] { return HttpCall("GET", ingress.Port(), "/healthz").status == 200; }, 20s));
     auto order = PostOrder(ingress.Port(), "u", {{"burger", 1}});
     CHECK(order.status == 503);
     CHECK(Eventually(
@@ -325,9 +344,10 @@ TEST_CASE("a service run as a broker user that is not its own is refused by the 
 
 // The secrets of one run: every broker password (in the services' and orderflowctl's URLs)
 // and the API keys. Add any other secret of a run here (e.g. the console's admin token).
-TEST_CASE("no password or API key shows in logs, /metrics, /readyz or orderflowctl output "
-          "after a run that used them all",
-          "[security][secrets]") {
+TEST_CASE(
+    "no password or API key shows in logs, /metrics, /readyz or orderflowctl output "
+    "after a run that used them all",
+    "[security][secrets]") {
     SecureVhost vhost;
     const auto dir = TempDir("secrets");
     const std::string api_key = "it-secret-api-key-Zr8Lq3Vw6Xn1Pb4";
@@ -347,8 +367,8 @@ TEST_CASE("no password or API key shows in logs, /metrics, /readyz or orderflowc
     CHECK(Eventually([&] { return AllNotified(pipeline.ingress.Port(), ids); }, 60s, 250ms));
 
     std::vector<std::pair<std::string, std::string>> outputs;  // where, text
-    for (auto* service : {&pipeline.inventory, &pipeline.notification, &pipeline.ingress,
-                          &pipeline.analytics}) {
+    for (auto* service :
+         {&pipeline.inventory, &pipeline.notification, &pipeline.ingress, &pipeline.analytics}) {
         for (const char* path : {"/metrics", "/readyz", "/healthz"}) {
             outputs.emplace_back(std::to_string(service->Port()) + path,
                                  HttpCall("GET", service->Port(), path).body);
@@ -360,8 +380,8 @@ TEST_CASE("no password or API key shows in logs, /metrics, /readyz or orderflowc
     auto admin_url = vhost.Url("ADMIN");
     std::string wrong_password = admin_url;
     wrong_password.replace(wrong_password.find(':', 8) + 1, 32, vhost.passwords[1]);
-    const std::string mgmt = "https://orderflow-" + vhost.name + "-admin:" + vhost.passwords[0] +
-                             "@localhost:1";
+    const std::string mgmt =
+        "https://orderflow-" + vhost.name + "-admin:" + vhost.passwords[0] + "@localhost:1";
     const std::map<std::string, std::string> env = {{"ORDERFLOW_AMQP_URL", admin_url},
                                                     {"ORDERFLOW_AMQP_CA_FILE", vhost.ca},
                                                     {"ORDERFLOW_MGMT_URL", mgmt}};
@@ -376,10 +396,10 @@ TEST_CASE("no password or API key shows in logs, /metrics, /readyz or orderflowc
         {ctl, "--amqp-url", "amqps://u:" + vhost.passwords[2] + "@[bad", "dlq", "list"},
         {ctl, "load", "--url", "http://127.0.0.1:1/orders", "-H", "Authorization Bearer " + api_key,
          "-d", "1"},
-        {ctl, "load", "--url", "http://127.0.0.1:" + std::to_string(pipeline.ingress.Port()) +
-                                   "/orders",
-         "-H", "Authorization: Bearer " + api_key, "--body",
-         R"({"user_id":"alice","items":{"soda":1}})", "-n", "5", "-c", "1"},
+        {ctl, "load", "--url",
+         "http://127.0.0.1:" + std::to_string(pipeline.ingress.Port()) + "/orders", "-H",
+         "Authorization: Bearer " + api_key, "--body", R"({"user_id":"alice","items":{"soda":1}})",
+         "-n", "5", "-c", "1"},
     };
     for (const auto& argv : runs) {
         auto run = RunProcess(argv, env);
@@ -393,8 +413,8 @@ TEST_CASE("no password or API key shows in logs, /metrics, /readyz or orderflowc
         outputs.emplace_back(std::string(binary) + " --help", run.out + run.err);
     }
     // Stopped gracefully, so that shutdown lines are in the logs too.
-    for (auto* service : {&pipeline.inventory, &pipeline.notification, &pipeline.ingress,
-                          &pipeline.analytics}) {
+    for (auto* service :
+         {&pipeline.inventory, &pipeline.notification, &pipeline.ingress, &pipeline.analytics}) {
         service->Kill(SIGTERM);
         service->Wait(20s);
         outputs.emplace_back("log of " + std::to_string(service->Port()), service->Log());
