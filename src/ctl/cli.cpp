@@ -160,7 +160,7 @@ int Run(int argc, char** argv) {
     // load --url URL [--rate R | --concurrency C] --duration D [--csv F]: src/load.
     load::AddLoadCommand(app, command);
     // broker-bench: the broker's own publish-with-confirms and consume rates (scripts/bench.sh).
-    load::AddBrokerBenchCommand(app, command, global.amqp_url);
+    load::AddBrokerBenchCommand(app, command, global.amqp_url, &global.amqp_ca_file);
 #endif
 
     try {
