@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "auth/api_keys.hpp"
 #include "events/codec.hpp"
 #include "events/ids.hpp"
 #include "http/impl/wire.hpp"
@@ -40,11 +42,30 @@ constexpr int kMaxPipelined = 8;
 // broker or the store.
 orderflow::http::Router MakeRouter() {
     orderflow::http::Router router;
+    // SPEC section 11: with API keys, the key check the ingress puts in front of the order
+    // routes (service/order_auth.cpp), here with the functions it calls: a request with an
+    // Authorization header must carry a known bearer key of the order's user.
+    static const auto keys =
+        orderflow::auth::ApiKeys::Parse(R"({"fuzz-key-0123456789abcdef":"alice"})");
+    if (!keys) Fail("fuzz API keys", keys.error());
     auto post = [](Request&& request, Respond respond) {
+        std::optional<std::string> key_user;
+        if (const auto* authorization = request.Header("authorization")) {
+            const auto token = orderflow::auth::BearerToken(*authorization);
+            key_user = token ? keys->UserOf(*token) : std::nullopt;
+            if (!key_user) {
+                respond(orderflow::http::JsonError(401, "UNAUTHENTICATED", "unknown key"));
+                return;
+            }
+        }
         auto decoded = orderflow::events::DecodeOrderRequest(request.body);
         if (!decoded) {
             respond(orderflow::http::JsonError(400, "SCHEMA_VIOLATION", "bad order",
                                                decoded.error().message));
+            return;
+        }
+        if (key_user && *key_user != decoded->user_id) {
+            respond(orderflow::http::JsonError(403, "FORBIDDEN", "another user's key"));
             return;
         }
         orderflow::events::OrderPlaced order;

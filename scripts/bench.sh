@@ -24,6 +24,8 @@
 #   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
 #   scripts/bench.sh --out DIR       write DIR/<date>.md and DIR/<date>/ instead
 #   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g; f needs d)
+#   scripts/bench.sh --api-keys      the ingress with ORDERFLOW_API_KEYS (a generated key of
+#                                    user "bench"); every order is sent with that bearer key
 #
 #   BUILD_DIR               build directory (default build); nothing is built here
 #   ORDERFLOW_BENCH_KEEP=1  keep the temporary broker and service directory
@@ -36,9 +38,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 quick=0
 out_root="$ORDERFLOW_ROOT/bench/results"
 only="0,a,b,c,d,e,f"
+api_keys=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
+        --api-keys) api_keys=1 ;;
         --out)
             [[ $# -ge 2 ]] || die "--out needs a directory"
             out_root="$2"
@@ -54,7 +58,7 @@ while [[ $# -gt 0 ]]; do
             exit 0
             ;;
         *)
-            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g]   (see --help)" >&2
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g] [--api-keys]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -111,6 +115,22 @@ failures=()
 
 mkdir -p "$ORDERFLOW_ROOT/.run"
 work="$(mktemp -d "$ORDERFLOW_ROOT/.run/bench.XXXXXX")"
+
+# --api-keys: one generated key of user "bench" for the ingress (SPEC section 11); every order
+# then goes as that user with the key. Without it, the services get no keys file whatever
+# the caller's environment holds.
+auth_load=() auth_curl=() fixed_user=""
+if [[ $api_keys == 1 ]]; then
+    bench_key="$(openssl rand -hex 24)"
+    (umask 077 && printf '{"%s":"bench"}\n' "$bench_key" >"$work/api-keys.json")
+    export ORDERFLOW_API_KEYS="$work/api-keys.json"
+    auth_load=(-H "Authorization: Bearer $bench_key")
+    auth_curl=(-H "Authorization: Bearer $bench_key")
+    fixed_user=bench
+    order_body='{"user_id":"bench","items":{"burger":1}}'
+else
+    unset ORDERFLOW_API_KEYS
+fi
 broker_dir="$work/broker"
 logs="$work/logs"
 mkdir -p "$logs"
@@ -256,7 +276,7 @@ reset_peak() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null || true; }
 load() {
     local name="$1"
     shift
-    "$ctl" load "$@" --json --csv "$out/$name.seconds.csv" --histogram "$out/$name.percentiles.csv" \
+    "$ctl" load "$@" "${auth_load[@]}" --json --csv "$out/$name.seconds.csv" --histogram "$out/$name.percentiles.csv" \
         >"$out/$name.json" 2>"$out/$name.err" || {
         warn "load $name failed: $(tail -n 3 "$out/$name.err")"
         echo '{}' >"$out/$name.json"
@@ -276,8 +296,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 sync_available=0 sync_code=-
 probe_sync() {
     local code
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' \
-        -d '{"user_id":"probe","items":{"burger":1}}' "$ingress/orders/sync" || true)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' "${auth_curl[@]}" \
+        -d "{\"user_id\":\"${fixed_user:-probe}\",\"items\":{\"burger\":1}}" "$ingress/orders/sync" || true)"
     if [[ "$code" == 404 || "$code" == 405 || "$code" == 000 ]]; then
         sync_available=0 sync_code="$code"
         warn "POST /orders/sync answered $code: the sync chain is not available, its rows say so"
@@ -378,8 +398,8 @@ wants 0 && section_0
 sequential() {
     local name="$1" url="$2" i result code seconds order_id
     for ((i = 1; i <= seq_requests; i++)); do
-        result="$(curl -s -o "$work/body" -w '%{http_code} %{time_total}' --max-time 60 -X POST \
-            -H 'Content-Type: application/json' -d "{\"user_id\":\"seq$i\",\"items\":{\"burger\":1}}" "$url" || echo "000 0")"
+        result="$(curl -s -o "$work/body" -w '%{http_code} %{time_total}' --max-time 60 -X POST "${auth_curl[@]}" \
+            -H 'Content-Type: application/json' -d "{\"user_id\":\"${fixed_user:-seq$i}\",\"items\":{\"burger\":1}}" "$url" || echo "000 0")"
         code="${result% *}" seconds="${result#* }"
         order_id="$(jq -r '.order_id // ""' "$work/body" 2>/dev/null || true)"
         printf '%s,%d,%s,%s,%s\n' "$name" "$i" "$code" "$seconds" "$order_id"
@@ -1064,6 +1084,7 @@ wants g && section_g
     echo "| kernel | $(uname -r) |"
     echo "| RabbitMQ | $rabbit_version, one node started by the bench, loopback only |"
     echo "| load average at start | $load_before (other work on the machine shares these cores) |"
+    echo "| API keys on the ingress (--api-keys) | $([[ $api_keys == 1 ]] && echo "on: every order carries a bearer key" || echo off) |"
     echo "| build | $(grep -m1 '^CMAKE_BUILD_TYPE' "$(build_dir_path "$BUILD_DIR")/CMakeCache.txt" 2>/dev/null | cut -d= -f2) |"
     echo
     echo "Everything (broker, three services, load generator) shares the machine. The analytics"

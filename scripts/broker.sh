@@ -13,6 +13,18 @@
 #   ORDERFLOW_BROKER_NODE (orderflow@localhost)
 # stop/status/env use DIR/ports.env when it exists.
 #
+# --tls (SPEC section 11): a CA and a server certificate for "localhost" made with openssl in
+# DIR/tls/ (make_broker_certs in lib.sh); the node listens for amqps:// only (no plain AMQP
+# port), serves the management API over HTTPS and the stream protocol over TLS. Clients
+# verify the certificate against DIR/tls/ca.pem (ORDERFLOW_AMQP_CA_FILE) and connect to
+# host name localhost, the name the certificate carries.
+# --users: one broker user per service with the permissions of SPEC section 11 and an
+# administrator (setup_broker_users in lib.sh), then the topology declared as that
+# administrator with orderflowctl (declare_topology_as). Passwords are random, kept in
+# DIR/users.env (mode 600); `env` prints the URLs with them, `start` masks them.
+# `users [--vhost V] [--prefix P]` does the same on the running node for another vhost
+# (users named P-<service>, default orderflow-<vhost>): tests use it.
+#
 # Exit status: 0 success (status: running), 1 failure, 2 usage, 3 status: stopped,
 # 4 status: the process exists but the node does not answer.
 set -euo pipefail
@@ -22,14 +34,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
     cat <<'EOF'
-usage: scripts/broker.sh start|stop|status|env [--dir DIR]
+usage: scripts/broker.sh start|stop|status|env|users [--dir DIR] [--tls] [--users]
 
   start    start the node (idempotent), wait until it runs, print its URLs
   stop     stop the node and wait for its process to exit
   status   print running/stopped; exit 0 when running, 3 when stopped
-  env      print `export ORDERFLOW_AMQP_URL=... ORDERFLOW_MGMT_URL=...` for eval
+  env      print `export ORDERFLOW_AMQP_URL=... ORDERFLOW_MGMT_URL=...` for eval (with
+           --users started: also ORDERFLOW_<SERVICE>_AMQP_URL, and the CA with --tls)
+  users    create the service users on the running node [--vhost V] [--prefix P] and
+           print their URLs as `export` lines (declares the topology in V as admin)
 
   --dir DIR   node directory (default: $ORDERFLOW_BROKER_DIR or .run/broker)
+  --tls       start: amqps:// only, management over HTTPS, certificates in DIR/tls/
+  --users     start: a user per service with least privilege (SPEC 11), topology declared
 
 Ports for start: ORDERFLOW_BROKER_AMQP_PORT, ORDERFLOW_BROKER_MGMT_PORT,
 ORDERFLOW_BROKER_DIST_PORT, ORDERFLOW_BROKER_STREAM_PORT; node name ORDERFLOW_BROKER_NODE.
@@ -43,9 +60,20 @@ STOP_TIMEOUT="${ORDERFLOW_BROKER_STOP_TIMEOUT:-60}"
 
 command=""
 dir="${ORDERFLOW_BROKER_DIR:-$ORDERFLOW_ROOT/.run/broker}"
+want_tls=0
+want_users=0
+users_vhost="/"
+users_prefix=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        start | stop | status | env)
+        --tls) want_tls=1 ;;
+        --users) want_users=1 ;;
+        --vhost | --prefix)
+            [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+            if [[ "$1" == --vhost ]]; then users_vhost="$2"; else users_prefix="$2"; fi
+            shift
+            ;;
+        start | stop | status | env | users)
             [[ -z "$command" ]] || { usage >&2; exit 2; }
             command="$1"
             ;;
@@ -76,7 +104,8 @@ if [[ -f "$ports_file" ]]; then
     while IFS='=' read -r key value; do
         case "$key" in
             ORDERFLOW_BROKER_AMQP_PORT | ORDERFLOW_BROKER_MGMT_PORT | ORDERFLOW_BROKER_DIST_PORT | \
-                ORDERFLOW_BROKER_STREAM_PORT | ORDERFLOW_BROKER_NODE)
+                ORDERFLOW_BROKER_STREAM_PORT | ORDERFLOW_BROKER_NODE | ORDERFLOW_BROKER_TLS | \
+                ORDERFLOW_BROKER_USERS)
                 saved[$key]="$value"
                 ;;
         esac
@@ -111,11 +140,26 @@ for port in "$amqp_port" "$mgmt_port" "$dist_port" "$stream_port"; do
     fi
 done
 [[ "$node" =~ ^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$ ]] || die "invalid node name '$node'"
+# TLS and users: what start is told; for the other commands, what the node was started with.
+if [[ "$command" == start ]]; then
+    tls="$want_tls" users="$want_users"
+else
+    tls="${saved[ORDERFLOW_BROKER_TLS]:-0}" users="${saved[ORDERFLOW_BROKER_USERS]:-0}"
+fi
+tls_dir="$dir/tls"
+users_file="$dir/users.env"
 
 # Values derived from the ports and node name (again after start picked free ports).
 derive() {
-    amqp_url="amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"
-    mgmt_url="http://guest:guest@127.0.0.1:${mgmt_port}"
+    if [[ "$tls" == 1 ]]; then
+        # The certificate names localhost: clients must use that name to verify it.
+        amqp_base="amqps://localhost:${amqp_port}"
+        mgmt_url="https://guest:guest@localhost:${mgmt_port}"
+    else
+        amqp_base="amqp://127.0.0.1:${amqp_port}"
+        mgmt_url="http://guest:guest@127.0.0.1:${mgmt_port}"
+    fi
+    amqp_url="${amqp_base%%://*}://guest:guest@${amqp_base#*://}/%2f"
     # The environment that points the RabbitMQ scripts at our node and directory. HOME
     # decides where the Erlang cookie lives, for the server and the CLI alike; the
     # distribution port and epmd (when this node is the one starting it) are loopback only.
@@ -179,9 +223,25 @@ node_answers() {
 }
 
 print_urls() {
+    local line
     printf 'AMQP:       %s\n' "$amqp_url"
-    printf 'management: http://127.0.0.1:%s/ (user guest, password guest)\n' "$mgmt_port"
-    printf 'stream:     127.0.0.1:%s\n' "$stream_port"
+    if [[ "$tls" == 1 ]]; then
+        printf 'management: https://localhost:%s/ (user guest, password guest)\n' "$mgmt_port"
+        printf 'TLS:        amqps and https only; clients trust %s (ORDERFLOW_AMQP_CA_FILE)\n' \
+            "$tls_dir/ca.pem"
+        printf 'stream:     localhost:%s (TLS)\n' "$stream_port"
+    else
+        printf 'management: http://127.0.0.1:%s/ (user guest, password guest)\n' "$mgmt_port"
+        printf 'stream:     127.0.0.1:%s\n' "$stream_port"
+    fi
+    if [[ "$users" == 1 && -f "$users_file" ]]; then
+        printf 'users:      passwords in %s; "scripts/broker.sh env --dir %s" prints the URLs\n' \
+            "$users_file" "$dir"
+        while IFS= read -r line; do
+            [[ "$line" == *_AMQP_URL=* ]] || continue
+            printf '            %s\n' "$(redact_url_password "$line")"
+        done <"$users_file"
+    fi
     printf 'node:       %s, data in %s\n' "$node" "$dir"
 }
 
@@ -194,8 +254,14 @@ ORDERFLOW_BROKER_MGMT_PORT=$mgmt_port
 ORDERFLOW_BROKER_DIST_PORT=$dist_port
 ORDERFLOW_BROKER_STREAM_PORT=$stream_port
 ORDERFLOW_BROKER_NODE=$node
+ORDERFLOW_BROKER_TLS=$tls
+ORDERFLOW_BROKER_USERS=$users
 EOF
     printf '%s\n' '[rabbitmq_management,rabbitmq_stream].' >"$dir/enabled_plugins"
+    if [[ "$tls" == 1 ]]; then
+        write_tls_config
+        return
+    fi
     # Loopback only; statistics every second so that queue depths in the management API
     # (orderflowctl status, tests) follow the pipeline closely.
     cat >"$dir/rabbitmq.conf" <<EOF
@@ -210,6 +276,48 @@ collect_statistics_interval = 1000
 log.file.level = info
 log.console = false
 EOF
+}
+
+# rabbitmq.conf of a TLS node: amqps, HTTPS management and stream over TLS, nothing in clear.
+write_tls_config() {
+    make_broker_certs "$tls_dir" localhost
+    cat >"$dir/rabbitmq.conf" <<EOF
+# Generated by scripts/broker.sh --tls at every start: edit the script, not this file.
+listeners.tcp = none
+listeners.ssl.default = 127.0.0.1:$amqp_port
+ssl_options.cacertfile = $tls_dir/ca.pem
+ssl_options.certfile = $tls_dir/server.pem
+ssl_options.keyfile = $tls_dir/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+management.ssl.ip = 127.0.0.1
+management.ssl.port = $mgmt_port
+management.ssl.cacertfile = $tls_dir/ca.pem
+management.ssl.certfile = $tls_dir/server.pem
+management.ssl.keyfile = $tls_dir/server.key
+stream.listeners.tcp = none
+stream.listeners.ssl.default = 127.0.0.1:$stream_port
+stream.advertised_host = localhost
+stream.advertised_port = $stream_port
+collect_statistics_interval = 1000
+log.file.level = info
+log.console = false
+EOF
+}
+
+# redact_url_password TEXT: TEXT with the password of each URL in it replaced by ***.
+redact_url_password() {
+    sed -E 's#(://[^:/@,]+:)[^@,]+@#\1***@#g' <<<"$1"
+}
+
+# Creates the service users on VHOST (prefix PREFIX) and declares the topology there as
+# their administrator; writes ENV_FILE.
+make_users() {
+    local vhost="$1" prefix="$2" env_file="$3"
+    local ca=""
+    [[ "$tls" == 1 ]] && ca="$tls_dir/ca.pem"
+    setup_broker_users "$vhost" "$prefix" "$env_file" "$amqp_base" "$mgmt_url" "$ca"
+    declare_topology_as "$env_file" "$ca"
 }
 
 # True when epmd knows a node of that name (the part before the @) on this host.
@@ -292,6 +400,10 @@ cmd_start() {
         die "broker start failed"
     fi
     log "running (pid $(node_pid))"
+    if [[ "$users" == 1 ]]; then
+        log "creating the service users and declaring the topology as their administrator"
+        make_users / orderflow "$users_file"
+    fi
     print_urls
 }
 
@@ -339,8 +451,28 @@ cmd_status() {
 }
 
 cmd_env() {
+    local key value
     printf 'export ORDERFLOW_AMQP_URL=%q\n' "$amqp_url"
     printf 'export ORDERFLOW_MGMT_URL=%q\n' "$mgmt_url"
+    [[ "$tls" != 1 ]] || printf 'export ORDERFLOW_AMQP_CA_FILE=%q\n' "$tls_dir/ca.pem"
+    if [[ "$users" == 1 && -f "$users_file" ]]; then
+        while IFS='=' read -r key value; do
+            [[ "$key" == *_AMQP_URL ]] && printf 'export %s=%q\n' "$key" "$value"
+        done <"$users_file"
+    fi
+}
+
+# users: the service users of another vhost on the running node, printed as export lines.
+cmd_users() {
+    local prefix="${users_prefix:-orderflow-$(percent_encode "$users_vhost")}" env_file key value
+    [[ -n "$(node_pid)" ]] || die "the node in $dir is not running"
+    [[ "$prefix" =~ ^[A-Za-z0-9_.%-]+$ ]] || die "invalid user prefix '$prefix'"
+    env_file="$dir/users-$prefix.env"
+    make_users "$users_vhost" "$prefix" "$env_file"
+    [[ "$tls" != 1 ]] || printf 'export ORDERFLOW_AMQP_CA_FILE=%q\n' "$tls_dir/ca.pem"
+    while IFS='=' read -r key value; do
+        [[ "$key" == *_AMQP_URL ]] && printf 'export %s=%q\n' "$key" "$value"
+    done <"$env_file"
 }
 
 case "$command" in
@@ -348,4 +480,5 @@ case "$command" in
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
+    users) cmd_users ;;
 esac

@@ -77,9 +77,11 @@ for target in "${targets[@]}"; do
     mkdir -p "$found"
     log "fuzzing $target for $seconds s (corpus $corpus)"
     # New inputs go to $found (the first directory); the committed corpus is only read.
+    dict=()  # fuzz/<target>.dict: tokens worth trying (e.g. the Authorization header)
+    [[ ! -f "$ORDERFLOW_ROOT/fuzz/$target.dict" ]] || dict=(-dict="$ORDERFLOW_ROOT/fuzz/$target.dict")
     if ! "$build_dir/bin/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -max_len=16384 -artifact_prefix="$build_dir/crashes/$target-" -print_final_stats=1 \
-        "$found" "$corpus" 2>"$build_dir/fuzz-$target.log"; then
+        "${dict[@]}" "$found" "$corpus" 2>"$build_dir/fuzz-$target.log"; then
         tail -n 60 "$build_dir/fuzz-$target.log" >&2
         warn "$target failed: see $build_dir/fuzz-$target.log and $build_dir/crashes/"
         failed+=("$target")

@@ -215,12 +215,12 @@ wait_http() {
 
 # ---------------------------------------------------------------------------- private broker
 
-# start_private_broker DIR NAME: starts a RabbitMQ node NAME@localhost of its own in DIR
+# start_private_broker DIR NAME [ARGS...]: starts a RabbitMQ node NAME@localhost of its own in DIR
 # on four free ports (test.sh, bench.sh and demo.sh each run one beside whatever else
 # runs here; NAME must be unique on this host). Sets private_amqp_port, private_mgmt_port,
 # private_dist_port and private_stream_port; the caller stops it with
 # `scripts/broker.sh stop --dir DIR`. A later `broker.sh start --dir DIR` reuses the ports
-# it recorded in DIR/ports.env.
+# it recorded in DIR/ports.env. ARGS go to `broker.sh start` (e.g. --tls).
 start_private_broker() {
     local dir="$1" name="$2"
     private_amqp_port="$(free_port)"
@@ -232,5 +232,158 @@ start_private_broker() {
         ORDERFLOW_BROKER_DIST_PORT="$private_dist_port" \
         ORDERFLOW_BROKER_STREAM_PORT="$private_stream_port" \
         ORDERFLOW_BROKER_NODE="$name@localhost" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
-        "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$dir" >/dev/null
+        "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$dir" "${@:3}" >/dev/null
+}
+
+# ---------------------------------------------------------------------------- broker security
+
+# make_broker_certs DIR [HOST...]: a CA and a server certificate for the broker's TLS
+# listeners (SPEC section 11), made with openssl in DIR unless present and valid for at
+# least another day: DIR/ca.pem (what clients trust: ORDERFLOW_AMQP_CA_FILE), DIR/ca.key,
+# DIR/server.pem and DIR/server.key, the server's names the HOSTs (default localhost) as DNS
+# subject alternative names. Keys are readable by their owner only.
+make_broker_certs() {
+    local dir="$1" hosts=("${@:2}") san="" host
+    [[ ${#hosts[@]} -gt 0 ]] || hosts=(localhost)
+    if [[ -s "$dir/ca.pem" && -s "$dir/server.pem" && -s "$dir/server.key" ]] &&
+        openssl x509 -checkend 86400 -noout -in "$dir/server.pem" >/dev/null 2>&1 &&
+        openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v openssl >/dev/null 2>&1 || ensure_packages broker
+    for host in "${hosts[@]}"; do
+        san+="${san:+,}DNS:$host"
+    done
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    (
+        umask 077
+        cd "$dir" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 -keyout ca.key -out ca.pem \
+            -subj "/CN=orderflow local CA $(date -u +%FT%TZ)" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -newkey rsa:2048 -nodes -sha256 -keyout server.key -out server.csr \
+            -subj "/CN=${hosts[0]}"
+        printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" \
+            >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+            -sha256 -extfile server.ext -out server.pem
+        rm -f server.csr server.ext ca.srl
+        chmod 644 ca.pem server.pem
+    ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; die "openssl could not make the certificates in $dir"; }
+}
+
+# The service users of SPEC section 11: name suffix, then configure, write and read
+# permission patterns, separated by spaces. No service may configure (declare) anything;
+# each writes the exchanges it publishes to (events, dead letters, and amq.default for its
+# delayed retries) and reads its own queue only; analytics reads the event stream only.
+ORDERFLOW_SERVICE_PERMISSIONS=(
+    'ingress ^$ ^(orders|orders\.dlx|amq\.default)$ ^ingress\.order-status$'
+    'inventory ^$ ^(orders|orders\.dlx|amq\.default)$ ^inventory\.order-placed$'
+    'notification ^$ ^(orders|orders\.dlx|amq\.default)$ ^notification\.inventory-events$'
+    'analytics ^$ ^$ ^orders\.events$'
+)
+
+# percent_encode TEXT: TEXT with every byte but unreserved ones as %XX (a vhost in a URL).
+percent_encode() {
+    local text="$1" out="" c i
+    local LC_ALL=C
+    for ((i = 0; i < ${#text}; i++)); do
+        c="${text:i:1}"
+        case "$c" in
+            [A-Za-z0-9._~-]) out+="$c" ;;
+            *) printf -v c '%%%02x' "'$c"; out+="$c" ;;
+        esac
+    done
+    printf '%s\n' "$out"
+}
+
+# url_with_user URLS USER PASSWORD VHOST: each comma-separated scheme://host:port of URLS
+# with the user info and the (percent-encoded) vhost path added.
+url_with_user() {
+    local out="" base vhost
+    local -a bases
+    vhost="$(percent_encode "$4")"
+    IFS=',' read -r -a bases <<<"$1"
+    for base in "${bases[@]}"; do
+        out+="${out:+,}${base%%://*}://$2:$3@${base#*://}/$vhost"
+    done
+    printf '%s\n' "$out"
+}
+
+# mgmt_put MGMT_URL CA PATH JSON: one PUT to the management API. The credentials of
+# MGMT_URL (scheme://user:password@host:port) and the body go to curl through files, never
+# its command line, where any local user could read them.
+mgmt_put() {
+    local url="$1" ca="$2" path="$3" body="$4" auth base status tmp
+    auth="${url#*://}"
+    auth="${auth%%@*}"
+    base="${url%%://*}://${url#*@}"
+    tmp="$(umask 077 && mktemp)"
+    printf 'user = "%s"\n' "$auth" >"$tmp"
+    local -a tls_args=()
+    [[ -z "$ca" ]] || tls_args=(--cacert "$ca")
+    status="$(printf '%s' "$body" | curl -sS -o /dev/null -w '%{http_code}' --max-time 30 \
+        "${tls_args[@]}" -K "$tmp" -X PUT -H 'Content-Type: application/json' --data-binary @- \
+        "$base$path")" || status=000
+    rm -f "$tmp"
+    [[ "$status" == 2?? ]] || die "management API: PUT $path answered $status"
+}
+
+# json_string TEXT: TEXT as a JSON string (the patterns and passwords here need only \ and ").
+json_string() {
+    local text="${1//\\/\\\\}"
+    printf '"%s"' "${text//\"/\\\"}"
+}
+
+# setup_broker_users VHOST PREFIX ENV_FILE URLS MGMT_URL [CA]: through the management API of
+# a running broker (MGMT_URL with an administrator's credentials; CA for https), creates
+# VHOST if missing, the user PREFIX-admin (administrator, everything on VHOST) and one user
+# PREFIX-<service> per service with the permissions above (existing users get their saved
+# password again), and writes ENV_FILE (mode 600): ORDERFLOW_ADMIN_AMQP_URL and
+# ORDERFLOW_<SERVICE>_AMQP_URL, each URL of URLS (comma-separated scheme://host:port, the
+# nodes of a cluster) with the user's credentials. Passwords are random, kept in ENV_FILE
+# and reused by the next run. Never prints a password.
+setup_broker_users() {
+    local vhost="$1" prefix="$2" env_file="$3" urls="$4" mgmt="$5" ca="${6:-}"
+    local entry name conf write read user password var value tags vpath
+    local -A saved=()
+    vpath="$(percent_encode "$vhost")"
+    if [[ -f "$env_file" ]]; then
+        while IFS='=' read -r var value; do
+            [[ "$var" == ORDERFLOW_*_PASSWORD ]] && saved[$var]="$value"
+        done <"$env_file"
+    fi
+    mgmt_put "$mgmt" "$ca" "/api/vhosts/$vpath" '{}'
+    (umask 077 && : >"$env_file.tmp")
+    for entry in 'admin .* .* .*' "${ORDERFLOW_SERVICE_PERMISSIONS[@]}"; do
+        read -r name conf write read <<<"$entry"
+        user="$prefix-$name"
+        var="ORDERFLOW_${name^^}"
+        password="${saved[${var}_PASSWORD]:-$(openssl rand -hex 16)}"
+        tags=""
+        [[ "$name" != admin ]] || tags=administrator
+        mgmt_put "$mgmt" "$ca" "/api/users/$(percent_encode "$user")" \
+            "{\"password\":$(json_string "$password"),\"tags\":\"$tags\"}"
+        mgmt_put "$mgmt" "$ca" "/api/permissions/$vpath/$(percent_encode "$user")" \
+            "{\"configure\":$(json_string "$conf"),\"write\":$(json_string "$write"),\"read\":$(json_string "$read")}"
+        {
+            printf '%s_PASSWORD=%s\n' "$var" "$password"
+            printf '%s_AMQP_URL=%s\n' "$var" "$(url_with_user "$urls" "$user" "$password" "$vhost")"
+        } >>"$env_file.tmp"
+    done
+    mv "$env_file.tmp" "$env_file"
+}
+
+# declare_topology_as ENV_FILE [CA_FILE]: `orderflowctl topology declare` with the admin URL
+# of ENV_FILE (written by setup_broker_users), so that services without configure permission
+# find the topology. ORDERFLOW_CTL names the binary (default $BUILD_DIR/bin/orderflowctl);
+# the services' ORDERFLOW_RETRY_DELAYS_MS decides the delay queues, as for them.
+declare_topology_as() {
+    local env_file="$1" ca="${2:-}" ctl url
+    ctl="${ORDERFLOW_CTL:-$(build_dir_path "${BUILD_DIR:-build}")/bin/orderflowctl}"
+    [[ -x "$ctl" ]] || die "$ctl not found: build first (scripts/setup.sh), or set ORDERFLOW_CTL"
+    url="$(sed -n 's/^ORDERFLOW_ADMIN_AMQP_URL=//p' "$env_file")"
+    ORDERFLOW_AMQP_URL="$url" ORDERFLOW_AMQP_CA_FILE="$ca" "$ctl" topology declare >/dev/null ||
+        die "could not declare the topology as the administrator"
 }

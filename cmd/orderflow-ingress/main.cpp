@@ -1,7 +1,10 @@
 // orderflow-ingress: HTTP API, OrderPlaced publisher, order-status projection.
+#include <fmt/format.h>
+
 #include "broker/topology.hpp"
 #include "service/consumers.hpp"
 #include "service/ingress_api.hpp"
+#include "service/order_auth.hpp"
 #include "service/runtime.hpp"
 #include "service/store_access.hpp"
 #include "service/store_writer.hpp"
@@ -16,8 +19,15 @@ int main(int argc, char** argv) {
     service::AddCommonOptions(app, config, 8000);
     service::AddConsumerOptions(app, config);
     service::AddSyncChainOptions(app, config);
+    std::string api_keys_file;
+    service::AddApiKeysOption(app, api_keys_file);
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
         return parsed.exit_code;
+    }
+    auto api_keys = service::LoadApiKeys(api_keys_file);
+    if (!api_keys) {
+        fmt::print(stderr, "orderflow-ingress: {}\n", api_keys.error());
+        return 2;  // a usage error: the operator must fix the file
     }
 
     service::Runtime runtime(config);
@@ -31,6 +41,7 @@ int main(int argc, char** argv) {
     // The synchronous chain (POST /orders/sync), one caller and breaker per target.
     service::SyncOrderApi sync_api(runtime.Io().get_executor(), config, runtime.Metrics(), writer);
     sync_api.Register(runtime.Router());
+    if (*api_keys) service::ProtectOrderRoutes(runtime.Router(), *api_keys);
     worker.Start();
     runtime.OnShutdown([&writer] { writer.Stop(); });
     return runtime.Run();

@@ -107,13 +107,79 @@ Topology ContractTopology(int retry_levels) {
 
 namespace impl {
 
-std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
-                                           const Topology& topology) {
+namespace {
+
+constexpr uint16_t kAccessRefused = 403;
+
+// A user without configure permission (SPEC section 11) may not declare, not even what
+// exists already; passive declares need no permission. Checks that every exchange and
+// queue exists (a missing one closes the channel with 404, so the channel is opened again
+// after each); bindings cannot be checked passively in AMQP 0-9-1. On success the channel
+// is open again for the caller.
+std::expected<void, std::string> CheckPassivelyOn(Connection& connection, amqp_channel_t channel,
+                                                  const Topology& topology) {
     auto* state = connection.Get();
+    std::vector<std::string> missing;
+    auto probe = [&](const std::string& what, auto&& declare) -> std::expected<void, std::string> {
+        if (auto opened = connection.OpenChannel(channel); !opened) {
+            return std::unexpected(opened.error());
+        }
+        declare();
+        const auto reply = amqp_get_rpc_reply(state);
+        const auto code = ReplyCode(reply);
+        if (auto error = connection.Check(channel, reply); !error.empty()) {
+            if (code != 404) return std::unexpected(fmt::format("checking {}: {}", what, error));
+            missing.push_back(what);
+            return {};
+        }
+        connection.CloseChannel(channel);
+        return {};
+    };
+    for (const auto& exchange : topology.exchanges) {
+        auto checked = probe("exchange " + exchange.name.value, [&] {
+            amqp_exchange_declare(state, channel, Bytes(exchange.name.value), Bytes(exchange.type),
+                                  1, 1, 0, 0, amqp_empty_table);
+        });
+        if (!checked) return checked;
+    }
+    for (const auto& queue : topology.queues) {
+        auto checked = probe("queue " + queue.name.value, [&] {
+            amqp_queue_declare(state, channel, Bytes(queue.name.value), 1, 1, 0, 0,
+                               amqp_empty_table);
+        });
+        if (!checked) return checked;
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& item : missing) list += (list.empty() ? "" : ", ") + item;
+        return std::unexpected(fmt::format(
+            "the topology is incomplete and this user may not declare it (no configure "
+            "permission): missing {}; an administrator creates it with `orderflowctl topology "
+            "declare`",
+            list));
+    }
+    if (auto opened = connection.OpenChannel(channel); !opened) {
+        return std::unexpected(opened.error());
+    }
+    return {};
+}
+
+}  // namespace
+
+std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
+                                           const Topology& topology, bool check_if_refused) {
+    auto* state = connection.Get();
+    // After a 403 (no configure permission) the topology is checked passively instead.
+    const auto refused = [&](const amqp_rpc_reply_t& reply) {
+        return check_if_refused && ReplyCode(reply) == kAccessRefused;
+    };
     for (const auto& exchange : topology.exchanges) {
         amqp_exchange_declare(state, channel, Bytes(exchange.name.value), Bytes(exchange.type), 0,
                               1, 0, 0, amqp_empty_table);
-        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+        const auto reply = amqp_get_rpc_reply(state);
+        const bool no_permission = refused(reply);
+        if (auto error = connection.Check(channel, reply); !error.empty()) {
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
             return std::unexpected(DeclareError("exchange", exchange.name.value, error));
         }
     }
@@ -126,14 +192,20 @@ std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_
     for (const auto& queue : topology.queues) {
         const auto arguments = ToAmqpTable(queue.arguments, &pool);
         amqp_queue_declare(state, channel, Bytes(queue.name.value), 0, 1, 0, 0, arguments);
-        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+        const auto reply = amqp_get_rpc_reply(state);
+        const bool no_permission = refused(reply);
+        if (auto error = connection.Check(channel, reply); !error.empty()) {
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
             return std::unexpected(DeclareError("queue", queue.name.value, error));
         }
     }
     for (const auto& binding : topology.bindings) {
         amqp_queue_bind(state, channel, Bytes(binding.queue.value), Bytes(binding.exchange.value),
                         Bytes(binding.key.value), amqp_empty_table);
-        if (auto error = connection.Check(channel, amqp_get_rpc_reply(state)); !error.empty()) {
+        const auto reply = amqp_get_rpc_reply(state);
+        const bool no_permission = refused(reply);
+        if (auto error = connection.Check(channel, reply); !error.empty()) {
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
             return std::unexpected(fmt::format("cannot bind queue '{}' to '{}' with '{}': {}",
                                                binding.queue.value, binding.exchange.value,
                                                binding.key.value, error));
@@ -151,7 +223,7 @@ std::expected<void, std::string> DeclareTopology(const ConnectionOptions& option
     if (auto opened = connection->OpenChannel(kDeclareChannel); !opened) {
         return std::unexpected(opened.error());
     }
-    auto declared = impl::DeclareOn(*connection, kDeclareChannel, topology);
+    auto declared = impl::DeclareOn(*connection, kDeclareChannel, topology, false);
     connection->Close();
     return declared;
 }

@@ -17,6 +17,26 @@
 namespace orderflow::ctl {
 namespace {
 
+// What each subcommand needs of the broker user of --amqp-url (SPEC section 11). Passive
+// declares (depths, existence) need no permission on RabbitMQ 3.10.
+constexpr const char* kPermissionsHelp =
+    R"(Broker permissions each subcommand needs (RabbitMQ configure/write/read, on the vhost of --amqp-url):
+  topology declare  configure on every exchange and queue of the topology, write on the
+                    queues and read on the exchanges for the bindings: an administrator
+  topology check    configure (each item is declared again with its arguments to compare)
+  status            none over AMQP (passive declares); the --mgmt-url user needs the
+                    management tag "monitoring" (or more)
+  dlq list          none (passive declares)
+  dlq show          read on Q.dlq (messages are fetched, then returned)
+  dlq replay        read on Q.dlq, write on amq.default (republished to Q itself)
+  dlq purge         read on Q.dlq
+  publish           write on the exchange orders
+  load              none (HTTP only); orders may need --header 'Authorization: Bearer <key>'
+  broker-bench      configure, write and read on the queues and exchange it creates
+The service users of `scripts/broker.sh --users` may do none of the writes above:
+run these with the administrator's URL (scripts/broker.sh env).
+)";
+
 void AddDlqQueue(CLI::App& command, DlqOptions& options) {
     command.add_option("QUEUE", options.queue, "Work queue (or its .dlq name)")->required();
 }
@@ -27,8 +47,10 @@ int Run(int argc, char** argv) {
     CLI::App app{
         "orderflowctl: operator CLI for orderflow (status, dead letters, publish, load, topology)"};
     app.require_subcommand(1);
+    app.footer(kPermissionsHelp);
     app.fallthrough();  // global options may follow the subcommand too
     GlobalOptions global;
+    // Defaults shown by --help with their password masked (SPEC section 11).
     app.add_option("--amqp-url", global.amqp_url,
                    "Broker URL (amqps:// for TLS); the nodes of a cluster separated by commas")
         ->envname("ORDERFLOW_AMQP_URL")
@@ -36,10 +58,14 @@ int Run(int argc, char** argv) {
             auto nodes = broker::ParseNodeUrls(urls);
             return nodes ? std::string() : nodes.error();
         })
-        ->capture_default_str();
+        ->default_str(RedactUrl(global.amqp_url));
     app.add_option("--mgmt-url", global.mgmt_url, "RabbitMQ management API (status)")
         ->envname("ORDERFLOW_MGMT_URL")
-        ->capture_default_str();
+        ->default_str(RedactUrl(global.mgmt_url));
+    app.add_option("--amqp-ca-file", global.amqp_ca_file,
+                   "PEM CA that signs the broker's certificate, for amqps:// and an https:// "
+                   "management URL (empty: the system trust store)")
+        ->envname("ORDERFLOW_AMQP_CA_FILE");
 
     std::function<int()> command;  // set by the subcommand that was chosen
 
@@ -145,7 +171,7 @@ int Run(int argc, char** argv) {
     // load --url URL [--rate R | --concurrency C] --duration D [--csv F]: src/load.
     load::AddLoadCommand(app, command);
     // broker-bench: the broker's own publish-with-confirms and consume rates (scripts/bench.sh).
-    load::AddBrokerBenchCommand(app, command, global.amqp_url);
+    load::AddBrokerBenchCommand(app, command, global.amqp_url, &global.amqp_ca_file);
 #endif
 
     try {

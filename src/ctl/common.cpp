@@ -6,11 +6,14 @@
 
 #include <cstdio>
 
+#include "auth/redact.hpp"
+
 namespace orderflow::ctl {
 
 broker::ConnectionOptions ConnectionFor(const GlobalOptions& options, std::string_view command) {
     broker::ConnectionOptions connection;
     connection.url = options.amqp_url;
+    connection.tls_ca_file = options.amqp_ca_file;
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     connection.connection_name =
@@ -28,34 +31,7 @@ std::expected<broker::Client, std::string> Connect(const GlobalOptions& options,
     return client;
 }
 
-namespace {
-
-std::string RedactOneUrl(std::string_view url) {
-    const auto scheme = url.find("://");
-    if (scheme == std::string_view::npos) return std::string(url);
-    const auto authority_start = scheme + 3;
-    const auto authority_end = url.find('/', authority_start);
-    const auto at = url.rfind('@', authority_end);
-    if (at == std::string_view::npos || at < authority_start) return std::string(url);
-    const auto colon = url.find(':', authority_start);
-    if (colon == std::string_view::npos || colon > at) return std::string(url);
-    return fmt::format("{}***{}", url.substr(0, colon + 1), url.substr(at));
-}
-
-}  // namespace
-
-std::string RedactUrl(std::string_view url) {
-    // A cluster's URL lists its nodes separated by commas: each has its password.
-    std::string out;
-    while (true) {
-        const auto comma = url.find(',');
-        out += RedactOneUrl(url.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        out += ',';
-        url.remove_prefix(comma + 1);
-    }
-    return out;
-}
+std::string RedactUrl(std::string_view url) { return auth::RedactUrl(url); }
 
 std::string FieldText(const broker::FieldValue& value) {
     struct Visitor {

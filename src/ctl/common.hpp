@@ -20,6 +20,7 @@ inline constexpr int kExitUsage = 2;
 struct GlobalOptions {
     std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
     std::string mgmt_url = "http://guest:guest@127.0.0.1:15672";
+    std::string amqp_ca_file;  // PEM CA for amqps:// and https:// (empty: system trust store)
 };
 
 // Named "orderflowctl <command> (host, pid N)" so the management UI shows who holds what.

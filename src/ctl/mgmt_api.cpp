@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +15,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <optional>
+
+#include "auth/redact.hpp"
 
 namespace orderflow::ctl {
 namespace {
@@ -119,16 +125,104 @@ std::expected<std::string, std::string> Exchange(int fd, std::string_view data,
     }
 }
 
+// Waits until `fd` is readable or writable as OpenSSL asked; false at the deadline.
+bool WaitFor(int fd, int ssl_error, Clock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{fd, static_cast<short>(ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
+    return ::poll(&pfd, 1, static_cast<int>(left.count())) >= 0;
+}
+
+std::string SslErrorText() {
+    const auto code = ERR_get_error();
+    if (code == 0) return "TLS error";
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
+
+// The same exchange as Exchange(), over TLS: verifies the server's certificate against
+// `ca_file` (empty: the system trust store) and that it names `host`.
+std::expected<std::string, std::string> TlsExchange(int fd, const HttpUrl& url,
+                                                    std::string_view data,
+                                                    Clock::time_point deadline) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                              SSL_CTX_free);
+    if (!context) return std::unexpected(SslErrorText());
+    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    // The management API closes the connection without close_notify; the response is
+    // framed (Content-Length or chunked) and ParseHttpResponse refuses a truncated one.
+    SSL_CTX_set_options(context.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    const bool loaded = url.ca_file.empty() ? SSL_CTX_set_default_verify_paths(context.get()) == 1
+                                            : SSL_CTX_load_verify_locations(
+                                                  context.get(), url.ca_file.c_str(), nullptr) == 1;
+    if (!loaded) {
+        return std::unexpected(
+            fmt::format("cannot load the CA file '{}': {}", url.ca_file, SslErrorText()));
+    }
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_set1_host(ssl.get(), url.host.c_str()) != 1) {
+        return std::unexpected(SslErrorText());
+    }
+    SSL_set_tlsext_host_name(ssl.get(), url.host.c_str());
+    // Runs an SSL_* call until it completes, waiting on the socket as OpenSSL asks.
+    auto run = [&](auto&& call) -> std::expected<int, std::string> {
+        while (true) {
+            const int rc = call();
+            if (rc > 0) return rc;
+            const int error = SSL_get_error(ssl.get(), rc);
+            if (error == SSL_ERROR_ZERO_RETURN) return 0;
+            if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+                const auto verify = SSL_get_verify_result(ssl.get());
+                if (verify != X509_V_OK) {
+                    return std::unexpected(
+                        fmt::format("the server's certificate was refused: {} (CA: {})",
+                                    X509_verify_cert_error_string(verify),
+                                    url.ca_file.empty() ? "the system trust store" : url.ca_file));
+                }
+                // A peer that closes without close_notify: the end of the response here.
+                if (error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return 0;
+                return std::unexpected(SslErrorText());
+            }
+            if (!WaitFor(fd, error, deadline)) return std::unexpected("timed out");
+        }
+    };
+    if (auto handshake = run([&] { return SSL_connect(ssl.get()); }); !handshake) {
+        return std::unexpected("TLS handshake: " + handshake.error());
+    }
+    while (!data.empty()) {
+        auto written =
+            run([&] { return SSL_write(ssl.get(), data.data(), static_cast<int>(data.size())); });
+        if (!written) return std::unexpected(written.error());
+        data.remove_prefix(static_cast<size_t>(*written));
+    }
+    std::string response;
+    char buffer[16384];
+    while (true) {
+        auto read = run([&] { return SSL_read(ssl.get(), buffer, sizeof buffer); });
+        if (!read) return std::unexpected(read.error());
+        if (*read == 0) return response;
+        response.append(buffer, static_cast<size_t>(*read));
+    }
+}
+
 }  // namespace
 
 std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view url) {
-    constexpr std::string_view kScheme = "http://";
-    if (!url.starts_with(kScheme)) {
-        return std::unexpected(fmt::format("'{}': only http:// management URLs are supported",
-                                           url.substr(0, url.find('@'))));
-    }
-    url.remove_prefix(kScheme.size());
     HttpUrl out;
+    if (url.starts_with("https://")) {
+        out.tls = true;
+        out.port = 443;
+        url.remove_prefix(8);
+    } else if (url.starts_with("http://")) {
+        url.remove_prefix(7);
+    } else {
+        return std::unexpected(fmt::format("'{}': the management URL must be http:// or https://",
+                                           auth::RedactUrl(url)));
+    }
     const auto slash = url.find('/');
     auto authority = url.substr(0, slash);
     if (slash != std::string_view::npos) {
@@ -270,7 +364,8 @@ std::expected<HttpResponse, std::string> ParseHttpResponse(std::string_view raw)
 std::expected<std::string, std::string> HttpGet(const HttpUrl& url, std::string_view target,
                                                 std::chrono::milliseconds timeout) {
     const auto path = url.base_path + std::string(target);
-    const auto shown = fmt::format("http://{}:{}{}", url.host, url.port, path);
+    const auto shown =
+        fmt::format("{}://{}:{}{}", url.tls ? "https" : "http", url.host, url.port, path);
     const auto deadline = Clock::now() + timeout;
     auto fd = ConnectTcp(url, deadline);
     if (!fd) return std::unexpected(fmt::format("GET {}: {}", shown, fd.error()));
@@ -284,7 +379,8 @@ std::expected<std::string, std::string> HttpGet(const HttpUrl& url, std::string_
             fmt::format("Authorization: Basic {}\r\n", Base64(url.user + ":" + url.password));
     }
     request += "\r\n";
-    auto raw = Exchange(*fd, request, deadline);
+    auto raw =
+        url.tls ? TlsExchange(*fd, url, request, deadline) : Exchange(*fd, request, deadline);
     ::close(*fd);
     if (!raw) return std::unexpected(fmt::format("GET {}: {}", shown, raw.error()));
     auto response = ParseHttpResponse(*raw);

@@ -1,6 +1,7 @@
 // Blocking HTTP/1.1 GET against the RabbitMQ management API, with Basic auth over plain
-// TCP. orderflowctl is a short-lived single-threaded tool: a POSIX socket with deadlines is
-// all it needs, no event loop. The parsing parts are pure and unit-tested.
+// TCP or TLS (https://, the certificate and host name verified). orderflowctl is a short-lived
+// single-threaded tool: a POSIX socket with deadlines is all it needs, no event loop. The parsing
+// parts are pure and unit-tested.
 #pragma once
 
 #include <chrono>
@@ -17,8 +18,10 @@ struct HttpUrl {
     std::string user;
     std::string password;
     std::string base_path;  // "" or "/prefix" (management behind a path prefix)
+    bool tls = false;       // https://
+    std::string ca_file;    // PEM CA for https:// (empty: the system trust store)
 };
-// "http://user:pass@host:port[/prefix]"; https is not supported (say so, do not guess).
+// "http[s]://user:pass@host:port[/prefix]" (port default 80, 443 for https).
 std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view url);
 
 std::string Base64(std::string_view bytes);

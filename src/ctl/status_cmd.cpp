@@ -205,6 +205,7 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
         fmt::print(stderr, "orderflowctl: --mgmt-url: {}\n", mgmt.error());
         return kExitUsage;
     }
+    mgmt->ca_file = global.amqp_ca_file;  // one CA for the broker's amqps and https
     Sampler sampler(global, std::move(*mgmt));
     if (options.watch && !options.json) return Watch(sampler, global, options);
     auto snapshot = sampler.Sample();

@@ -140,6 +140,18 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
     routes_.push_back(Route{std::move(method), SplitPath(pattern), std::move(handler)});
 }
 
+bool Router::Wrap(std::string_view method, std::string_view pattern,
+                  const std::function<Handler(Handler)>& wrap) {
+    const auto segments = SplitPath(pattern);
+    for (auto& route : routes_) {
+        if (route.method == method && route.segments == segments) {
+            route.handler = wrap(std::move(route.handler));
+            return true;
+        }
+    }
+    return false;
+}
+
 void Router::Handle(Request&& request, Respond respond) const {
     const auto path = SplitPath(request.path);
     const Route* best = nullptr;

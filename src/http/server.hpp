@@ -50,6 +50,10 @@ using Handler = std::function<void(Request&& request, Respond respond)>;
 class Router final {
   public:
     void Add(std::string method, std::string pattern, Handler handler);
+    // Replaces the handler of the route registered as (method, pattern) by wrap(handler),
+    // e.g. to put an authentication check in front of it; false if no such route.
+    bool Wrap(std::string_view method, std::string_view pattern,
+              const std::function<Handler(Handler)>& wrap);
     void Handle(Request&& request, Respond respond) const;
     // The pattern that matches `path` ("/orders/{id}"), for metrics labels; "other" if none.
     std::string RouteOf(std::string_view path) const;

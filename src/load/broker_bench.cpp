@@ -226,6 +226,7 @@ void TearDownRoute(broker::Client& client, const Route& route, std::ostream& err
 int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream& err) {
     broker::ConnectionOptions connection;
     if (args.amqp_url != nullptr) connection.url = *args.amqp_url;
+    if (args.amqp_ca_file != nullptr) connection.tls_ca_file = *args.amqp_ca_file;
     auto client = broker::Client::Connect(connection);
     if (!client) {
         err << "orderflowctl broker-bench: " << client.error() << "\n";
@@ -285,9 +286,10 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
 }
 
 CLI::App* AddBrokerBenchCommand(CLI::App& app, std::function<int()>& command,
-                                const std::string& amqp_url) {
+                                const std::string& amqp_url, const std::string* amqp_ca_file) {
     auto args = std::make_shared<BrokerBenchArgs>();
     args->amqp_url = &amqp_url;
+    args->amqp_ca_file = amqp_ca_file;
     CLI::App* bench = app.add_subcommand(
         "broker-bench",
         "The broker's own rates: publish N persistent messages with confirms to a fresh "

@@ -23,7 +23,8 @@
 namespace orderflow::load {
 
 struct BrokerBenchArgs {
-    const std::string* amqp_url = nullptr;  // orderflowctl's global --amqp-url
+    const std::string* amqp_url = nullptr;      // orderflowctl's global --amqp-url
+    const std::string* amqp_ca_file = nullptr;  // and --amqp-ca-file (amqps://)
     uint64_t messages = 20000;
     size_t body_size = 0;       // 0: an OrderPlaced event of the usual size
     uint32_t in_flight = 4096;  // unconfirmed messages on the wire (publisher window)
@@ -48,6 +49,7 @@ int RunBrokerBench(const BrokerBenchArgs& args, std::ostream& out, std::ostream&
 
 // Adds the `broker-bench` subcommand; like AddLoadCommand, selecting it sets `command`.
 CLI::App* AddBrokerBenchCommand(CLI::App& app, std::function<int()>& command,
-                                const std::string& amqp_url);
+                                const std::string& amqp_url,
+                                const std::string* amqp_ca_file = nullptr);
 
 }  // namespace orderflow::load

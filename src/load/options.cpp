@@ -122,12 +122,16 @@ std::expected<std::chrono::nanoseconds, std::string> ParseDuration(std::string_v
 std::expected<std::pair<std::string, std::string>, std::string> ParseHeader(std::string_view text) {
     const size_t colon = text.find(':');
     if (colon == std::string_view::npos) {
-        return std::unexpected(fmt::format("bad header '{}': expected 'Name: value'", text));
+        // Not echoed: the text may be a credential (Authorization: Bearer <key>).
+        return std::unexpected("bad header: expected 'Name: value'");
     }
     const std::string_view name = Trim(text.substr(0, colon));
     const std::string_view value = Trim(text.substr(colon + 1));
-    if (!IsToken(name) || HasControl(value)) {
-        return std::unexpected(fmt::format("bad header '{}'", text));
+    if (!IsToken(name)) return std::unexpected("bad header: the name is not an HTTP token");
+    if (HasControl(value)) {
+        // The name only: the value may be a secret.
+        return std::unexpected(
+            fmt::format("bad header '{}': its value contains control characters", name));
     }
     return std::pair{std::string(name), std::string(value)};
 }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "broker/node_list.hpp"
+#include "auth/redact.hpp"
 #include "http/client.hpp"
 
 namespace orderflow::service {
@@ -30,6 +31,7 @@ std::string CheckHttpUrl(const std::string& url) {
 broker::ConnectionOptions Config::Connection(std::string_view role) const {
     broker::ConnectionOptions options;
     options.url = amqp_url;
+    options.tls_ca_file = amqp_ca_file;
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     options.connection_name = fmt::format("orderflow-{} {} ({}, pid {})", service, role, host,
@@ -64,6 +66,7 @@ std::filesystem::path Config::DbPath() const { return data_dir / (service + ".db
 
 void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port) {
     config.http_addr = fmt::format("127.0.0.1:{}", default_port);
+    // Defaults shown by --help with their password masked (SPEC section 11).
     app.add_option("--amqp-url", config.amqp_url,
                    "Broker URL (amqps:// for TLS); the nodes of a cluster separated by commas")
         ->envname("ORDERFLOW_AMQP_URL")
@@ -71,7 +74,11 @@ void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port) {
             auto nodes = broker::ParseNodeUrls(urls);
             return nodes ? std::string() : nodes.error();
         })
-        ->capture_default_str();
+        ->default_str(auth::RedactUrl(config.amqp_url));
+    app.add_option("--amqp-ca-file", config.amqp_ca_file,
+                   "PEM CA that signs the broker's certificate, for amqps:// (empty: the "
+                   "system trust store); the host name is always verified")
+        ->envname("ORDERFLOW_AMQP_CA_FILE");
     app.add_option("--http-addr", config.http_addr, "HTTP listen address host:port")
         ->envname("ORDERFLOW_HTTP_ADDR")
         ->capture_default_str();

@@ -16,6 +16,8 @@ namespace orderflow::service {
 struct Config {
     std::string service;  // "ingress", "inventory", ...
     std::string amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    // PEM CA that signs the broker's certificate, for amqps:// (empty: system trust store).
+    std::string amqp_ca_file;
     std::string http_addr;  // default 127.0.0.1:<service port>
     std::filesystem::path data_dir = "./data";
     std::string database_url;  // empty: SQLite in data_dir; postgresql://: shared PostgreSQL

@@ -271,7 +271,9 @@ TEST_CASE("management URLs, vhosts and responses") {
     CHECK(url->password == "pa@ss");
     CHECK(url->base_path == "/prefix");
     CHECK(ParseHttpUrl("http://localhost")->port == 80);
-    CHECK_FALSE(ParseHttpUrl("https://x").has_value());
+    CHECK(ParseHttpUrl("https://x")->tls);
+    CHECK(ParseHttpUrl("https://x")->port == 443);
+    CHECK_FALSE(ParseHttpUrl("ftp://x").has_value());
     CHECK_FALSE(ParseHttpUrl("http://h:99999").has_value());
     CHECK(VhostOf("amqp://guest:guest@127.0.0.1:5672/%2f") == "/");
     CHECK(VhostOf("amqp://127.0.0.1") == "/");

@@ -160,7 +160,18 @@ std::expected<Connection, std::string> Connection::OpenNode(const ConnectionOpti
             amqp_socket_open_noblock(socket, url->host.c_str(), url->port, &connect_timeout);
         status != AMQP_STATUS_OK) {
         std::string detail;
-        if (status == AMQP_STATUS_SOCKET_ERROR) {
+        if (status == AMQP_STATUS_SSL_PEER_VERIFY_FAILED) {
+            detail = fmt::format(
+                ": the broker's certificate is not signed by a CA in {} (ORDERFLOW_AMQP_CA_FILE)",
+                options.tls_ca_file.empty() ? "the system trust store" : options.tls_ca_file);
+        } else if (status == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED) {
+            detail = fmt::format(
+                ": the broker's certificate does not name host name '{}': use a name it "
+                "carries in the URL",
+                url->host);
+        } else if (status == AMQP_STATUS_SSL_CONNECTION_FAILED || status == AMQP_STATUS_SSL_ERROR) {
+            detail = ": the TLS handshake failed (is this port an amqps listener?)";
+        } else if (status == AMQP_STATUS_SOCKET_ERROR) {
             // Bounded: a refusal answers at once; this must not double a reconnect attempt.
             const auto limit = std::min(options.connect_timeout, std::chrono::milliseconds(1000));
             if (auto reason = ConnectFailureReason(url->host, url->port, limit); !reason.empty()) {

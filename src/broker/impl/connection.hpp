@@ -76,7 +76,10 @@ class Connection final {
 
 // Declares `topology` on an open channel (exchanges, queues, bindings, in that order).
 // A 406 (queue exists with other arguments) closes the channel: the error names the queue.
+// With `check_if_refused`, a 403 (a user without configure permission, SPEC section 11)
+// turns into a passive check: success when every exchange and queue exists, else an error
+// naming what is missing; the channel is open again on success.
 std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
-                                           const Topology& topology);
+                                           const Topology& topology, bool check_if_refused = true);
 
 }  // namespace orderflow::broker::impl
