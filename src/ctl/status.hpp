@@ -42,6 +42,11 @@ struct QueueStatus {
     // Unacked and the rates come from the management API only: false when it did not
     // answer, and they are shown as unknown ("-", null) rather than as zeros.
     bool detailed = true;
+    // The management record's ready count differs from the exact one: its unacked count
+    // (which only it has) is as old as it is. Shown with a '?' and as "unacked_stale".
+    bool unacked_stale = false;
+    // rates.deliver was derived from the exact depth trend (the counters lagged).
+    bool deliver_derived = false;
 
     int64_t Backlog() const { return ready + unacked; }
 };
