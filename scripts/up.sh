@@ -60,7 +60,7 @@ declare -A routes=(
     [ingress]="POST /orders, GET /orders/{id}, POST /orders/sync"
     [inventory]="GET /inventory, POST /reserve"
     [notification]="GET /notifications?order_id=..., POST /send"
-    [analytics]="GET /stats"
+    [analytics]="GET / (the console), GET /stats"
 )
 declare -A pid=()
 
@@ -139,10 +139,17 @@ export ORDERFLOW_DATA_DIR="$data_dir"
 export ORDERFLOW_INVENTORY_URL="http://127.0.0.1:${port[inventory]}"
 export ORDERFLOW_NOTIFICATION_URL="http://127.0.0.1:${port[notification]}"
 
+# The console's write actions (replay, purge) need this token (SPEC section 11); a new one
+# each run unless ORDERFLOW_ADMIN_TOKEN is set. Only analytics gets it.
+admin_token="${ORDERFLOW_ADMIN_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+unset ORDERFLOW_ADMIN_TOKEN
+
 for service in "${services[@]}"; do
     log_file="$log_dir/$service.log"
     printf '\n=== %s scripts/up.sh starts orderflow-%s\n' "$(date -u +%FT%TZ)" "$service" >>"$log_file"
-    ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$service]}" \
+    token_env=()
+    [[ $service == analytics ]] && token_env=("ORDERFLOW_ADMIN_TOKEN=$admin_token")
+    env "${token_env[@]}" ORDERFLOW_HTTP_ADDR="127.0.0.1:${port[$service]}" \
         "$bin_dir/orderflow-$service" </dev/null >>"$log_file" 2>&1 &
     pid[$service]=$!
     log "started $service (pid ${pid[$service]}, log $log_file)"
@@ -180,6 +187,9 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
         printf '  %-13s log %s\n' "" "$(relative "$log_dir/$service.log")"
     done
     echo "  every service: GET /healthz, /readyz, /metrics"
+    echo
+    echo "  console       http://127.0.0.1:${port[analytics]}/   (open it in a browser)"
+    echo "  admin token   $admin_token   (paste it in the console to replay or purge dead letters)"
     echo
     echo "  broker        $ORDERFLOW_AMQP_URL"
     if [[ $use_broker == 1 ]]; then
