@@ -58,6 +58,13 @@ struct StatusSnapshot {
     std::vector<std::string> warnings;       // shown, not fatal (--watch keeps going)
 };
 
+// Corrects the management API's figures with the exact ready depth and its trend: an
+// unacked count whose record (`record_ready`) disagrees with the exact ready count is as
+// old as that record (unacked_stale); and what left the ready list is what came in minus
+// what it grew by, so the out rate is at least publish - net_rate (a drain with nothing
+// coming in shows its real speed while the counters of a quorum queue stand still).
+void ApplyExactDepth(QueueStatus& queue, std::optional<int64_t> record_ready);
+
 std::string FormatEta(std::optional<double> seconds);  // "4s", "2m05s", "1h02m", "-"
 std::string FormatRate(double per_second);             // "12.5"
 

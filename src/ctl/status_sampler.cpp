@@ -52,11 +52,14 @@ std::expected<StatusSnapshot, std::string> StatusSampler::Sample() {
         auto retry = RetryDepth(work, by_name, detailed);
         if (!retry) return std::unexpected(retry.error());
         status.retry_ready = *retry;
+        std::optional<int64_t> record_ready;
         if (const auto it = by_name.find(work.value); it != by_name.end()) {
             status.unacked = it->second.unacked;
             status.rates = trackers_[work.value].Update(now, it->second.counters, it->second.rates);
+            record_ready = it->second.ready;
         }
         if (status.exists) status.net_rate = trends_[work.value].Update(now, status.ready);
+        ApplyExactDepth(status, record_ready);
         status.eta_seconds = EstimateEta(status);
         snapshot.queues.push_back(std::move(status));
     }
