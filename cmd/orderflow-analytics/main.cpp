@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--report", report,
                  "Read from --from to the current end, print /stats JSON, exit");
+    app.add_option("--mgmt-url", config.mgmt_url,
+                   "RabbitMQ management API, for the console (http://user:pass@host:port)")
+        ->envname("ORDERFLOW_MGMT_URL");
     std::string admin_token;
     app.add_option("--admin-token", admin_token,
                    "Bearer token for the console's replay and purge (empty: read-only)")

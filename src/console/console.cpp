@@ -376,7 +376,7 @@ void Console::SampleLoop() {
             input.replicas_error = mgmt_error;
         } else {
             const auto encoded = ctl::PercentEncode(vhost);
-            auto connections = ctl::HttpGet(*mgmt, "/api/connections/" + encoded, 3s);
+            auto connections = ctl::HttpGet(*mgmt, "/api/vhosts/" + encoded + "/connections", 3s);
             auto consumers = ctl::HttpGet(*mgmt, "/api/consumers/" + encoded, 3s);
             if (connections && consumers) {
                 auto replicas = ParseReplicas(*connections, *consumers);

@@ -25,7 +25,7 @@ struct Replica {
     std::vector<std::string> roles;     // "consumer", "publisher", "stream", ...
     std::vector<std::string> consumes;  // queues it has a consumer on
 };
-// From GET /api/connections/<vhost> and GET /api/consumers/<vhost> (JSON arrays).
+// From GET /api/vhosts/<vhost>/connections and GET /api/consumers/<vhost> (JSON arrays).
 std::expected<std::vector<Replica>, std::string> ParseReplicas(std::string_view connections_json,
                                                                std::string_view consumers_json);
 
