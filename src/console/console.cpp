@@ -181,6 +181,9 @@ void Console::Observe(const broker::Delivery& delivery, const events::Envelope& 
         }
     }
     model_.OnEvent(event, NowMs());
+    if (auto offset = delivery.properties.IntHeader("x-stream-offset")) {
+        stream_offset_.store(*offset, std::memory_order_relaxed);
+    }
 }
 
 void Console::Start() {
@@ -400,6 +403,9 @@ void Console::SampleLoop() {
                            reserved + rejected + rate(EventType::kNotificationSent)}};
         input.seen = model_.Seen();
         input.orders_kept = model_.OrdersKept();
+        if (const auto offset = stream_offset_.load(std::memory_order_relaxed); offset >= 0) {
+            input.stream_last_offset = offset;
+        }
 
         std::map<std::string, int64_t> depths, dlq_depths;
         if (input.status) {

@@ -13,6 +13,7 @@
 //  - HTTP I/O threads only read the published strings, the model and the assets.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -50,6 +51,7 @@ class Console final {
     service::Runtime& runtime_;
     std::string admin_token_;
     LiveModel model_;
+    std::atomic<int64_t> stream_offset_{-1};  // the last x-stream-offset observed
 
     std::mutex mutex_;
     std::condition_variable wake_;

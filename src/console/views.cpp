@@ -187,6 +187,12 @@ std::string OverviewJson(const OverviewInput& input) {
     } else {
         w.Null();
     }
+    w.Key("last_offset");
+    if (input.stream_last_offset) {
+        w.Int64(*input.stream_last_offset);
+    } else {
+        w.Null();
+    }
     w.EndObject();
 
     w.Key("services");

@@ -41,6 +41,9 @@ struct OverviewInput {
     std::map<std::string, double> in_rates;
     LiveModel::Totals seen;
     size_t orders_kept = 0;
+    // The last offset of orders.events the console read: exact and immediate, where the
+    // broker's message count of a stream is refreshed only now and then.
+    std::optional<int64_t> stream_last_offset;
 };
 std::string OverviewJson(const OverviewInput& input);
 

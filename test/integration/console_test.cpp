@@ -197,6 +197,14 @@ TEST_CASE("the console API shows the broker's backlog, the stream's orders and t
         },
         20s));
     CHECK(Sum((*series)["orders"]["reserved"]) == 8);
+    // The stream holds 8 orders x 3 events and the poison (bound with '#'): offsets 0..24.
+    CHECK(Eventually(
+        [&] {
+            overview = GetDoc(analytics, "/api/overview");
+            return overview && (*overview)["stream"]["last_offset"].IsInt64() &&
+                   (*overview)["stream"]["last_offset"].GetInt64() == 24;
+        },
+        10s));
     CHECK(Sum((*series)["orders"]["rejected"]) == 0);
     int64_t peak = 0;
     for (const auto& v : (*series)["depth"][work.c_str()].GetArray()) {

@@ -10,8 +10,12 @@ const ROUTES = {
 };
 let peak = 1;  // the largest backlog seen: bars compare with it, as orderflowctl status does
 
-function replicaList(service) {
+function replicaList(service, consumers) {
   if (!service || service.replicas === null) return el("div", { class: "muted" }, "replicas unknown");
+  if (service.replicas.length === 0 && consumers > 0) {
+    // The broker counts the consumer already; its management API lists connections later.
+    return el("div", { class: "muted", "data-replica": "pending" }, `${consumers} consuming (connection not listed yet)`);
+  }
   if (service.replicas.length === 0) {
     return el("div", { class: "replica down", "data-replica": "none" }, "no replica connected");
   }
@@ -24,11 +28,11 @@ function replicaList(service) {
       el("span", { class: "muted" }, r.consuming ? ` consuming ${r.consumes.join(", ")}` : " connected, not consuming"))));
 }
 
-function serviceBox(name, service, role) {
-  const down = service && service.replicas && service.replicas.length === 0;
+function serviceBox(name, service, role, consumers = 0) {
+  const down = service && service.replicas && service.replicas.length === 0 && consumers === 0;
   return el("div", { class: `service${down ? " down" : ""}`, "data-service": name },
     el("div", { class: "service-name" }, name, el("span", { class: "muted" }, ` ${role}`)),
-    replicaList(service));
+    replicaList(service, consumers));
 }
 
 function queueCard(q) {
@@ -63,13 +67,14 @@ export function renderPipeline(root, overview) {
       el("div", { class: "route" }, el("code", {}, ROUTES[q.name] || ""), el("span", { class: "arrow" }, "→")),
       queueCard(q),
       el("span", { class: "arrow" }, "→"),
-      serviceBox(q.service, services[q.service], q.service === "ingress" ? "order-status projection" : "consumer")));
+      serviceBox(q.service, services[q.service], q.service === "ingress" ? "order-status projection" : "consumer", q.consumers)));
   const stream = overview.stream;
   rows.push(el("div", { class: "row" },
     el("div", { class: "route" }, el("code", {}, "#  (every event)"), el("span", { class: "arrow" }, "→")),
     el("div", { class: "queue stream", "data-queue": stream.name },
       el("div", { class: "queue-head" }, el("span", { class: "queue-name" }, stream.name), el("span", { class: "badge" }, "stream")),
-      el("div", { class: "backlog" }, el("span", { class: "big", "data-field": "messages" }, num(stream.messages)), el("span", { class: "muted" }, " messages kept")),
+      el("div", { class: "backlog" }, el("span", { class: "big", "data-field": "messages" }, num(stream.messages)), el("span", { class: "muted" }, " messages kept (broker's count, refreshed now and then)")),
+      el("div", { class: "muted", "data-field": "last_offset" }, `read up to offset ${num(stream.last_offset)}`),
       el("div", { class: "muted" }, `seen by the console: ${num(overview.seen.placed)} placed · ${num(overview.seen.reserved)} reserved · ${num(overview.seen.rejected)} rejected · ${num(overview.seen.notified)} notified`)),
     el("span", { class: "arrow" }, "→"),
     serviceBox("analytics", services.analytics, "stream reader, this console")));
