@@ -171,10 +171,6 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
             writer.Key(key);
             queue.detailed ? writer.Double(value) : writer.Null();
         }
-        writer.Key("unacked_stale");
-        writer.Bool(queue.unacked_stale);
-        writer.Key("deliver_rate_derived");
-        writer.Bool(queue.deliver_derived);
         writer.Key("net_rate");
         queue.net_rate ? writer.Double(std::round(*queue.net_rate * 10) / 10) : writer.Null();
         writer.Key("eta_seconds");
@@ -183,6 +179,10 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         } else {
             writer.Null();
         }
+        writer.Key("unacked_stale");
+        writer.Bool(queue.unacked_stale);
+        writer.Key("deliver_rate_derived");
+        writer.Bool(queue.deliver_derived);
         writer.EndObject();
     }
     writer.EndArray();
