@@ -167,12 +167,12 @@ TEST_CASE("replicas come from the connections each service names and the consume
       {"name":"127.0.0.1:4 -> 127.0.0.1:5672","client_properties":{"connection_name":"orderflowctl status (vm, pid 7)"}}])js";
     const std::string consumers = R"js([
       {"queue":{"name":"inventory.order-placed"},"channel_details":{"connection_name":"127.0.0.1:1 -> 127.0.0.1:5672"}}])js";
-const auto replicas = ParseReplicas(connections, consumers);
-REQUIRE(replicas);
-REQUIRE(replicas->size() == 2);  // orderflowctl is not a service
-CHECK((*replicas)[0].pid == "41");
-CHECK((*replicas)[0].roles == std::vector<std::string>{"consumer", "publisher"});
-CHECK((*replicas)[0].consumes == std::vector<std::string>{"inventory.order-placed"});
-CHECK((*replicas)[1].pid == "42");
-CHECK((*replicas)[1].consumes.empty());  // connected, not consuming
+    const auto replicas = ParseReplicas(connections, consumers);
+    REQUIRE(replicas);
+    REQUIRE(replicas->size() == 2);  // orderflowctl is not a service
+    CHECK((*replicas)[0].pid == "41");
+    CHECK((*replicas)[0].roles == std::vector<std::string>{"consumer", "publisher"});
+    CHECK((*replicas)[0].consumes == std::vector<std::string>{"inventory.order-placed"});
+    CHECK((*replicas)[1].pid == "42");
+    CHECK((*replicas)[1].consumes.empty());  // connected, not consuming
 }
