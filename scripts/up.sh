@@ -74,7 +74,7 @@ declare -A routes=(
     [ingress]="POST /orders, GET /orders/{id}, POST /orders/sync"
     [inventory]="GET /inventory, POST /reserve"
     [notification]="GET /notifications?order_id=..., POST /send"
-    [analytics]="GET /stats"
+    [analytics]="GET / (the console), GET /stats"
 )
 declare -A pid=()
 # What runs: one instance per service, or with --scale N replicas of the three behind nginx.
@@ -252,10 +252,17 @@ if [[ $scale == 1 ]]; then
     log "started nginx (pid $nginx_pid, config $nginx_dir/nginx.conf)"
 fi
 
+# The console's write actions (replay, purge) need this token (SPEC section 11); a new one
+# each run unless ORDERFLOW_ADMIN_TOKEN is set. Only analytics gets it.
+admin_token="${ORDERFLOW_ADMIN_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+unset ORDERFLOW_ADMIN_TOKEN
+
 for instance in "${instances[@]}"; do
     log_file="$log_dir/$instance.log"
     printf '\n=== %s scripts/up.sh starts %s\n' "$(date -u +%FT%TZ)" "$instance" >>"$log_file"
-    ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
+    token_env=()
+    [[ $instance == analytics ]] && token_env=("ORDERFLOW_ADMIN_TOKEN=$admin_token")
+    env "${token_env[@]}" ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
         "$bin_dir/${binary[$instance]}" </dev/null >>"$log_file" 2>&1 &
     pid[$instance]=$!
     log "started $instance (pid ${pid[$instance]}, port ${iport[$instance]}, log $log_file)"
@@ -305,6 +312,9 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
         echo "  nginx         $(relative "$nginx_dir/nginx.conf")"
         echo "  PostgreSQL    $ORDERFLOW_DATABASE_URL (data $(relative "$pg_dir"))"
     fi
+    echo
+    echo "  console       http://127.0.0.1:${port[analytics]}/   (open it in a browser)"
+    echo "  admin token   $admin_token   (paste it in the console to replay or purge dead letters)"
     echo
     echo "  broker        $ORDERFLOW_AMQP_URL"
     if [[ $use_broker == 1 ]]; then

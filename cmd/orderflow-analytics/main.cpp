@@ -1,6 +1,7 @@
 // orderflow-analytics: order figures from the event stream; follows it, or reports a range.
 #include <iostream>
 
+#include "console/console.hpp"
 #include "service/analytics.hpp"
 #include "service/runtime.hpp"
 #include "telemetry/log.hpp"
@@ -19,6 +20,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--report", report,
                  "Read from --from to the current end, print /stats JSON, exit");
+    app.add_option("--mgmt-url", config.mgmt_url,
+                   "RabbitMQ management API, for the console (http://user:pass@host:port)")
+        ->envname("ORDERFLOW_MGMT_URL");
+    std::string admin_token;
+    app.add_option("--admin-token", admin_token,
+                   "Bearer token for the console's replay and purge (empty: read-only)")
+        ->envname("ORDERFLOW_ADMIN_TOKEN");
     app.add_option("--idle-ms", idle_ms, "Report mode: quiet time that marks the end of the stream")
         ->capture_default_str();
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
@@ -41,6 +49,12 @@ int main(int argc, char** argv) {
     }
     service::Runtime runtime(config);
     service::AnalyticsService analytics(runtime, *start);
+    console::Console console(runtime, std::move(admin_token));
+    analytics.SetObserver(
+        [&console](const broker::Delivery& delivery, const events::Envelope& envelope) {
+            console.Observe(delivery, envelope);
+        });
+    console.Start();
     analytics.Start();
     return runtime.Run();
 }

@@ -61,6 +61,11 @@ std::string KindOf(const broker::Properties& properties) {
     return "unknown";
 }
 
+std::string ReasonOf(const broker::Properties& properties) {
+    if (const auto* error = properties.Header("x-error")) return *error;
+    return {};
+}
+
 int ReplayCountOf(const broker::Properties& properties) {
     const auto count = properties.IntHeader(kReplayCountHeader);
     return count && *count > 0 ? static_cast<int>(std::min<int64_t>(*count, 1'000'000)) : 0;
@@ -117,6 +122,7 @@ bool Selected(const Selection& selection, const broker::Delivery& dead_letter) {
         return false;
     }
     if (selection.kind && KindOf(dead_letter.properties) != *selection.kind) return false;
+    if (selection.reason && ReasonOf(dead_letter.properties) != *selection.reason) return false;
     return true;
 }
 

@@ -33,6 +33,8 @@ std::expected<QueuePair, std::string> ResolveQueue(std::string_view name);
 // queue's delivery limit dead-lettered it, so the broker wrote only x-death) the broker's
 // reason, e.g. "delivery_limit"; else "unknown".
 std::string KindOf(const broker::Properties& properties);
+// x-error, the failure record's reason; empty without a record.
+std::string ReasonOf(const broker::Properties& properties);
 int ReplayCountOf(const broker::Properties& properties);  // x-replay-count, default 0
 
 // The headers `dlq show` prints, in this order (absent ones are skipped).
@@ -44,7 +46,8 @@ std::string BodyPreview(std::string_view body, size_t limit = kPreviewBytes);
 
 struct Selection {
     std::optional<std::string> message_id;
-    std::optional<std::string> kind;  // "poison" or "exhausted"
+    std::optional<std::string> kind;    // "poison" or "exhausted"
+    std::optional<std::string> reason;  // x-error exactly (a console group)
 };
 bool Selected(const Selection& selection, const broker::Delivery& dead_letter);
 

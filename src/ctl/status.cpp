@@ -35,8 +35,10 @@ std::string Header() {
 }
 
 // The management API's figures, or "-" when it did not answer.
+// A '?' marks a count whose management record lags the exact ready depth (see the legend).
 std::string Unacked(const QueueStatus& queue) {
-    return queue.detailed ? std::to_string(queue.unacked) : "-";
+    if (!queue.detailed) return "-";
+    return std::to_string(queue.unacked) + (queue.unacked_stale ? "?" : "");
 }
 std::string Rate(const QueueStatus& queue, double per_second) {
     return queue.detailed ? FormatRate(per_second) : "-";
@@ -61,6 +63,11 @@ std::vector<std::string> Footer(const StatusSnapshot& snapshot) {
     if (snapshot.stream_messages) {
         lines.push_back(
             fmt::format("stream orders.events: {} messages", *snapshot.stream_messages));
+    }
+    if (std::ranges::any_of(snapshot.queues, &QueueStatus::unacked_stale)) {
+        lines.push_back(
+            "?: unacked as of the management API's last record, older than the exact ready "
+            "count");
     }
     for (const auto& warning : snapshot.warnings) lines.push_back("warning: " + warning);
     return lines;
@@ -95,6 +102,17 @@ std::expected<std::vector<MgmtQueue>, std::string> ParseMgmtQueues(std::string_v
         out.push_back(std::move(queue));
     }
     return out;
+}
+
+void ApplyExactDepth(QueueStatus& queue, std::optional<int64_t> record_ready) {
+    if (!queue.detailed) return;
+    queue.unacked_stale = record_ready && *record_ready != queue.ready;
+    if (!queue.net_rate) return;
+    const double derived = queue.rates.publish - *queue.net_rate;
+    if (derived > queue.rates.deliver + 1e-9) {
+        queue.rates.deliver = derived;
+        queue.deliver_derived = true;
+    }
 }
 
 std::string FormatEta(std::optional<double> seconds) {
@@ -161,6 +179,10 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         } else {
             writer.Null();
         }
+        writer.Key("unacked_stale");
+        writer.Bool(queue.unacked_stale);
+        writer.Key("deliver_rate_derived");
+        writer.Bool(queue.deliver_derived);
         writer.EndObject();
     }
     writer.EndArray();
@@ -192,9 +214,10 @@ std::string RenderLines(const StatusSnapshot& snapshot) {
             continue;
         }
         out += fmt::format(
-            "{} queue={} ready={} unacked={} consumers={} dlq={} retry={} publish_rate={} "
+            "{} queue={} ready={} unacked={}{} consumers={} dlq={} retry={} publish_rate={} "
             "deliver_rate={} net_rate={} eta_s={}\n",
-            at, queue.name, queue.ready, Unacked(queue), queue.consumers, queue.dlq_ready,
+            at, queue.name, queue.ready, queue.detailed ? std::to_string(queue.unacked) : "-",
+            queue.unacked_stale ? " unacked_stale=true" : "", queue.consumers, queue.dlq_ready,
             queue.retry_ready, Rate(queue, queue.rates.publish), Rate(queue, queue.rates.deliver),
             NetRate(queue),
             queue.eta_seconds ? fmt::format("{:.0f}", std::ceil(*queue.eta_seconds)) : "-");

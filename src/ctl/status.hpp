@@ -42,6 +42,11 @@ struct QueueStatus {
     // Unacked and the rates come from the management API only: false when it did not
     // answer, and they are shown as unknown ("-", null) rather than as zeros.
     bool detailed = true;
+    // The management record's ready count differs from the exact one: its unacked count
+    // (which only it has) is as old as it is. Shown with a '?' and as "unacked_stale".
+    bool unacked_stale = false;
+    // rates.deliver was derived from the exact depth trend (the counters lagged).
+    bool deliver_derived = false;
 
     int64_t Backlog() const { return ready + unacked; }
 };
@@ -52,6 +57,13 @@ struct StatusSnapshot {
     std::optional<int64_t> stream_messages;  // orders.events, when the management API has it
     std::vector<std::string> warnings;       // shown, not fatal (--watch keeps going)
 };
+
+// Corrects the management API's figures with the exact ready depth and its trend: an
+// unacked count whose record (`record_ready`) disagrees with the exact ready count is as
+// old as that record (unacked_stale); and what left the ready list is what came in minus
+// what it grew by, so the out rate is at least publish - net_rate (a drain with nothing
+// coming in shows its real speed while the counters of a quorum queue stand still).
+void ApplyExactDepth(QueueStatus& queue, std::optional<int64_t> record_ready);
 
 std::string FormatEta(std::optional<double> seconds);  // "4s", "2m05s", "1h02m", "-"
 std::string FormatRate(double per_second);             // "12.5"

@@ -22,132 +22,13 @@
 #include "ctl/commands.hpp"
 #include "ctl/mgmt_api.hpp"
 #include "ctl/status.hpp"
+#include "ctl/status_sampler.hpp"
 
 namespace orderflow::ctl {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 void OnStopSignal(int) { g_stop = 1; }
-
-// Owns the AMQP connection (reopened after a failure) and the rate history per queue.
-class Sampler final {
-  public:
-    Sampler(const GlobalOptions& global, HttpUrl mgmt)
-        : global_(global), mgmt_(std::move(mgmt)), vhost_(VhostOf(global.amqp_url)) {}
-
-    std::expected<StatusSnapshot, std::string> Sample() {
-        StatusSnapshot snapshot;
-        // Without the management API the depths still come from AMQP; unacked and the rates
-        // are then unknown, and the snapshot says why.
-        std::map<std::string, MgmtQueue> by_name;
-        bool detailed = false;
-        auto listed = ListQueues();
-        if (listed) {
-            for (auto& queue : *listed) by_name[queue.name] = std::move(queue);
-            detailed = true;
-        } else {
-            snapshot.warnings.push_back(listed.error() + " (unacked and rates unknown)");
-        }
-
-        if (!client_) {
-            auto client = Connect(global_, "status");
-            if (!client) return std::unexpected(client.error());
-            client_.emplace(std::move(*client));
-        }
-        snapshot.at = std::chrono::system_clock::now();
-        const auto now = std::chrono::steady_clock::now();
-        for (const auto& work : broker::WorkQueues()) {
-            QueueStatus status;
-            status.name = work.value;
-            status.detailed = detailed;
-            auto depth = Depth(work);
-            if (!depth) return std::unexpected(depth.error());
-            status.exists = depth->has_value();
-            if (*depth) {
-                status.ready = (*depth)->messages;
-                status.consumers = (*depth)->consumers;
-            }
-            auto dlq = Depth(broker::DeadLetterQueue(work));
-            if (!dlq) return std::unexpected(dlq.error());
-            status.dlq_ready = *dlq ? (**dlq).messages : 0;
-            auto retry = RetryDepth(work, by_name, detailed);
-            if (!retry) return std::unexpected(retry.error());
-            status.retry_ready = *retry;
-            if (const auto it = by_name.find(work.value); it != by_name.end()) {
-                status.unacked = it->second.unacked;
-                status.rates =
-                    trackers_[work.value].Update(now, it->second.counters, it->second.rates);
-            }
-            if (status.exists) status.net_rate = trends_[work.value].Update(now, status.ready);
-            status.eta_seconds = EstimateEta(status);
-            snapshot.queues.push_back(std::move(status));
-        }
-        if (const auto it = by_name.find(broker::kEventStream.value); it != by_name.end()) {
-            snapshot.stream_messages = it->second.messages;
-        }
-        return snapshot;
-    }
-
-  private:
-    // GET /api/queues/<vhost>: every queue of the vhost with its counters.
-    std::expected<std::vector<MgmtQueue>, std::string> ListQueues() {
-        auto body = HttpGet(mgmt_, "/api/queues/" + PercentEncode(vhost_) +
-                                       "?columns=name,messages,messages_ready,"
-                                       "messages_unacknowledged,consumers,message_stats");
-        if (!body) return std::unexpected(body.error());
-        auto listed = ParseMgmtQueues(*body);
-        if (!listed) {
-            return std::unexpected(
-                fmt::format("{}: {}", RedactUrl(global_.mgmt_url), listed.error()));
-        }
-        return listed;
-    }
-
-    // Messages waiting in the delay queues Q.retry.<level>. Their number is the services'
-    // setting: the management API lists what exists; without it, levels are probed in order
-    // until one is missing.
-    std::expected<int64_t, std::string> RetryDepth(const broker::QueueName& work,
-                                                   const std::map<std::string, MgmtQueue>& by_name,
-                                                   bool listed) {
-        int64_t total = 0;
-        if (listed) {
-            const auto prefix = work.value + ".retry.";
-            for (const auto& [name, queue] : by_name) {
-                if (!name.starts_with(prefix)) continue;
-                auto depth = Depth(broker::QueueName{name});
-                if (!depth) return std::unexpected(depth.error());
-                total += *depth ? (**depth).messages : 0;
-            }
-            return total;
-        }
-        for (int level = 1; level <= kMaxProbedRetryLevels; ++level) {
-            auto depth = Depth(broker::RetryQueue(work, level));
-            if (!depth) return std::unexpected(depth.error());
-            if (!*depth) break;
-            total += (**depth).messages;
-        }
-        return total;
-    }
-
-    static constexpr int kMaxProbedRetryLevels = 20;
-
-    std::expected<std::optional<broker::QueueInfo>, std::string> Depth(
-        const broker::QueueName& queue) {
-        auto info = client_->Inspect(queue);
-        if (!info) {
-            client_.reset();  // reconnect on the next sample
-            return std::unexpected(fmt::format("queue {}: {}", queue.value, info.error()));
-        }
-        return *info;
-    }
-
-    const GlobalOptions& global_;
-    HttpUrl mgmt_;
-    std::string vhost_;
-    std::optional<broker::Client> client_;
-    std::map<std::string, RateTracker> trackers_;
-    std::map<std::string, DepthTrend> trends_;
-};
 
 // Sleeps until `until` in short steps so Ctrl-C is handled promptly.
 void SleepUntil(std::chrono::steady_clock::time_point until) {
@@ -157,7 +38,7 @@ void SleepUntil(std::chrono::steady_clock::time_point until) {
     }
 }
 
-int Watch(Sampler& sampler, const GlobalOptions& global, const StatusOptions& options) {
+int Watch(StatusSampler& sampler, const GlobalOptions& global, const StatusOptions& options) {
     struct sigaction action {};
     action.sa_handler = OnStopSignal;
     sigemptyset(&action.sa_mask);
@@ -206,7 +87,8 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
         return kExitUsage;
     }
     mgmt->ca_file = global.amqp_ca_file;  // one CA for the broker's amqps and https
-    Sampler sampler(global, std::move(*mgmt));
+    StatusSampler sampler(ConnectionFor(global, "status"), std::move(*mgmt),
+                          VhostOf(global.amqp_url));
     if (options.watch && !options.json) return Watch(sampler, global, options);
     auto snapshot = sampler.Sample();
     if (!snapshot) return Fail(snapshot.error());

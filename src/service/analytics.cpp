@@ -171,6 +171,7 @@ void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
     out.assign(batch.size(), broker::Disposition::kAck);  // a stream keeps them anyway
     handlers::OrderStats delta;
     std::optional<int64_t> last_offset;
+    std::vector<std::pair<const broker::Delivery*, events::Envelope>> observed;
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     for (const auto& delivery : batch) {
         if (auto offset = delivery.properties.IntHeader("x-stream-offset")) last_offset = offset;
@@ -185,6 +186,7 @@ void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
         store::InboxRecord(*db_, envelope->event_id,
                            events::ToUnixMillis(std::chrono::system_clock::now()));
         handlers::CountEvent(*envelope, delta);
+        if (observer_) observed.emplace_back(&delivery, std::move(*envelope));
     }
     AddStats(*db_, delta);
     if (last_offset) {
@@ -195,6 +197,7 @@ void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
         save.exec();
     }
     txn.commit();
+    for (const auto& [delivery, envelope] : observed) observer_(*delivery, envelope);
     runtime_.Metrics()
         .GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
                     {{"queue", broker::kEventStream.value}, {"outcome", "processed"}})

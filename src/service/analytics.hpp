@@ -10,6 +10,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ class AnalyticsService final {
     AnalyticsService(Runtime& runtime, StreamStart start);
     ~AnalyticsService();
     void Start();
+    // Called on the stream consumer's thread with every event counted (new event ids
+    // only), after its batch committed; the console's live figures come from here.
+    using Observer = std::function<void(const broker::Delivery&, const events::Envelope&)>;
+    void SetObserver(Observer observer) { observer_ = std::move(observer); }
 
   private:
     void HandleBatch(const std::vector<broker::Delivery>& batch,
@@ -49,6 +54,7 @@ class AnalyticsService final {
     StreamStart start_;
     std::unique_ptr<SQLite::Database> db_;
     std::unique_ptr<broker::Consumer> consumer_;
+    Observer observer_;
 };
 
 }  // namespace orderflow::service

@@ -74,6 +74,22 @@ bool IsJsonContentType(const std::string* content_type) {
     return media == "application/json" || media.empty();
 }
 
+http::Response UnsupportedMediaType(const std::string* content_type) {
+    // Client input, echoed: printable ASCII only, and not much of it.
+    std::string received;
+    for (const char c : content_type ? content_type->substr(0, 100) : std::string()) {
+        received.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return http::JsonError(
+        415, "UNSUPPORTED_MEDIA_TYPE",
+        fmt::format("Content-Type '{}' is not JSON: send application/json", received),
+        received.starts_with("application/x-www-form-urlencoded")
+            ? "curl -d sends application/x-www-form-urlencoded: add -H 'Content-Type: "
+              "application/json' (a request without a Content-Type is read as JSON too)"
+            : "send -H 'Content-Type: application/json' (or no Content-Type: it is read as "
+              "JSON)");
+}
+
 IngressApi::IngressApi(broker::Publisher& publisher, StoreWriter& writer, store::Store& store,
                        telemetry::Registry& metrics)
     : publisher_(publisher), writer_(writer), store_(store), metrics_(metrics) {}
@@ -205,8 +221,7 @@ void IngressApi::Finish(const std::string& key, const std::string& fingerprint,
 std::expected<events::OrderRequest, http::Response> ParseOrderRequest(
     const http::Request& request) {
     if (!IsJsonContentType(request.Header("content-type"))) {
-        return std::unexpected(
-            http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
+        return std::unexpected(UnsupportedMediaType(request.Header("content-type")));
     }
     auto decoded = events::DecodeOrderRequest(request.body);
     if (!decoded) {

@@ -68,6 +68,9 @@ class IngressApi final {
 
 // "application/json", "application/json; charset=utf-8" or absent: JSON. Anything else: no.
 bool IsJsonContentType(const std::string* content_type);
+// The 415 for any other media type: names what was received and how to send JSON (curl -d
+// sends application/x-www-form-urlencoded, the usual way to land here).
+http::Response UnsupportedMediaType(const std::string* content_type);
 
 // The checks POST /orders and POST /orders/sync share: the media type (415) and the order
 // request schema (400 INVALID_JSON / SCHEMA_VIOLATION). The error is the answer to send.

@@ -83,7 +83,7 @@ void RegisterEndpoint(http::Router& router, boost::asio::io_context& io, const s
         "POST", path,
         [&io, &writer, &faults, decode](http::Request&& request, http::Respond respond) {
             if (!IsJsonContentType(request.Header("content-type"))) {
-                respond(http::JsonError(415, "UNSUPPORTED_MEDIA_TYPE", "Send application/json"));
+                respond(UnsupportedMediaType(request.Header("content-type")));
                 return;
             }
             const auto delay =

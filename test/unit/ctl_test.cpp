@@ -101,9 +101,16 @@ TEST_CASE("a dead letter of the delivery limit has the broker's reason and origi
 TEST_CASE("replay selection by message id and kind") {
     const auto poison = DeadLetter("poison");
     CHECK(Selected({}, poison));
-    CHECK(Selected({.message_id = "m-1", .kind = "poison"}, poison));
-    CHECK_FALSE(Selected({.message_id = "m-2", .kind = std::nullopt}, poison));
-    CHECK_FALSE(Selected({.message_id = std::nullopt, .kind = "exhausted"}, poison));
+    CHECK(Selected({.message_id = "m-1", .kind = "poison", .reason = std::nullopt}, poison));
+    CHECK_FALSE(
+        Selected({.message_id = "m-2", .kind = std::nullopt, .reason = std::nullopt}, poison));
+    CHECK_FALSE(Selected({.message_id = std::nullopt, .kind = "exhausted", .reason = std::nullopt},
+                         poison));
+    // A console group: by the failure record's reason.
+    CHECK(Selected({.message_id = std::nullopt, .kind = "poison", .reason = "schema violation"},
+                   poison));
+    CHECK_FALSE(
+        Selected({.message_id = std::nullopt, .kind = "poison", .reason = "other"}, poison));
     CHECK(ReplayCountOf(poison.properties) == 0);
 }
 
@@ -295,4 +302,44 @@ TEST_CASE("management URLs, vhosts and responses") {
     CHECK(sized->reason == "Unauthorized");
     CHECK(sized->body == "no");
     CHECK_FALSE(ParseHttpResponse("garbage").has_value());
+}
+
+TEST_CASE(
+    "status derives the out rate of a drain from the exact depth when the counters stand still",
+    "[ctl]") {
+    QueueStatus queue;
+    queue.name = "inventory.order-placed";
+    queue.ready = 12000;
+    queue.unacked = 200;
+    queue.rates = {0.0, 0.0};  // the management counters have not moved
+    queue.net_rate = -4000.0;  // the exact ready depth falls by 4,000/s
+    ApplyExactDepth(queue, 12000);
+    CHECK(queue.rates.deliver == Approx(4000.0));
+    CHECK(queue.deliver_derived);
+    CHECK_FALSE(queue.unacked_stale);
+    // Filling with nothing going out: no out rate is invented.
+    QueueStatus filling;
+    filling.rates = {100.0, 0.0};
+    filling.net_rate = 100.0;
+    ApplyExactDepth(filling, 0);
+    CHECK(filling.rates.deliver == Approx(0.0));
+    CHECK_FALSE(filling.deliver_derived);
+}
+
+TEST_CASE("status flags an unacked count whose management record lags the exact depth", "[ctl]") {
+    StatusSnapshot snapshot;
+    snapshot.at = events::FromUnixMillis(1'800'000'000'000);
+    QueueStatus queue;
+    queue.name = "inventory.order-placed";
+    queue.ready = 0;  // exact: the queue is empty
+    queue.unacked = 200;
+    queue.consumers = 1;
+    ApplyExactDepth(queue, 5000);  // the record still says 5,000 ready
+    CHECK(queue.unacked_stale);
+    snapshot.queues.push_back(queue);
+    CHECK(RenderTable(snapshot).find(" 200? ") != std::string::npos);
+    CHECK(RenderTable(snapshot).find("?: unacked as of the management API's last record") !=
+          std::string::npos);
+    CHECK(RenderJson(snapshot).find(R"("unacked_stale":true)") != std::string::npos);
+    CHECK(RenderLines(snapshot).find("unacked=200 unacked_stale=true") != std::string::npos);
 }

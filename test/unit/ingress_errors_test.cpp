@@ -113,6 +113,13 @@ TEST_CASE("the ingress checks the media type: JSON with parameters or none is fi
              "UNSUPPORTED_MEDIA_TYPE"));
     CHECK(Is(ingress.Send("POST", "/order", kOrder, "Content-Type: application/xml\r\n"), 415,
              "UNSUPPORTED_MEDIA_TYPE"));
+    // What curl -d sends: the answer names it and says how to send JSON.
+    const auto form = ingress.Send("POST", "/orders", kOrder,
+                                   "Content-Type: application/x-www-form-urlencoded\r\n");
+    CHECK(Is(form, 415, "UNSUPPORTED_MEDIA_TYPE"));
+    CHECK(form.find("Content-Type 'application/x-www-form-urlencoded' is not JSON") !=
+          std::string::npos);
+    CHECK(form.find("add -H 'Content-Type: application/json'") != std::string::npos);
     // Accepted media types get past the check: without a broker they meet 503.
     CHECK(Is(ingress.Send("POST", "/orders", kOrder,
                           "Content-Type: application/json; charset=utf-8\r\n"),

@@ -1,0 +1,473 @@
+// The live console; see console.hpp.
+#include "console/console.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <optional>
+
+#include "broker/client.hpp"
+#include "broker/topology.hpp"
+#include "console/admin_token.hpp"
+#include "console/assets.hpp"
+#include "console/views.hpp"
+#include "ctl/dlq_ops.hpp"
+#include "ctl/mgmt_api.hpp"
+#include "ctl/status_sampler.hpp"
+#include "events/codec.hpp"
+#include "events/ids.hpp"
+#include "telemetry/log.hpp"
+
+namespace orderflow::console {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Dead letters read per DLQ for the groups (the depth is always exact; the page says when
+// a DLQ holds more than were read).
+constexpr size_t kBrowseLimit = 500;
+// A DLQ whose depth did not change is browsed again this often anyway (a replay by
+// orderflowctl can swap messages without changing the count).
+constexpr auto kBrowseEvery = 10s;
+
+int64_t NowMs() { return events::ToUnixMillis(std::chrono::system_clock::now()); }
+
+// The page may only talk to its own origin (SPEC section 10): the browser enforces it.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'";
+
+http::Response AssetResponse(const Asset& asset) {
+    http::Response response;
+    response.status = 200;
+    response.content_type = std::string(asset.content_type);
+    response.body = std::string(asset.data);
+    response.headers = {{"Cache-Control", "no-cache"},
+                        {"Content-Security-Policy", kContentSecurityPolicy},
+                        {"X-Content-Type-Options", "nosniff"}};
+    return response;
+}
+
+http::Response Unavailable(std::string_view details) {
+    auto response =
+        http::JsonError(503, "BROKER_UNAVAILABLE", "the broker did not answer", details);
+    response.headers.emplace_back("Retry-After", "5");
+    return response;
+}
+
+// 401/403 of SPEC section 11, or nullopt when the caller may write.
+std::optional<http::Response> Denied(std::string_view token, const http::Request& request) {
+    switch (CheckAdmin(token, request.Header("authorization"))) {
+        case AdminCheck::kAllowed:
+            return std::nullopt;
+        case AdminCheck::kUnauthenticated: {
+            auto response =
+                http::JsonError(401, "UNAUTHENTICATED", "this action needs the admin token",
+                                "send Authorization: Bearer <ORDERFLOW_ADMIN_TOKEN>");
+            response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"orderflow-console\"");
+            return response;
+        }
+        case AdminCheck::kForbidden:
+            if (token.empty()) {
+                return http::JsonError(
+                    403, "FORBIDDEN", "the console is read-only",
+                    "no ORDERFLOW_ADMIN_TOKEN is configured on orderflow-analytics");
+            }
+            return http::JsonError(403, "FORBIDDEN", "wrong admin token");
+    }
+    return http::JsonError(403, "FORBIDDEN", "denied");
+}
+
+// The body of a write action: a JSON object naming the queue, with optional fields.
+struct ActionRequest {
+    ctl::QueuePair queues;
+    ctl::ReplayRequest replay;
+};
+std::expected<ActionRequest, http::Response> ParseAction(std::string_view body, bool replay) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+        return std::unexpected(http::JsonError(400, "INVALID_JSON", "expected a JSON object",
+                                               R"(e.g. {"queue":"inventory.order-placed"})"));
+    }
+    const auto string_field = [&](const char* name) -> std::optional<std::string> {
+        const auto it = doc.FindMember(name);
+        if (it == doc.MemberEnd() || it->value.IsNull()) return std::nullopt;
+        if (!it->value.IsString()) return std::string("\x01");  // wrong type: flagged below
+        return std::string(it->value.GetString(), it->value.GetStringLength());
+    };
+    const auto bad = [](std::string details) {
+        return std::unexpected(
+            http::JsonError(400, "SCHEMA_VIOLATION", "invalid request", std::move(details)));
+    };
+    for (const auto& member : doc.GetObject()) {
+        const std::string_view name = member.name.GetString();
+        const bool known =
+            name == "queue" || (replay && (name == "message_id" || name == "kind" ||
+                                           name == "reason" || name == "limit" || name == "force"));
+        if (!known) return bad(fmt::format("unknown field '{}'", name));
+    }
+    const auto queue = string_field("queue");
+    if (!queue || *queue == "\x01")
+        return bad("'queue' (a work queue or its .dlq name) is required");
+    auto queues = ctl::ResolveContractQueue(*queue);
+    if (!queues) return bad(queues.error());
+    ActionRequest out{*queues, {}};
+    for (const auto& [name, target] : {std::pair{"message_id", &out.replay.selection.message_id},
+                                       {"kind", &out.replay.selection.kind},
+                                       {"reason", &out.replay.selection.reason}}) {
+        auto value = string_field(name);
+        if (value && *value == "\x01") return bad(fmt::format("'{}' must be a string", name));
+        *target = std::move(value);
+    }
+    if (const auto it = doc.FindMember("limit"); it != doc.MemberEnd() && !it->value.IsNull()) {
+        if (!it->value.IsUint64() || it->value.GetUint64() == 0) {
+            return bad("'limit' must be a positive integer");
+        }
+        out.replay.limit = it->value.GetUint64();
+    }
+    if (const auto it = doc.FindMember("force"); it != doc.MemberEnd() && !it->value.IsNull()) {
+        if (!it->value.IsBool()) return bad("'force' must be true or false");
+        out.replay.force = it->value.GetBool();
+    }
+    return out;
+}
+
+std::string JsonString(std::string_view text) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string AuditJson(const std::vector<std::string>& lines) {
+    std::string out = "[";
+    for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + JsonString(lines[i]);
+    return out + "]";
+}
+
+}  // namespace
+
+Console::Console(service::Runtime& runtime, std::string admin_token)
+    : runtime_(runtime), admin_token_(std::move(admin_token)) {}
+
+Console::~Console() { Stop(); }
+
+void Console::Observe(const broker::Delivery& delivery, const events::Envelope& envelope) {
+    StreamEvent event;
+    event.type = envelope.type;
+    event.event_id = envelope.event_id;
+    event.order_id = envelope.order_id;
+    const auto at = events::ParseTime(envelope.occurred_at);
+    event.at_ms = at ? events::ToUnixMillis(*at) : NowMs();
+    event.service = delivery.properties.app_id;
+    if (const auto* traceparent = delivery.properties.Header("traceparent")) {
+        if (auto ctx = events::ParseTraceparent(*traceparent)) event.trace_id = ctx->trace_id;
+    }
+    if (envelope.type == events::EventType::kInventoryRejected) {
+        if (auto decoded = events::DecodeInventoryEvent(delivery.body)) {
+            if (const auto* rejected = std::get_if<events::InventoryRejected>(&*decoded)) {
+                event.detail = rejected->reason;
+            }
+        }
+    } else if (envelope.type == events::EventType::kNotificationSent) {
+        if (auto decoded = events::DecodeNotificationSent(delivery.body)) {
+            event.detail = decoded->message;
+            event.outcome = std::string(events::OutcomeName(decoded->outcome));
+        }
+    }
+    model_.OnEvent(event, NowMs());
+    if (auto offset = delivery.properties.IntHeader("x-stream-offset")) {
+        stream_offset_.store(*offset, std::memory_order_relaxed);
+    }
+}
+
+void Console::Start() {
+    auto& router = runtime_.Router();
+    router.Add("GET", "/", [](http::Request&&, http::Respond respond) {
+        respond(AssetResponse(*FindAsset("index.html")));
+    });
+    router.Add("GET", "/assets/{name}", [](http::Request&& request, http::Respond respond) {
+        const auto* asset = FindAsset(request.params["name"]);
+        if (asset == nullptr || asset->name == "index.html") {
+            respond(http::JsonError(404, "NOT_FOUND", "no such asset"));
+            return;
+        }
+        respond(AssetResponse(*asset));
+    });
+    router.Add("GET", "/api/overview", [this](http::Request&&, http::Respond respond) {
+        std::string body;
+        {
+            std::lock_guard lock(mutex_);
+            body = overview_json_;
+        }
+        if (body.empty()) {
+            respond(Unavailable("the console has not sampled the broker yet"));
+            return;
+        }
+        respond(http::Json(200, std::move(body)));
+    });
+    router.Add("GET", "/api/series", [this](http::Request&&, http::Respond respond) {
+        respond(http::Json(200, model_.SeriesJson(NowMs())));
+    });
+    router.Add("GET", "/api/dead-letters", [this](http::Request&&, http::Respond respond) {
+        std::string body;
+        {
+            std::lock_guard lock(mutex_);
+            body = dead_letters_json_;
+        }
+        if (body.empty()) {
+            respond(Unavailable("the console has not browsed the dead-letter queues yet"));
+            return;
+        }
+        respond(http::Json(200, std::move(body)));
+    });
+    router.Add("GET", "/api/orders/{id}", [this](http::Request&& request, http::Respond respond) {
+        auto body = model_.OrderJson(request.params["id"]);
+        if (!body) {
+            respond(http::JsonError(
+                404, "NOT_FOUND", "order not seen by the console",
+                fmt::format("the console keeps the last {} orders seen on the stream since it "
+                            "started; GET /orders/{{id}} on the ingress knows every order",
+                            LiveModel::kMaxOrders)));
+            return;
+        }
+        respond(http::Json(200, std::move(*body)));
+    });
+    for (const bool replay : {true, false}) {
+        const auto path = replay ? "/api/dead-letters/replay" : "/api/dead-letters/purge";
+        router.Add("POST", path, [this, replay](http::Request&& request, http::Respond respond) {
+            // The token before anything else: nobody learns which queues exist without it.
+            if (auto denied = Denied(admin_token_, request)) {
+                respond(std::move(*denied));
+                return;
+            }
+            auto action = ParseAction(request.body, replay);
+            if (!action) {
+                respond(std::move(action.error()));
+                return;
+            }
+            Enqueue([this, replay, action = std::move(*action), respond = std::move(respond)] {
+                auto client =
+                    broker::Client::Connect(runtime_.Settings().Connection("console-admin"));
+                if (!client) {
+                    respond(Unavailable(client.error()));
+                    return;
+                }
+                if (auto ok = ctl::CheckQueues(*client, action.queues, replay); !ok) {
+                    respond(Unavailable(ok.error()));
+                    return;
+                }
+                std::vector<std::string> audit;
+                const auto record = [&](const std::string& line) {
+                    auto full = fmt::format("{} at={} by=console", line,
+                                            events::FormatTime(std::chrono::system_clock::now()));
+                    telemetry::Log(telemetry::LogLevel::kInfo, "dead-letter audit",
+                                   {{"audit", std::string_view(full)}});
+                    audit.push_back(std::move(full));
+                };
+                std::string body;
+                int status = 200;
+                if (replay) {
+                    const auto result =
+                        ctl::ReplayDeadLetters(*client, action.queues, action.replay, record);
+                    record(result.Summary(action.queues));
+                    if (!result.error.empty()) {
+                        respond(Unavailable(result.error));
+                    } else if (result.no_match) {
+                        respond(http::JsonError(404, "NOT_FOUND", "no such dead letter",
+                                                fmt::format("no message_id {} in {}",
+                                                            *action.replay.selection.message_id,
+                                                            action.queues.dlq.value)));
+                    } else {
+                        status = result.failed > 0 ? 502 : 200;
+                        body = fmt::format(
+                            R"({{"queue":"{}","dlq":"{}","examined":{},"replayed":{},"skipped":{},)"
+                            R"("failed":{},"not_selected":{},"audit":{}}})",
+                            action.queues.work.value, action.queues.dlq.value, result.examined,
+                            result.replayed, result.skipped, result.failed, result.NotSelected(),
+                            AuditJson(audit));
+                    }
+                } else {
+                    auto purged = ctl::PurgeDeadLetters(*client, action.queues);
+                    if (!purged) {
+                        respond(Unavailable(purged.error()));
+                    } else {
+                        record(fmt::format("purged queue={} dlq={} messages={}",
+                                           action.queues.work.value, action.queues.dlq.value,
+                                           *purged));
+                        body = fmt::format(R"({{"queue":"{}","dlq":"{}","purged":{},"audit":{}}})",
+                                           action.queues.work.value, action.queues.dlq.value,
+                                           *purged, AuditJson(audit));
+                    }
+                }
+                {
+                    std::lock_guard lock(mutex_);
+                    refresh_dead_letters_ = true;
+                }
+                wake_.notify_all();
+                if (!body.empty()) respond(http::Json(status, std::move(body)));
+            });
+        });
+    }
+    sampler_ = std::thread([this] { SampleLoop(); });
+    admin_ = std::thread([this] { AdminLoop(); });
+    runtime_.OnShutdown([this] { Stop(); });
+}
+
+void Console::Enqueue(std::function<void()> action) {
+    {
+        std::lock_guard lock(mutex_);
+        actions_.push_back(std::move(action));
+    }
+    wake_.notify_all();
+}
+
+void Console::Stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ && !sampler_.joinable() && !admin_.joinable()) return;
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (sampler_.joinable()) sampler_.join();
+    if (admin_.joinable()) admin_.join();
+}
+
+void Console::AdminLoop() {
+    while (true) {
+        std::function<void()> action;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !actions_.empty(); });
+            if (actions_.empty()) return;  // stopping, nothing left
+            action = std::move(actions_.front());
+            actions_.pop_front();
+        }
+        action();
+    }
+}
+
+void Console::SampleLoop() {
+    const auto& config = runtime_.Settings();
+    // A cluster's URL lists its nodes: they share one vhost.
+    const std::string first_url = config.amqp_url.substr(0, config.amqp_url.find(','));
+    const auto vhost = ctl::VhostOf(first_url);
+    auto mgmt = ctl::ParseHttpUrl(config.mgmt_url);
+    const std::string mgmt_error = mgmt ? std::string() : "ORDERFLOW_MGMT_URL: " + mgmt.error();
+    ctl::StatusSampler sampler(config.Connection("console"), mgmt ? *mgmt : ctl::HttpUrl{}, vhost);
+    std::optional<broker::Client> browser;
+    std::map<std::string, int64_t> browsed_depths;
+    auto browsed_at = std::chrono::steady_clock::now() - kBrowseEvery;
+    auto next = std::chrono::steady_clock::now();
+    while (true) {
+        const int64_t now_ms = NowMs();
+        OverviewInput input;
+        input.now_ms = now_ms;
+        input.read_only = admin_token_.empty();
+        input.vhost = vhost;
+        if (auto snapshot = sampler.Sample()) {
+            input.status = std::move(*snapshot);
+        } else {
+            input.status_error = snapshot.error();
+        }
+        if (!mgmt) {
+            input.replicas_error = mgmt_error;
+        } else {
+            const auto encoded = ctl::PercentEncode(vhost);
+            auto connections = ctl::HttpGet(*mgmt, "/api/vhosts/" + encoded + "/connections", 3s);
+            auto consumers = ctl::HttpGet(*mgmt, "/api/consumers/" + encoded, 3s);
+            if (connections && consumers) {
+                auto replicas = ParseReplicas(*connections, *consumers);
+                if (replicas) {
+                    input.replicas = std::move(*replicas);
+                } else {
+                    input.replicas_error = replicas.error();
+                }
+            } else {
+                input.replicas_error =
+                    "replicas unknown: " + (connections ? consumers.error() : connections.error());
+            }
+        }
+        using events::EventType;
+        const auto rate = [&](EventType type) { return model_.ArrivalRate(type, now_ms); };
+        const double reserved = rate(EventType::kInventoryReserved);
+        const double rejected = rate(EventType::kInventoryRejected);
+        input.in_rates = {{broker::kInventoryQueue.value, rate(EventType::kOrderPlaced)},
+                          {broker::kNotificationQueue.value, reserved + rejected},
+                          {broker::kOrderStatusQueue.value,
+                           reserved + rejected + rate(EventType::kNotificationSent)}};
+        input.seen = model_.Seen();
+        input.orders_kept = model_.OrdersKept();
+        if (const auto offset = stream_offset_.load(std::memory_order_relaxed); offset >= 0) {
+            input.stream_last_offset = offset;
+        }
+
+        std::map<std::string, int64_t> depths, dlq_depths;
+        if (input.status) {
+            for (const auto& queue : input.status->queues) {
+                depths[queue.name] = queue.ready;
+                dlq_depths[queue.name] = queue.dlq_ready;
+            }
+            model_.OnDepths(now_ms, depths);
+        }
+        auto overview = OverviewJson(input);
+
+        bool refresh = false;
+        {
+            std::lock_guard lock(mutex_);
+            overview_json_ = std::move(overview);
+            refresh = refresh_dead_letters_;
+            refresh_dead_letters_ = false;
+        }
+        // Browse the DLQs when their depths changed, after a console action, and now and then.
+        const auto steady = std::chrono::steady_clock::now();
+        if (input.status &&
+            (refresh || dlq_depths != browsed_depths || steady - browsed_at >= kBrowseEvery)) {
+            std::vector<DlqBrowse> browsed;
+            if (!browser) {
+                auto client = broker::Client::Connect(config.Connection("console-dlq"));
+                if (client) browser.emplace(std::move(*client));
+            }
+            bool ok = browser.has_value();
+            for (const auto& work : broker::WorkQueues()) {
+                DlqBrowse dlq{work.value,
+                              broker::DeadLetterQueue(work).value,
+                              dlq_depths[work.value],
+                              {},
+                              {}};
+                if (browser && dlq.messages > 0) {
+                    auto letters =
+                        ctl::BrowseDeadLetters(*browser, broker::QueueName{dlq.dlq}, kBrowseLimit);
+                    if (letters) {
+                        dlq.letters = std::move(*letters);
+                    } else {
+                        dlq.error = letters.error();
+                        ok = false;
+                    }
+                }
+                browsed.push_back(std::move(dlq));
+            }
+            if (!ok) browser.reset();  // reconnect next time
+            browsed_depths = dlq_depths;
+            browsed_at = steady;
+            auto document = DeadLettersJson(now_ms, browsed, kBrowseLimit);
+            std::lock_guard lock(mutex_);
+            dead_letters_json_ = std::move(document);
+        }
+
+        next += 1s;
+        if (next < std::chrono::steady_clock::now()) next = std::chrono::steady_clock::now();
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_until(lock, next, [&] { return stopping_ || refresh_dead_letters_; })) {
+            if (stopping_) return;
+            next = std::chrono::steady_clock::now();  // an action asked for a fresh look
+        }
+    }
+}
+
+}  // namespace orderflow::console

@@ -1,0 +1,49 @@
+// Charts panel: three Chart.js line charts of GET /api/series (Chart.js comes from
+// Debian's libjs-chart.js, served by the console itself).
+const COLORS = ["#4e9af1", "#f5a524", "#e5484d", "#30a46c", "#8e4ec6"];
+const charts = {};
+
+function timeLabel(ms) {
+  const d = new Date(ms);
+  return d.toISOString().slice(11, 19);
+}
+
+function lineChart(canvas, yTitle) {
+  return new Chart(canvas, {
+    type: "line",
+    data: { labels: [], datasets: [] },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      spanGaps: true,
+      elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0.2 } },
+      interaction: { mode: "index", intersect: false },
+      scales: {
+        x: { ticks: { maxTicksLimit: 8, color: "#8b949e" }, grid: { color: "#21262d" } },
+        y: { beginAtZero: true, title: { display: true, text: yTitle, color: "#8b949e" }, ticks: { color: "#8b949e" }, grid: { color: "#21262d" } },
+      },
+      plugins: { legend: { labels: { color: "#c9d1d9", boxWidth: 12 } } },
+    },
+  });
+}
+
+function setData(chart, labels, series) {
+  chart.data.labels = labels;
+  chart.data.datasets = series.map(([label, data], i) => ({
+    label, data, borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length],
+  }));
+  chart.update("none");
+}
+
+export function renderCharts(series) {
+  if (typeof Chart === "undefined") return;
+  charts.depth ||= lineChart(document.getElementById("chart-depth"), "messages");
+  charts.orders ||= lineChart(document.getElementById("chart-orders"), "orders/s");
+  charts.e2e ||= lineChart(document.getElementById("chart-e2e"), "ms");
+  const labels = series.t.map(timeLabel);
+  setData(charts.depth, labels, Object.entries(series.depth));
+  setData(charts.orders, labels, Object.entries(series.orders));
+  const e2e = series.e2e;
+  setData(charts.e2e, e2e.t.map(timeLabel), [["p50", e2e.p50_ms], ["p95", e2e.p95_ms], ["p99", e2e.p99_ms]]);
+}
