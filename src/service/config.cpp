@@ -8,8 +8,8 @@
 #include <charconv>
 #include <stdexcept>
 
-#include "broker/node_list.hpp"
 #include "auth/redact.hpp"
+#include "broker/node_list.hpp"
 #include "http/client.hpp"
 
 namespace orderflow::service {
