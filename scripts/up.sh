@@ -129,6 +129,8 @@ done
 # ---------------------------------------------------------------------------- stopping
 
 broker_started=0
+cluster_started=0
+cluster_dir="${ORDERFLOW_CLUSTER_DIR:-$run_dir/cluster}"
 stopping=0
 
 # shellcheck disable=SC2317  # reached through the traps
@@ -163,6 +165,9 @@ stop_all() {
     if [[ $pg_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_dir" || true
     fi
+    if [[ $cluster_started == 1 ]]; then
+        "$ORDERFLOW_ROOT/scripts/cluster.sh" stop --dir "$cluster_dir" || true
+    fi
     if [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" || true
     fi
@@ -173,9 +178,18 @@ trap 'stop_all' EXIT
 
 # ---------------------------------------------------------------------------- broker
 
-# The broker of --scale: one node for now. The cluster of scripts/cluster.sh goes here.
+# The broker of --scale: the 3-node cluster of scripts/cluster.sh (SPEC section 8); every
+# process gets all three nodes in ORDERFLOW_AMQP_URL and fails over between them.
 start_scale_broker() {
-    start_single_broker
+    if "$ORDERFLOW_ROOT/scripts/cluster.sh" status --dir "$cluster_dir" >/dev/null 2>&1; then
+        log "the cluster in $cluster_dir is already running: using it (it stays up afterwards)"
+    else
+        cluster_started=1
+        log "starting a 3-node RabbitMQ cluster in $cluster_dir (a minute or two)"
+        "$ORDERFLOW_ROOT/scripts/cluster.sh" start --dir "$cluster_dir" >/dev/null ||
+            die "the cluster did not start (node logs under $cluster_dir)"
+    fi
+    eval "$("$ORDERFLOW_ROOT/scripts/cluster.sh" env --dir "$cluster_dir")"
 }
 
 start_single_broker() {
