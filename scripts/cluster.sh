@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # A project-local RabbitMQ cluster on loopback:
-#   start|stop|status|env|kill N|pause N|resume N|restart N [--dir DIR] [--nodes N]
+#   start|stop|status|env|kill N|pause N|resume N|restart N [--dir DIR] [--nodes N] [--users]
+#
+# --users (start): one broker user per service with the permissions of SPEC section 11 and
+# an administrator (setup_broker_users in lib.sh, as `broker.sh start --users`), then the
+# topology declared as that administrator; DIR/users.env (mode 600) holds each service's
+# ORDERFLOW_<SERVICE>_AMQP_URL over all the nodes. Passwords are never printed.
 #
 # Each node is a scripts/broker.sh node in DIR/node<N> (default DIR .run/cluster, or
 # $ORDERFLOW_CLUSTER_DIR) on free ports, all with the same Erlang cookie (DIR/cookie);
@@ -33,6 +38,7 @@ command=""
 target=""
 dir="${ORDERFLOW_CLUSTER_DIR:-$ORDERFLOW_ROOT/.run/cluster}"
 nodes_wanted=""
+want_users=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         start | stop | status | env)
@@ -57,6 +63,7 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         --nodes=*) nodes_wanted="${1#--nodes=}" ;;
+        --users) want_users=1 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -221,6 +228,16 @@ cmd_start() {
     done
     write_env
     log "cluster of $count nodes running"
+    if [[ $want_users == 1 ]]; then
+        local amqp_base="" mgmt_url
+        for ((n = 1; n <= count; n++)); do
+            amqp_base+="${amqp_base:+,}amqp://127.0.0.1:$(port_of "$n" AMQP)"
+        done
+        mgmt_url="http://guest:guest@127.0.0.1:$(port_of 1 MGMT)"
+        setup_broker_users / orderflow "$dir/users.env" "$amqp_base" "$mgmt_url" ""
+        declare_topology_as "$dir/users.env"
+        log "broker users created; their URLs are in $dir/users.env"
+    fi
     print_urls
 }
 

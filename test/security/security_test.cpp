@@ -353,10 +353,10 @@ TEST_CASE(
 }
 
 // The secrets of one run: every broker password (in the services' and orderflowctl's URLs)
-// and the API keys. Add any other secret of a run here (e.g. the console's admin token).
+// the API keys and the console's admin token. Add any other secret of a run here.
 TEST_CASE(
-    "no password or API key shows in logs, /metrics, /readyz or orderflowctl output "
-    "after a run that used them all",
+    "no password, API key or admin token shows in logs, /metrics, /readyz, the console or "
+    "orderflowctl output after a run that used them all",
     "[security][secrets]") {
     SecureVhost vhost;
     const auto dir = TempDir("secrets");
@@ -364,8 +364,12 @@ TEST_CASE(
     std::ofstream(dir / "keys.json") << R"({")" << api_key << R"(":"alice"})";
     std::vector<std::string> secrets = vhost.passwords;
     secrets.push_back(api_key);
+    const std::string admin_token = "it-secret-admin-token-Qm2Kd7Hs9Tc4";
+    secrets.push_back(admin_token);
 
-    SecurePipeline pipeline(vhost, dir, {{"ORDERFLOW_API_KEYS", (dir / "keys.json").string()}});
+    SecurePipeline pipeline(vhost, dir,
+                            {{"ORDERFLOW_API_KEYS", (dir / "keys.json").string()},
+                             {"ORDERFLOW_ADMIN_TOKEN", admin_token}});
     pipeline.StartAll();
     auto ids = PostOrders(pipeline.ingress.Port(), 10, "alice", api_key);
     CHECK(PostOrder(pipeline.ingress.Port(), "alice", {{"burger", 1}},
@@ -377,6 +381,26 @@ TEST_CASE(
     CHECK(Eventually([&] { return AllNotified(pipeline.ingress.Port(), ids); }, 60s, 250ms));
 
     std::vector<std::pair<std::string, std::string>> outputs;  // where, text
+    // The console's write actions with no, a wrong and the right admin token; its pages.
+    const std::string purge = R"({"queue":"inventory.order-placed"})";
+    const std::pair<std::string, std::string> json{"Content-Type", "application/json"};
+    auto no_token =
+        HttpCall("POST", pipeline.analytics.Port(), "/api/dead-letters/purge", purge, {json});
+    CHECK(no_token.status == 401);
+    auto wrong_token = HttpCall("POST", pipeline.analytics.Port(), "/api/dead-letters/purge", purge,
+                                {json, {"Authorization", "Bearer " + admin_token + "x"}});
+    CHECK(wrong_token.status == 403);
+    auto right_token = HttpCall("POST", pipeline.analytics.Port(), "/api/dead-letters/purge", purge,
+                                {json, {"Authorization", "Bearer " + admin_token}});
+    CHECK(right_token.status != 401);
+    CHECK(right_token.status != 403);
+    for (const auto* answer : {&no_token, &wrong_token, &right_token}) {
+        outputs.emplace_back("console purge", std::to_string(answer->status) + answer->body);
+    }
+    for (const char* path : {"/", "/api/overview", "/api/dead-letters"}) {
+        outputs.emplace_back(std::string("console ") + path,
+                             HttpCall("GET", pipeline.analytics.Port(), path).body);
+    }
     for (auto* service :
          {&pipeline.inventory, &pipeline.notification, &pipeline.ingress, &pipeline.analytics}) {
         for (const char* path : {"/metrics", "/readyz", "/healthz"}) {
