@@ -168,17 +168,20 @@ struct SecureVhost {
     std::vector<std::string> passwords;
 };
 
-// The three pipeline services and analytics, each under its own broker user.
+// The three pipeline services and analytics, each under its own broker user; `extra`
+// (API keys, the admin token) goes to the ingress and analytics.
 struct SecurePipeline {
     SecurePipeline(const SecureVhost& vhost, const std::filesystem::path& dir,
-                   const std::map<std::string, std::string>& ingress_extra = {})
+                   const std::map<std::string, std::string>& extra = {})
         : inventory("orderflow-inventory", vhost.Env("INVENTORY", dir), dir),
           notification("orderflow-notification", vhost.Env("NOTIFICATION", dir), dir),
-          ingress("orderflow-ingress", Merge(vhost.Env("INGRESS", dir), ingress_extra), dir),
+          ingress("orderflow-ingress", Merge(vhost.Env("INGRESS", dir), extra), dir),
           // The console reads the management API (SPEC section 10): as the administrator.
-          analytics("orderflow-analytics",
-                    Merge(vhost.Env("ANALYTICS", dir), {{"ORDERFLOW_MGMT_URL", vhost.MgmtUrl()}}),
-                    dir) {}
+          analytics(
+              "orderflow-analytics",
+              Merge(Merge(vhost.Env("ANALYTICS", dir), {{"ORDERFLOW_MGMT_URL", vhost.MgmtUrl()}}),
+                    extra),
+              dir) {}
     static std::map<std::string, std::string> Merge(std::map<std::string, std::string> a,
                                                     const std::map<std::string, std::string>& b) {
         for (const auto& [k, v] : b) a[k] = v;
