@@ -337,7 +337,11 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
         echo "  management UI $mgmt_ui/ (credentials as in ORDERFLOW_MGMT_URL)"
     fi
     if [[ $use_broker == 1 ]]; then
-        echo "  broker data   $(relative "$broker_dir") (log in $(relative "$broker_dir")/log/)"
+        if [[ $scale == 1 ]]; then
+            echo "  cluster data  $(relative "$cluster_dir") (scripts/cluster.sh status|kill N|pause N|resume N|restart N --dir $(relative "$cluster_dir"))"
+        else
+            echo "  broker data   $(relative "$broker_dir") (log in $(relative "$broker_dir")/log/)"
+        fi
     fi
     echo "  service data  $(relative "$data_dir")"
     echo
