@@ -1,0 +1,272 @@
+// SPEC section 6, the parts the pipeline tests reach only indirectly: an unroutable event is
+// an error and not a silent drop (at the ingress and at inventory's outbox relay), events are
+// published persistent, a duplicate is acked, a dead letter keeps the original message's
+// properties, and a stop by SIGTERM or SIGINT acks what it applied and publishes its outbox
+// before the process exits (checked without restarting it, so nothing redone later hides a
+// loss).
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <thread>
+
+#include "broker/client.hpp"
+#include "broker/topology.hpp"
+#include "events/ids.hpp"
+#include "support.hpp"
+
+using namespace orderflow;
+using namespace orderflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A binding of the `orders` exchange, as the management API names it: `props` is the
+// routing key URL-encoded (none of the contract's bindings has arguments).
+struct Binding {
+    std::string queue;
+    std::string key;
+    std::string props;
+};
+
+std::string BindingsPath(const Vhost& vhost, const std::string& queue) {
+    return "/api/bindings/" + vhost.Name() + "/e/" + broker::kEventsExchange.value + "/q/" + queue;
+}
+
+void Unbind(const Vhost& vhost, const std::vector<Binding>& bindings) {
+    for (const auto& binding : bindings) {
+        const auto path = BindingsPath(vhost, binding.queue) + "/" + binding.props;
+        REQUIRE(MgmtCall("DELETE", path, "").status / 100 == 2);
+    }
+}
+
+void Bind(const Vhost& vhost, const std::vector<Binding>& bindings) {
+    for (const auto& binding : bindings) {
+        const auto body = R"({"routing_key":")" + binding.key + R"("})";
+        REQUIRE(MgmtCall("POST", BindingsPath(vhost, binding.queue), body).status / 100 == 2);
+    }
+}
+
+uint32_t ReadyIn(broker::Client& client, const broker::QueueName& queue) {
+    auto info = client.Inspect(queue);
+    REQUIRE(info);
+    REQUIRE(*info);
+    return (*info)->messages;
+}
+
+broker::Delivery GetOne(broker::Client& client, const broker::QueueName& queue) {
+    std::optional<broker::Delivery> got;
+    REQUIRE(Eventually(
+        [&] {
+            auto delivery = client.Get(queue);
+            REQUIRE(delivery);
+            got = std::move(*delivery);
+            return got.has_value();
+        },
+        20s));
+    REQUIRE(client.Ack(got->delivery_tag));
+    return *got;
+}
+
+const std::vector<Binding> kOrderPlacedRoutes = {
+    {broker::kInventoryQueue.value, "order.placed", "order.placed"},
+    {broker::kEventStream.value, "#", "%23"},
+};
+const std::vector<Binding> kInventoryEventRoutes = {
+    {broker::kNotificationQueue.value, "inventory.reserved", "inventory.reserved"},
+    {broker::kNotificationQueue.value, "inventory.rejected", "inventory.rejected"},
+    {broker::kOrderStatusQueue.value, "inventory.*", "inventory.%2A"},
+    {broker::kEventStream.value, "#", "%23"},
+};
+
+}  // namespace
+
+TEST_CASE("an OrderPlaced no queue is bound for is answered 503 and accepted once bound again",
+          "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
+    Pipeline p;
+    p.StartAll();
+    Unbind(p.vhost, kOrderPlacedRoutes);
+
+    const std::vector<std::pair<std::string, std::string>> key = {
+        {"Idempotency-Key", "unroutable-" + NewId()}};
+    auto refused = PostOrder(p.ingress.Port(), "nowhere", {{"fries", 1}}, key);
+    CHECK(refused.status == 503);
+    CHECK(JsonField(refused.body, "code") == "BROKER_UNAVAILABLE");
+    CHECK(p.ingress.Log().find("unroutable") != std::string::npos);
+
+    Bind(p.vhost, kOrderPlacedRoutes);
+    auto accepted = PostOrder(p.ingress.Port(), "nowhere", {{"fries", 1}}, key);
+    REQUIRE(accepted.status == 202);
+    const auto order_id = JsonField(accepted.body, "order_id");
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
+    CHECK(JsonField(HttpCall("GET", p.inventory.Port(), "/inventory").body, "fries") == "199");
+}
+
+TEST_CASE("an event inventory emits that no queue is bound for stays in its outbox until bound",
+          "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
+    Pipeline p;
+    p.StartAll();
+    Unbind(p.vhost, kInventoryEventRoutes);
+
+    auto answer = PostOrder(p.ingress.Port(), "held", {{"fries", 1}});
+    REQUIRE(answer.status == 202);
+    const auto order_id = JsonField(answer.body, "order_id");
+    // Inventory applies the order (stock drops) but its InventoryReserved is returned by the
+    // broker: the relay must keep the row, not count it as published.
+    REQUIRE(Eventually(
+        [&] {
+            return JsonField(HttpCall("GET", p.inventory.Port(), "/inventory").body, "fries") ==
+                   "199";
+        },
+        20s));
+    REQUIRE(
+        Eventually([&] { return p.inventory.Log().find("unroutable") != std::string::npos; }, 20s));
+    std::this_thread::sleep_for(1s);
+    CHECK(StatusOf(p.ingress.Port(), order_id) == "accepted");
+
+    Bind(p.vhost, kInventoryEventRoutes);
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
+    const auto notes =
+        HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + order_id).body;
+    CHECK(JsonField(notes, "outcome") == "confirmed");
+    CHECK(notes.find("\"order_id\"") == notes.rfind("\"order_id\""));  // one notification
+}
+
+TEST_CASE("the events the ingress and inventory publish are persistent", "[guarantees]") {
+    Pipeline p;
+    p.ingress.Start();
+    REQUIRE(p.ingress.WaitReady());
+    auto client = ConnectBroker(p.vhost);
+    auto answer = PostOrder(p.ingress.Port(), "durable", {{"fries", 1}});
+    REQUIRE(answer.status == 202);
+    const auto placed = GetOne(client, broker::kInventoryQueue);
+    CHECK(placed.properties.delivery_mode == 2);
+    CHECK(placed.properties.type == "OrderPlaced");
+    // Put it back for inventory, which emits the next event (notification is not running).
+    broker::OutgoingMessage again;
+    again.exchange = broker::kEventsExchange;
+    again.routing_key = broker::RoutingKey{"order.placed"};
+    again.properties = placed.properties;
+    again.body = placed.body;
+    REQUIRE(client.Publish(again) == broker::PublishStatus::kConfirmed);
+    p.inventory.Start();
+    REQUIRE(p.inventory.WaitReady());
+    const auto reserved = GetOne(client, broker::kNotificationQueue);
+    CHECK(reserved.properties.delivery_mode == 2);
+    CHECK(reserved.properties.type == "InventoryReserved");
+}
+
+TEST_CASE("duplicates of a message are acked, not left unacknowledged", "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
+    Pipeline p;
+    p.StartAll();
+    auto client = ConnectBroker(p.vhost);
+    const std::string event_id = events::NewUuid();
+    const std::string order_id = events::NewUuid();
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{"order.placed"};
+    message.properties.message_id = event_id;
+    message.properties.correlation_id = order_id;
+    message.properties.type = "OrderPlaced";
+    message.body = R"({"event_id":")" + event_id +
+                   R"(","event_type":"OrderPlaced","schema_version":1,)"
+                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
+                   order_id + R"(","user_id":"dup","items":[{"sku":"pizza","quantity":1}]})";
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(client.Publish(message) == broker::PublishStatus::kConfirmed);
+    }
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
+    REQUIRE(Eventually([&] { return ReadyIn(client, broker::kInventoryQueue) == 0; }, 20s));
+    // A duplicate held unacked would be back in the queue once inventory's connection closes.
+    p.inventory.Kill(SIGTERM);
+    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
+    CHECK(ReadyIn(client, broker::kInventoryQueue) == 0);
+    // Nor requeued until the delivery limit dead-letters them.
+    CHECK(ReadyIn(client, broker::DeadLetterQueue(broker::kInventoryQueue)) == 0);
+}
+
+TEST_CASE("a dead letter keeps the original properties, traceparent and body", "[guarantees]") {
+    Pipeline p;
+    p.StartAll();
+    auto client = ConnectBroker(p.vhost);
+    broker::OutgoingMessage poison;
+    poison.exchange = broker::kEventsExchange;
+    poison.routing_key = broker::RoutingKey{"order.placed"};
+    poison.properties.message_id = NewId();
+    poison.properties.correlation_id = NewId();
+    poison.properties.type = "OrderPlaced";
+    poison.properties.app_id = "guarantees-test";
+    poison.properties.content_type = "application/json";
+    poison.properties.timestamp = 1764763200;
+    poison.properties.headers["traceparent"] =
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    poison.properties.headers["x-custom"] = "kept";
+    poison.body = R"({"not":"an order")";  // not JSON: poison
+    REQUIRE(client.Publish(poison) == broker::PublishStatus::kConfirmed);
+
+    const auto dead = GetOne(client, broker::DeadLetterQueue(broker::kInventoryQueue));
+    CHECK(dead.body == poison.body);
+    CHECK(dead.properties.message_id == poison.properties.message_id);
+    CHECK(dead.properties.correlation_id == poison.properties.correlation_id);
+    CHECK(dead.properties.type == poison.properties.type);
+    CHECK(dead.properties.app_id == poison.properties.app_id);
+    CHECK(dead.properties.content_type == poison.properties.content_type);
+    CHECK(dead.properties.timestamp == poison.properties.timestamp);
+    CHECK(dead.properties.delivery_mode == 2);
+    REQUIRE(dead.properties.Header("traceparent"));
+    CHECK(*dead.properties.Header("traceparent") == *poison.properties.Header("traceparent"));
+    REQUIRE(dead.properties.Header("x-custom"));
+    CHECK(*dead.properties.Header("x-custom") == "kept");
+    REQUIRE(dead.properties.Header("x-error-kind"));
+    CHECK(*dead.properties.Header("x-error-kind") == "poison");
+}
+
+TEST_CASE("a stop by SIGTERM or SIGINT acks what inventory applied and publishes its outbox",
+          "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    const int signal = GENERATE(SIGTERM, SIGINT);
+    StoreBackendScope store_backend(backend);
+    // A prefetch of 20: SIGTERM finishes what was delivered, and the rest must stay queued.
+    Pipeline p({}, {{"ORDERFLOW_INJECT_DELAY_MS", "10"}, {"ORDERFLOW_PREFETCH", "20"}});
+    p.StartAll();
+    auto client = ConnectBroker(p.vhost);
+    constexpr int kOrders = 200;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kOrders; ++i) {
+        auto answer = PostOrder(p.ingress.Port(), "stop" + std::to_string(i), {{"fries", 1}});
+        REQUIRE(answer.status == 202);
+        ids.push_back(JsonField(answer.body, "order_id"));
+    }
+    std::this_thread::sleep_for(300ms);  // mid-drain: inventory takes >= 10 ms an order
+    p.inventory.Kill(signal);
+    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
+    // Inventory is gone and stays gone. What it did not ack is back in its queue; what it
+    // acked must have had its event published, so those orders move on without it. An
+    // effect applied but not acked would leave a notified order's message in the queue; an
+    // ack without the outbox published, an order stuck at accepted with no message left.
+    const auto left = ReadyIn(client, broker::kInventoryQueue);
+    INFO("signal " << signal << ", " << left << " of " << kOrders << " left in the queue");
+    CHECK(left > 0);
+    CHECK(left < static_cast<uint32_t>(kOrders));
+    int notified = 0;
+    int waiting = 0;
+    REQUIRE(Eventually(
+        [&] {
+            notified = 0;
+            waiting = 0;
+            for (const auto& id : ids) {
+                const auto status = StatusOf(p.ingress.Port(), id);
+                if (status == "notified") ++notified;
+                if (status == "accepted") ++waiting;
+            }
+            return notified + waiting == kOrders;
+        },
+        30s, 500ms));
+    INFO(notified << " notified, " << waiting << " still accepted");
+    CHECK(waiting == static_cast<int>(left));
+    CHECK(ReadyIn(client, broker::kInventoryQueue) == left);
+}
