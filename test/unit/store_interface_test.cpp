@@ -114,6 +114,26 @@ TEST_CASE("store: a claim given back (no effect) can be claimed again") {
     }
 }
 
+TEST_CASE("store: pruning the inbox forgets exactly the ids processed before the cutoff") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            CHECK(unit.Claim(Ids({"old1", "old2"}), 1000) == std::vector<bool>{true, true});
+            CHECK(unit.Claim(Ids({"edge", "new1"}), 3000) == std::vector<bool>{true, true});
+        }));
+        const auto pruned = session->PruneInbox(3000);  // strictly before 3000
+        REQUIRE(pruned);
+        CHECK(*pruned == 2);
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            // Forgotten ids are new again; the others are still duplicates.
+            CHECK(unit.Claim(Ids({"old1", "old2", "edge", "new1"}), 9000) ==
+                  std::vector<bool>{true, true, false, false});
+        }));
+        CHECK(session->PruneInbox(3000).value() == 0);
+    }
+}
+
 TEST_CASE("store: a savepoint rollback undoes one item's effects and keeps the others") {
     for (auto& backend : Backends()) {
         INFO(backend->name);
