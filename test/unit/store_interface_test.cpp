@@ -134,6 +134,34 @@ TEST_CASE("store: pruning the inbox forgets exactly the ids processed before the
     }
 }
 
+TEST_CASE("store: on PostgreSQL each service has a schema of its own, with either URI scheme") {
+    const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL");
+    if (!url || !*url) {
+        WARN("ORDERFLOW_TEST_DATABASE_URL unset: this PostgreSQL test is skipped");
+        return;
+    }
+    std::string short_url(url);
+    REQUIRE(short_url.starts_with("postgresql://"));
+    short_url.replace(0, std::string_view("postgresql://").size(), "postgres://");
+    const auto service_a = RandomName();
+    const auto service_b = RandomName();
+    auto a =
+        orderflow::store::OpenStore({.service = service_a, .database_url = url, .sqlite_path = {}});
+    auto b = orderflow::store::OpenStore(
+        {.service = service_b, .database_url = short_url, .sqlite_path = {}});
+    auto session_a = a->Connect();
+    auto session_b = b->Connect();
+    Seed(*session_a, 5);
+    CHECK(session_a->StockLevels().value().at("burger") == 5);
+    CHECK(session_b->StockLevels().value().empty());
+    REQUIRE(session_b->Transact([&](UnitOfWork& unit) { CHECK(unit.Claim(Ids({"m"}), 1)[0]); }));
+    REQUIRE(session_a->Transact([&](UnitOfWork& unit) { CHECK(unit.Claim(Ids({"m"}), 1)[0]); }));
+    // The same service opened again (a second replica) shares its schema.
+    auto a_again = orderflow::store::OpenStore(
+        {.service = service_a, .database_url = short_url, .sqlite_path = {}});
+    CHECK(a_again->Connect()->StockLevels().value().at("burger") == 5);
+}
+
 TEST_CASE("store: a savepoint rollback undoes one item's effects and keeps the others") {
     for (auto& backend : Backends()) {
         INFO(backend->name);
