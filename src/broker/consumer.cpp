@@ -148,15 +148,15 @@ class Consumer::Impl final {
         std::chrono::steady_clock::time_point deadline;
         while (batch.size() < options_.batch_max && !stop_) {
             amqp_maybe_release_buffers(state);
-            const auto wait =
-                batch.empty() ? kIdleWait
-                              : std::chrono::ceil<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now());
+            const auto wait = batch.empty() ? kIdleWait
+                                            : std::chrono::ceil<std::chrono::milliseconds>(
+                                                  deadline - std::chrono::steady_clock::now());
             timeval timeout = impl::ToTimeval(wait);  // negative: zero, take what is there
             amqp_envelope_t envelope;
             const auto reply = amqp_consume_message(state, &envelope, &timeout, 0);
             if (impl::IsOk(reply)) {
-                if (batch.empty()) deadline = std::chrono::steady_clock::now() + options_.batch_wait;
+                if (batch.empty())
+                    deadline = std::chrono::steady_clock::now() + options_.batch_wait;
                 batch.push_back(ToDelivery(envelope));
                 amqp_destroy_envelope(&envelope);
                 continue;

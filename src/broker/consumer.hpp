@@ -3,8 +3,8 @@
 // Threading: one internal thread owns the AMQP connection. It collects deliveries into a
 // batch (up to batch_max: what has arrived, or arrives within batch_wait of the batch's
 // first delivery), calls the handler on that thread, then settles the batch: a run of acks
-// is sent as one multiple-ack. On connection loss it reconnects with backoff and jitter, re-declares
-// the topology, and resumes; unacked deliveries of the lost channel are redelivered by
+// is sent as one multiple-ack. On connection loss it reconnects with backoff and jitter,
+// re-declares the topology, and resumes; unacked deliveries of the lost channel are redelivered by
 // the broker, which is why handlers must be idempotent.
 #pragma once
 
