@@ -932,15 +932,17 @@ section_f() {
         return 0
     fi
     latency_max="$max"
+    local dnote=""
+    [[ "$post_rate" != "-" && "$drain_rate" != "-" ]] &&
+        dnote="; (d)'s POST rate ($post_rate/s, nothing consuming) and drain rate ($drain_rate/s, nothing posting) are no rates the pipeline sustains end to end"
     log "(f) latency at ${latency_shares[*]} % of $max orders/s, ${latency_s} s each"
     md "Orders offered open-loop (\`orderflowctl load --rate\`, latency from each request's due" \
         "time) at ${latency_shares[*]} % of the whole pipeline's end-to-end capacity measured in" \
         "this run, **$max orders/s**: $capacity_orders orders POSTed by $post_clients closed-loop" \
         "clients for ${capacity_s} s with every service running, divided by the $capacity_s_taken s" \
         "from the first POST until the ingress had projected the last one's NotificationSent" \
-        "(POSTs and consumers share the cores, as in any steady state; (d)'s POST rate" \
-        "($post_rate/s, nothing consuming) and drain rate ($drain_rate/s, nothing posting) are" \
-        "each higher than what the pipeline sustains end to end). ${latency_s} s per rate, fresh services" \
+        "(POSTs and consumers share the cores, as in any steady state$dnote)." \
+        "${latency_s} s per rate, fresh services" \
         "and data each time, the whole pipeline running (ingress, inventory, notification)." \
         "\"Accepted -> notified\" is each order's time from its \`accepted\` to its \`notified\`" \
         "stage in the ingress's order history (the OrderPlaced's and the NotificationSent's" \
