@@ -14,8 +14,9 @@
 #   (e) the broker's own publish-with-confirms and consume rates, for the ratios; and its
 #       ceiling for POST /orders: publishing exactly as the ingress does, with as many
 #       messages in flight as the load has clients
-#   (f) end-to-end latency at a fixed load: orders offered open-loop at 25, 50 and 75 % of
-#       the most (d) measured, whole pipeline running: POST latency and accepted -> notified
+#   (f) end-to-end latency at a fixed load: the whole pipeline's end-to-end capacity (closed-
+#       loop POSTs with every service running, until the last order is notified), then orders
+#       offered open-loop at 25, 50 and 75 % of it: POST latency and accepted -> notified
 #   (g) the store: SQLite vs PostgreSQL (scripts/pg.sh, started by the bench), and 1, 2 and 3
 #       inventory replicas on PostgreSQL: POST rate and inventory-alone drain, CPU per order
 #       of each process, PostgreSQL included (not in the default list: --only g)
@@ -23,7 +24,8 @@
 #   scripts/bench.sh                 the full run (about 11 minutes)
 #   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
 #   scripts/bench.sh --out DIR       write DIR/<date>.md and DIR/<date>/ instead
-#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g; f needs d)
+#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g)
+#   scripts/bench.sh --baseline R    also print report R's CPU-per-order rows of (d) (before/after)
 #   scripts/bench.sh --api-keys      the ingress with ORDERFLOW_API_KEYS (a generated key of
 #                                    user "bench"); every order is sent with that bearer key
 #
@@ -39,6 +41,7 @@ quick=0
 out_root="$ORDERFLOW_ROOT/bench/results"
 only="0,a,b,c,d,e,f"
 api_keys=0
+baseline=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -48,17 +51,22 @@ while [[ $# -gt 0 ]]; do
             out_root="$2"
             shift
             ;;
+        --baseline)
+            [[ $# -ge 2 && -f "$2" ]] || die "--baseline needs an earlier report (bench/results/<date>.md)"
+            baseline="$2"
+            shift
+            ;;
         --only)
             [[ $# -ge 2 ]] || die "--only needs a list, e.g. a,d"
             only="$2"
             shift
             ;;
         -h | --help)
-            sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g] [--api-keys]   (see --help)" >&2
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g] [--baseline REPORT] [--api-keys]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -71,11 +79,11 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ $quick == 1 ]]; then
     seq_requests=3 fault_load_s=1 fault_clients=8 conc_load_s=1 ceiling_s=1
     flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=2
-    latency_s=2
+    latency_s=2 capacity_s=1
 else
     seq_requests=10 fault_load_s=30 fault_clients=16 conc_load_s=30 ceiling_s=10
     flash_buyers=1000 flash_units=100 drain_orders=20000 broker_messages=20000 e2e_wait_s=30
-    latency_s=30
+    latency_s=30 capacity_s=10
 fi
 # The closed-loop client count of the POST measurements (d), and so the number of messages
 # the broker ceiling of (e) keeps in flight: at most one unconfirmed order per client.
@@ -825,6 +833,14 @@ section_d() {
         "|---|---|---|---|---|---|---|"
     md "$(cpu_row "posting, per accepted order" "${post_us[broker]}" "${post_us[ingress]}" 0 0)"
     md "$(cpu_row "drain, per order" "${drain_us[broker]}" "${drain_us[ingress]}" "${drain_us[inventory]}" "${drain_us[notification]}")"
+    if [[ -n "$baseline" ]]; then
+        # --baseline: the same two rows of an earlier report (one run each), for before/after.
+        md "" "Before, from one earlier run (\`--baseline $baseline\`), same table:" "" \
+            "| phase | broker | ingress | inventory | notification | total | $(nproc) cores / total (broker alone) |" \
+            "|---|---|---|---|---|---|---|"
+        md "$(grep -E '^\| (posting, per accepted order|drain, per order) \|' "$baseline" |
+            sed 's/^| /| before: /')"
+    fi
     md "" "The same drain with **inventory alone**: notification and the ingress stopped after" \
         "the backlog was posted, so the InventoryReserved events wait in their queues. Each" \
         "message still takes inventory's whole exactly-once path (inbox, reservation, outbox," \
@@ -871,15 +887,43 @@ e2e_stats() {
         }'
 }
 
+# The whole pipeline's end-to-end capacity: what the machine carries from POST to notified
+# when the POSTs and the three consumers share its cores, as in a steady state. Closed-loop
+# POSTs ($post_clients clients, capacity_s seconds) with every service running, then the
+# wait until the ingress has projected both events of every accepted order: orders / (first
+# POST -> last order notified). Neither (d)'s POST rate (nothing consumes meanwhile) nor its
+# drain rate (nothing is posted meanwhile) is a rate the pipeline sustains end to end.
+capacity_rate="-" capacity_orders="-" capacity_s_taken="-"
+measure_capacity() {
+    local expected status0 t0 t1 deadline
+    fresh_system "$big_seed"
+    status0="$(num "$(acked_total "$ingress")")"
+    t0="$(date +%s.%N)"
+    load f-capacity-post --url "$ingress/orders" --body "$order_body" -c "$post_clients" --threads 2 \
+        -d "$capacity_s" --timeout 60000 || true
+    expected="$(num "$(j "$out/f-capacity-post.json" .successes)")"
+    deadline=$((SECONDS + 180))
+    while (($(num "$(acked_total "$ingress")") < status0 + 2 * expected && SECONDS < deadline)); do
+        sleep 0.05
+    done
+    t1="$(date +%s.%N)"
+    if ((expected > 0 && $(num "$(acked_total "$ingress")") >= status0 + 2 * expected)); then
+        capacity_orders="$expected"
+        capacity_s_taken="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+        capacity_rate="$(awk -v a="$t0" -v b="$t1" -v n="$expected" 'BEGIN { printf "%.0f", n / (b - a) }')"
+    fi
+}
+
 latency_max="-" latency_p99_half="-" latency_post_p99_half="-"
 section_f() {
-    local max share rate name expected status0 deadline stats service
-    max="$(awk -v a="$post_rate" -v b="$drain_rate" 'BEGIN {
-        if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/) print "-"; else print (a < b ? a : b) }')"
+    local max share rate name expected status0 deadline stats hop1 hop2 service hops=()
     md "## f. End-to-end latency at a fixed load" ""
+    log "(f) end-to-end capacity: $post_clients clients for ${capacity_s} s, whole pipeline running"
+    measure_capacity
+    max="$capacity_rate"
     if [[ "$max" == "-" ]]; then
-        md "Not measured: it needs (d)'s rates in the same run (\`--only d,f\`)." ""
-        failures+=("(f) needs the rates of (d)")
+        md "Not measured: the capacity run's orders were not all notified within 180 s." ""
+        failures+=("(f) capacity run not drained")
         return 0
     fi
     if ! command -v sqlite3 >/dev/null 2>&1; then
@@ -888,11 +932,17 @@ section_f() {
         return 0
     fi
     latency_max="$max"
+    local dnote=""
+    [[ "$post_rate" != "-" && "$drain_rate" != "-" ]] &&
+        dnote="; (d)'s POST rate ($post_rate/s, nothing consuming) and drain rate ($drain_rate/s, nothing posting) are no rates the pipeline sustains end to end"
     log "(f) latency at ${latency_shares[*]} % of $max orders/s, ${latency_s} s each"
     md "Orders offered open-loop (\`orderflowctl load --rate\`, latency from each request's due" \
-        "time) at ${latency_shares[*]} % of the most this run measured the system to take," \
-        "$max orders/s: the lower of POST /orders alone ($post_rate/s) and the whole" \
-        "pipeline's drain ($drain_rate/s), both from (d). ${latency_s} s per rate, fresh services" \
+        "time) at ${latency_shares[*]} % of the whole pipeline's end-to-end capacity measured in" \
+        "this run, **$max orders/s**: $capacity_orders orders POSTed by $post_clients closed-loop" \
+        "clients for ${capacity_s} s with every service running, divided by the $capacity_s_taken s" \
+        "from the first POST until the ingress had projected the last one's NotificationSent" \
+        "(POSTs and consumers share the cores, as in any steady state$dnote)." \
+        "${latency_s} s per rate, fresh services" \
         "and data each time, the whole pipeline running (ingress, inventory, notification)." \
         "\"Accepted -> notified\" is each order's time from its \`accepted\` to its \`notified\`" \
         "stage in the ingress's order history (the OrderPlaced's and the NotificationSent's" \
@@ -925,13 +975,25 @@ section_f() {
             us[$service]="$(per_order "${cpu0[$service]}" "$(cpu_ticks "${pid[$service]}")" "$expected")"
         done
         us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
-        sqlite3 -readonly -cmd '.timeout 5000' "$data_dir/ingress.db" \
-            "SELECT CAST(round((julianday(n.at) - julianday(a.at)) * 86400000.0) AS INTEGER)
+        # Per order: accepted -> notified, and its two hops (accepted -> reserved or rejected:
+        # the ingress's publish, the broker, inventory's consumer up to its handler; then ->
+        # notified: inventory's commit and ack, its outbox relay, the broker, notification).
+        sqlite3 -readonly -separator ' ' -cmd '.timeout 5000' "$data_dir/ingress.db" \
+            "SELECT CAST(round((julianday(n.at) - julianday(a.at)) * 86400000.0) AS INTEGER),
+                    CAST(round((julianday(r.at) - julianday(a.at)) * 86400000.0) AS INTEGER),
+                    CAST(round((julianday(n.at) - julianday(r.at)) * 86400000.0) AS INTEGER)
                FROM order_stages a JOIN order_stages n
                  ON n.order_id = a.order_id AND n.status = 'notified'
-              WHERE a.status = 'accepted'" >"$work/$name.e2e" 2>>"$out/$name.err" ||
+               JOIN order_stages r ON r.order_id = a.order_id AND r.status IN ('reserved', 'rejected')
+              WHERE a.status = 'accepted'" >"$work/$name.hops" 2>>"$out/$name.err" ||
             failures+=("(f) could not read the order histories at $share %")
+        cut -d' ' -f1 "$work/$name.hops" >"$work/$name.e2e"
+        cut -d' ' -f2 "$work/$name.hops" >"$work/$name.hop1"
+        cut -d' ' -f3 "$work/$name.hops" >"$work/$name.hop2"
         read -r -a stats < <(e2e_stats "$work/$name.e2e" "$out/$name-e2e.percentiles.csv")
+        read -r -a hop1 < <(e2e_stats "$work/$name.hop1" "$work/$name-hop1.percentiles.csv")
+        read -r -a hop2 < <(e2e_stats "$work/$name.hop2" "$work/$name-hop2.percentiles.csv")
+        hops+=("| $share % | $rate | ${hop1[1]} / ${hop1[3]} / ${hop1[4]} | ${hop2[1]} / ${hop2[3]} / ${hop2[4]} |")
         ((stats[0] == expected)) || failures+=("(f) $share %: ${stats[0]} of $expected accepted orders notified")
         if [[ $share == 50 ]]; then
             latency_p99_half="${stats[3]}"
@@ -941,6 +1003,12 @@ section_f() {
         echo "$share,$rate,$expected,$(j "$out/$name-post.json" .latency_ms.p50),$(j "$out/$name-post.json" .latency_ms.p95),$(j "$out/$name-post.json" .latency_ms.p99),$(j "$out/$name-post.json" .latency_ms.max),${stats[0]},${stats[1]},${stats[2]},${stats[3]},${stats[4]},${us[broker]},${us[ingress]},${us[inventory]},${us[notification]}" \
             >>"$out/f-summary.csv"
     done
+    md "" "Where the time goes, per hop (ms, p50 / p99 / max), from the same histories:" \
+        "accepted -> reserved or rejected (the ingress's publish, the broker, inventory's consumer" \
+        "up to its handler), then -> notified (inventory's commit and ack, its outbox relay's" \
+        "publish with confirm, the broker, notification's consumer up to its handler)." "" \
+        "| offered | orders/s | accepted -> reserved | reserved -> notified |" "|---|---|---|---|"
+    md "${hops[@]}"
     md "" "Data: [f-summary.csv]($data_rel/f-summary.csv); per rate \`$data_rel/f-<share>-post.*\` (the load" \
         "tool's summary, seconds and percentiles) and \`$data_rel/f-<share>-e2e.percentiles.csv\`." ""
     local runs=()
@@ -1102,7 +1170,7 @@ wants g && section_g
     echo "| inventory drain, full exactly-once path, whole pipeline running (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
     echo "| inventory drain, full exactly-once path, inventory alone (d) | $alone_rate msg/s | 10,000 | $(ratio "$alone_rate" "$broker_con") of consume |"
     echo "| flash sale oversells (c) | $oversells | 0 | |"
-    echo "| accepted -> notified p99 at 50 % of $latency_max orders/s, whole pipeline (f) | $latency_p99_half ms (POST p99 $latency_post_p99_half ms) | 25 ms | |"
+    echo "| accepted -> notified p99 at 50 % of the end-to-end capacity ($latency_max orders/s), whole pipeline (f) | $latency_p99_half ms (POST p99 $latency_post_p99_half ms) | 25 ms | |"
     echo
     if [[ ${#failures[@]} -gt 0 ]]; then
         echo "**Problems in this run:** ${failures[*]}"
@@ -1145,13 +1213,18 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
     --arg drain_broker_us "${drain_us[broker]}" --arg alone "$alone_rate" \
     --arg pub_ingress "$broker_pub_ingress" --arg broker_us_ingress "$broker_us_ingress" \
     --arg latency_max "$latency_max" --arg e2e_p99_half "$latency_p99_half" \
+    --arg drain_ingress_us "${drain_us[ingress]}" --arg drain_inventory_us "${drain_us[inventory]}" \
+    --arg drain_notification_us "${drain_us[notification]}" \
     --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
     --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
       broker_consume_rate: $con, broker_publish_stream_rate: $pub_stream,
       broker_cpu_us: $broker_us, broker_stream_cpu_us: $broker_us_stream,
       post_cpu_us: {broker: $post_broker_us, ingress: $post_ingress_us},
-      drain_broker_cpu_us: $drain_broker_us, post_orders_rate: $post, drain_rate: $drain,
+      drain_broker_cpu_us: $drain_broker_us,
+      drain_cpu_us: {broker: $drain_broker_us, ingress: $drain_ingress_us,
+                     inventory: $drain_inventory_us, notification: $drain_notification_us},
+      post_orders_rate: $post, drain_rate: $drain,
       drain_alone_rate: $alone, broker_publish_ingress_rate: $pub_ingress,
       broker_ingress_cpu_us: $broker_us_ingress, latency_max_rate: $latency_max,
       e2e_p99_ms_at_half: $e2e_p99_half,

@@ -137,16 +137,26 @@ class Consumer::Impl final {
         return false;
     }
 
-    // Fills `batch` until batch_max, until batch_wait passes without a delivery, or until
-    // Stop(). False if the connection was lost (the partial batch is dropped).
+    // Fills `batch` until batch_max, until batch_wait has passed since its first delivery
+    // and nothing more is already there, or until Stop(). False if the connection was lost
+    // (the partial batch is dropped). The wait is a deadline, not a gap between deliveries:
+    // a steady trickle (one every few ms) must not hold the first one until the batch is
+    // full. With batch_wait 0 a batch is what has already arrived; batches still grow under
+    // load, since deliveries pile up in the socket while the previous batch is handled.
     bool CollectBatch(std::vector<Delivery>& batch) {
         auto* state = connection_->Get();
+        std::chrono::steady_clock::time_point deadline;
         while (batch.size() < options_.batch_max && !stop_) {
             amqp_maybe_release_buffers(state);
-            timeval timeout = impl::ToTimeval(batch.empty() ? kIdleWait : options_.batch_wait);
+            const auto wait = batch.empty() ? kIdleWait
+                                            : std::chrono::ceil<std::chrono::milliseconds>(
+                                                  deadline - std::chrono::steady_clock::now());
+            timeval timeout = impl::ToTimeval(wait);  // negative: zero, take what is there
             amqp_envelope_t envelope;
             const auto reply = amqp_consume_message(state, &envelope, &timeout, 0);
             if (impl::IsOk(reply)) {
+                if (batch.empty())
+                    deadline = std::chrono::steady_clock::now() + options_.batch_wait;
                 batch.push_back(ToDelivery(envelope));
                 amqp_destroy_envelope(&envelope);
                 continue;

@@ -1,10 +1,10 @@
 // Queue consumer with basic.qos prefetch, manual acks and batched handling.
 //
 // Threading: one internal thread owns the AMQP connection. It collects deliveries into a
-// batch (up to batch_max, or until batch_wait passes with no new delivery), calls the
-// handler on that thread, then settles the batch: a run of acks is sent as one
-// multiple-ack. On connection loss it reconnects with backoff and jitter, re-declares
-// the topology, and resumes; unacked deliveries of the lost channel are redelivered by
+// batch (up to batch_max: what has arrived, or arrives within batch_wait of the batch's
+// first delivery), calls the handler on that thread, then settles the batch: a run of acks
+// is sent as one multiple-ack. On connection loss it reconnects with backoff and jitter,
+// re-declares the topology, and resumes; unacked deliveries of the lost channel are redelivered by
 // the broker, which is why handlers must be idempotent.
 #pragma once
 
@@ -37,7 +37,9 @@ class Consumer final {
         Topology topology;  // declared on every (re)connect; may be empty
         uint16_t prefetch = 200;
         size_t batch_max = 200;
-        std::chrono::milliseconds batch_wait{5};
+        // How long the first delivery of a partial batch waits for more (a deadline, not
+        // an idle gap). 0: a batch is what has already arrived, the lowest latency.
+        std::chrono::milliseconds batch_wait{0};
         std::string consumer_tag;      // empty: broker-generated
         FieldTable consume_arguments;  // e.g. x-stream-offset for streams
         // If set, called on the consumer thread before every (re)subscribe, and its result

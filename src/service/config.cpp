@@ -135,7 +135,7 @@ void AddConsumerOptions(CLI::App& app, Config& config) {
         ->check(CLI::Range(1, 10000))
         ->capture_default_str();
     app.add_option("--batch-wait-ms", config.batch_wait_ms,
-                   "How long a partial batch waits for more deliveries")
+                   "Longest a batch's first delivery waits for more (0: take what has arrived)")
         ->envname("ORDERFLOW_BATCH_WAIT_MS")
         ->check(CLI::Range(0, 10000))
         ->capture_default_str();

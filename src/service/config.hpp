@@ -33,7 +33,7 @@ struct Config {
     std::string log_format = "text";
     int http_threads = 2;
     int batch_max = 200;
-    int batch_wait_ms = 5;
+    int batch_wait_ms = 0;
     int inbox_retention_days = 7;
     int shutdown_timeout_ms = 10000;
     int sync_timeout_ms = 5000;

@@ -26,19 +26,34 @@ InventoryMessageHandler::InventoryMessageHandler(handlers::EventContext ctx)
 void InventoryMessageHandler::Prepare(std::span<const broker::Delivery* const> batch,
                                       store::UnitOfWork& unit) {
     std::set<std::string> skus;
+    decoded_.clear();
     for (const auto* delivery : batch) {
         auto order = events::DecodeOrderPlaced(delivery->body);
         if (!order) continue;  // poison: Handle says so
         for (const auto& item : order->items) skus.insert(item.sku);
+        decoded_.emplace(delivery, Decoded{delivery->body, std::move(*order)});
     }
     const std::vector<std::string> sorted(skus.begin(), skus.end());
     unit.LockStock(sorted);
 }
 
+// The order Prepare decoded for this delivery (each body is parsed and validated once per
+// batch); decoded again if Prepare did not see it, or saw another body at that address.
+std::expected<events::OrderPlaced, events::DecodeError> InventoryMessageHandler::OrderOf(
+    const broker::Delivery& delivery) {
+    const auto found = decoded_.find(&delivery);
+    if (found != decoded_.end() && found->second.body == delivery.body) {
+        auto order = std::move(found->second.order);
+        decoded_.erase(found);
+        return order;
+    }
+    return events::DecodeOrderPlaced(delivery.body);
+}
+
 HandlerOutcome InventoryMessageHandler::Handle(const broker::Delivery& delivery,
                                                store::UnitOfWork& unit,
                                                std::vector<Emitted>& emit) {
-    auto order = events::DecodeOrderPlaced(delivery.body);
+    auto order = OrderOf(delivery);
     if (!order) return PoisonFrom(order.error());
     auto outcome = handlers::ReserveStock(*order, unit.StockRows(), ctx_);
     const bool reserved = std::holds_alternative<events::InventoryReserved>(outcome);

@@ -2,6 +2,8 @@
 // on the unit of work of the batch, describe what it emits. Poison is reported, never thrown.
 #pragma once
 
+#include <unordered_map>
+
 #include "events/codec.hpp"
 #include "handlers/context.hpp"
 #include "service/pipeline.hpp"
@@ -18,7 +20,16 @@ class InventoryMessageHandler final : public MessageHandler {
                           std::vector<Emitted>& emit) override;
 
   private:
+    struct Decoded {
+        std::string body;  // what was decoded, so a reused address is never mistaken
+        events::OrderPlaced order;
+    };
+    std::expected<events::OrderPlaced, events::DecodeError> OrderOf(
+        const broker::Delivery& delivery);
+
     handlers::EventContext ctx_;
+    // Orders decoded by Prepare for the batch in hand (consumer thread only).
+    std::unordered_map<const broker::Delivery*, Decoded> decoded_;
 };
 
 // notification.inventory-events: inventory outcome -> NotificationSent.
@@ -29,7 +40,16 @@ class NotificationMessageHandler final : public MessageHandler {
                           std::vector<Emitted>& emit) override;
 
   private:
+    struct Decoded {
+        std::string body;  // what was decoded, so a reused address is never mistaken
+        events::OrderPlaced order;
+    };
+    std::expected<events::OrderPlaced, events::DecodeError> OrderOf(
+        const broker::Delivery& delivery);
+
     handlers::EventContext ctx_;
+    // Orders decoded by Prepare for the batch in hand (consumer thread only).
+    std::unordered_map<const broker::Delivery*, Decoded> decoded_;
 };
 
 // ingress.order-status: inventory and notification events -> order stages.

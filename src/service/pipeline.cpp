@@ -335,13 +335,21 @@ void MessagePipeline::Report(const broker::Delivery& delivery, const Action& act
             break;
     }
     const auto& queue = options_.queue.value;
-    metrics_
-        .GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
-                    {{"queue", queue}, {"outcome", std::string(outcome)}})
-        .Inc();
+    // The registry's lookup builds its name, help and labels as strings each time: the
+    // series of the hot path are looked up once.
+    auto& consumed = consumed_[outcome];
+    if (consumed == nullptr) {
+        consumed = &metrics_.GetCounter("orderflow_messages_consumed_total",
+                                        "Messages consumed, by outcome",
+                                        {{"queue", queue}, {"outcome", std::string(outcome)}});
+    }
+    consumed->Inc();
     if (action.kind != Kind::kRequeue) {
-        metrics_.GetCounter("orderflow_messages_acked_total", "Messages acked", {{"queue", queue}})
-            .Inc();
+        if (acked_ == nullptr) {
+            acked_ = &metrics_.GetCounter("orderflow_messages_acked_total", "Messages acked",
+                                          {{"queue", queue}});
+        }
+        acked_->Inc();
     }
     if (action.kind == Kind::kRetry) {
         metrics_
@@ -357,10 +365,11 @@ void MessagePipeline::Report(const broker::Delivery& delivery, const Action& act
     }
     const auto elapsed = std::chrono::steady_clock::now() - action.start;
     const double seconds = std::chrono::duration<double>(elapsed).count();
-    metrics_
-        .GetHistogram("orderflow_message_handling_seconds", "Time to handle one message",
-                      {{"queue", queue}})
-        .Observe(seconds);
+    if (handling_ == nullptr) {
+        handling_ = &metrics_.GetHistogram("orderflow_message_handling_seconds",
+                                           "Time to handle one message", {{"queue", queue}});
+    }
+    handling_->Observe(seconds);
 
     const auto level = action.kind == Kind::kDeadLetter || action.kind == Kind::kRequeue
                            ? telemetry::LogLevel::kWarn

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -113,6 +114,10 @@ class MessagePipeline final {
     std::string consumer_id_;
     std::optional<std::chrono::steady_clock::time_point> last_prune_;
     std::atomic<bool> abandon_{false};
+    // Metric series of Report, looked up once (consumer thread only).
+    std::map<std::string_view, telemetry::Counter*> consumed_;
+    telemetry::Counter* acked_ = nullptr;
+    telemetry::Histogram* handling_ = nullptr;
 };
 
 }  // namespace orderflow::service

@@ -238,6 +238,41 @@ TEST_CASE("the consumer gets every message in batches and leaves nothing unacked
     CHECK(ReadyCount(client, "work") == 0);
 }
 
+TEST_CASE("a steady trickle of deliveries does not hold a batch past batch_wait",
+          "[broker][consumer]") {
+    // batch_wait is a deadline from a batch's first delivery: a message every 5 ms with a
+    // 20 ms wait makes batches of a handful. (When the wait restarted with each delivery,
+    // the whole trickle became one batch of batch_max, each message waiting up to a second.)
+    Vhost vhost;
+    auto client = ConnectClient(vhost);
+    REQUIRE(client.DeclareQueue(QueueName{"trickle"}, kQuorum));
+    Recorder recorder;
+    auto options = ConsumerOptions(vhost, "trickle");
+    options.prefetch = 200;
+    options.batch_max = 200;
+    options.batch_wait = 20ms;
+    Consumer consumer(options, recorder.Handler());
+    consumer.Start();
+    REQUIRE(Eventually([&] { return consumer.Connected(); }, 10s, 10ms));
+    constexpr int kCount = 200;
+    Publisher publisher(PublisherOptions(vhost));
+    publisher.Start();
+    RequireConnected(publisher);
+    std::vector<std::future<PublishStatus>> confirms;
+    for (int i = 0; i < kCount; ++i) {
+        confirms.push_back(publisher.Publish(MessageTo("trickle", std::to_string(i), "t")));
+        std::this_thread::sleep_for(5ms);
+    }
+    for (auto& confirm : confirms) REQUIRE(confirm.get() == PublishStatus::kConfirmed);
+    REQUIRE(Eventually([&] { return recorder.Count() == kCount; }, 30s, 10ms));
+    consumer.Stop();
+    const auto largest =
+        *std::max_element(recorder.batch_sizes.begin(), recorder.batch_sizes.end());
+    INFO("batches: " << recorder.batch_sizes.size() << ", largest " << largest);
+    CHECK(largest < kCount / 2);
+    CHECK(recorder.batch_sizes.size() > 4);
+}
+
 TEST_CASE("a requeued delivery comes back marked redelivered", "[broker][consumer]") {
     Vhost vhost;
     auto client = ConnectClient(vhost);
