@@ -225,40 +225,15 @@ if [[ $scale == 1 ]]; then
     ORDERFLOW_DATABASE_URL="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_dir")" ||
         die "PostgreSQL did not start (see $pg_dir/server.log)"
     export ORDERFLOW_DATABASE_URL
-    # nginx in front of the replicas, a process of ours (not the system service): config,
-    # pid, logs and temp files under .run/nginx.
-    mkdir -p "$nginx_dir/tmp"
-    chmod 1777 "$nginx_dir/tmp"
-    {
-        echo "error_log $nginx_dir/error.log warn;"
-        echo "pid $nginx_dir/nginx.pid;"
-        echo "worker_processes 1;"
-        echo "events { worker_connections 4096; }"
-        echo "http {"
-        echo "    access_log off;"
-        for temp in client_body proxy fastcgi uwsgi scgi; do
-            echo "    ${temp}_temp_path $nginx_dir/tmp/$temp;"
-        done
-        for service in ingress inventory notification; do
-            echo "    upstream $service {"
-            echo "        least_conn;"
-            for i in $(seq 1 "$replicas"); do
-                echo "        server 127.0.0.1:${iport[$service-$i]} max_fails=1 fail_timeout=2s;"
-            done
-            echo "        keepalive 64;"
-            echo "    }"
-            echo "    server {"
-            echo "        listen 127.0.0.1:${port[$service]};"
-            echo "        location / {"
-            echo "            proxy_pass http://$service;"
-            echo "            proxy_http_version 1.1;"
-            echo "            proxy_set_header Connection \"\";"
-            echo "            proxy_next_upstream error timeout http_502;"
-            echo "        }"
-            echo "    }"
-        done
-        echo "}"
-    } >"$nginx_dir/nginx.conf"
+    # nginx in front of the replicas, a process of ours (lib.sh): config, pid, logs and
+    # temp files under .run/nginx.
+    specs=()
+    for service in ingress inventory notification; do
+        ports=()
+        for i in $(seq 1 "$replicas"); do ports+=("${iport[$service-$i]}"); done
+        specs+=("$service:${port[$service]}:$(IFS=,; echo "${ports[*]}")")
+    done
+    write_nginx_conf "$nginx_dir" "${specs[@]}"
     /usr/sbin/nginx -t -q -p "$nginx_dir" -c "$nginx_dir/nginx.conf" || die "bad nginx config: $nginx_dir/nginx.conf"
     /usr/sbin/nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -g 'daemon off;' </dev/null \
         >>"$nginx_dir/error.log" 2>&1 &
