@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdio>
+#include <sstream>
 
 #include "support.hpp"
 
@@ -65,11 +66,14 @@ std::optional<Stats> Served(const Service& analytics) {
 
 // Stream events the follower has consumed since it started (its /metrics counter).
 int64_t Consumed(const Service& analytics) {
-    const auto metrics = HttpCall("GET", analytics.Port(), "/metrics").body;
-    const std::string series =
-        R"(orderflow_messages_consumed_total{queue="orders.events",outcome="processed"} )";
-    const auto at = metrics.find(series);
-    return at == std::string::npos ? 0 : std::stoll(metrics.substr(at + series.size()));
+    std::istringstream metrics(HttpCall("GET", analytics.Port(), "/metrics").body);
+    for (std::string line; std::getline(metrics, line);) {
+        if (line.starts_with("orderflow_messages_consumed_total{") &&
+            line.find(R"(queue="orders.events")") != std::string::npos) {
+            return std::stoll(line.substr(line.rfind(' ') + 1));
+        }
+    }
+    return 0;
 }
 
 void PostAndWait(Pipeline& p, const std::string& sku, int count) {

@@ -488,8 +488,8 @@ TEST_CASE(
         {"-p", nginx_dir.string(), "-c", (nginx_dir / "nginx.conf").string(), "-g", "daemon off;"});
     const auto spec =
         fmt::format("ingress:{}:{},{}", nginx.Port(), r.ingress[0]->Port(), r.ingress[1]->Port());
-    REQUIRE(std::system(fmt::format("bash -c 'source \"$0\" && write_nginx_conf \"$1\" \"$2\"' "
-                                    "'{}/scripts/lib.sh' '{}' '{}'",
+    REQUIRE(std::system(fmt::format("bash -c 'source \"$1\" && write_nginx_conf \"$2\" \"$3\"' "
+                                    "replicas-test '{}/scripts/lib.sh' '{}' '{}'",
                                     ORDERFLOW_SOURCE_DIR, nginx_dir.string(), spec)
                             .c_str()) == 0);
     nginx.Start();
