@@ -296,7 +296,7 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
         echo "  replicas      (nginx on ${port[ingress]}-${port[notification]} balances over them, least connections)"
         for instance in "${instances[@]}"; do
             [[ $instance != analytics ]] || continue
-            printf '  %-13s http://127.0.0.1:%s  log %s\n' "$instance" "${iport[$instance]}" "$(relative "$log_dir/$instance.log")"
+            printf '  %-15s http://127.0.0.1:%s  log %s\n' "$instance" "${iport[$instance]}" "$(relative "$log_dir/$instance.log")"
         done
         echo "  nginx         $(relative "$nginx_dir/nginx.conf")"
         echo "  PostgreSQL    $ORDERFLOW_DATABASE_URL (data $(relative "$pg_dir"))"
@@ -324,7 +324,9 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "  curl -s -X POST http://127.0.0.1:${port[ingress]}/orders -H 'Content-Type: application/json' \\"
     echo "       -d '{\"user_id\":\"user1\",\"items\":{\"burger\":1}}'"
     echo "  curl -s http://127.0.0.1:${port[ingress]}/orders/<order_id>"
-    echo "  ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
+    # orderflowctl needs both URLs (the broker's ports may not be the defaults).
+    echo "  ORDERFLOW_AMQP_URL='$ORDERFLOW_AMQP_URL' \\"
+    echo "    ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
     echo
     echo "Ctrl-C stops everything."
 } >&2
