@@ -387,3 +387,79 @@ declare_topology_as() {
     ORDERFLOW_AMQP_URL="$url" ORDERFLOW_AMQP_CA_FILE="$ca" "$ctl" topology declare >/dev/null ||
         die "could not declare the topology as the administrator"
 }
+
+# ---------------------------------------------------------------------------- nginx
+
+# Writes DIR/nginx.conf for an nginx of our own (not the system service: pid, logs and temp
+# files under DIR) in front of service replicas, least connections. Each SPEC is
+# NAME:LISTEN_PORT:PORT1,PORT2,... (the replicas on 127.0.0.1). Used by `up.sh --scale` and
+# the replica-loss test (test/integration/replicas_test.cpp). Run it with
+#   nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'
+# A replica that refuses connections is skipped (proxy_next_upstream error) and left alone
+# for 2 s; a POST already sent to a replica that dies is NOT sent to another one (nginx's
+# default, non_idempotent off): the client gets 502 and retries with its Idempotency-Key
+# (README, "Losing an ingress replica behind nginx").
+write_nginx_conf() {
+    local dir="$1" spec name listen ports port temp
+    shift
+    mkdir -p "$dir/tmp"
+    chmod 1777 "$dir/tmp"
+    {
+        echo "error_log $dir/error.log warn;"
+        echo "pid $dir/nginx.pid;"
+        echo "worker_processes 1;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "    access_log off;"
+        for temp in client_body proxy fastcgi uwsgi scgi; do
+            echo "    ${temp}_temp_path $dir/tmp/$temp;"
+        done
+        for spec in "$@"; do
+            IFS=: read -r name listen ports <<<"$spec"
+            echo "    upstream $name {"
+            echo "        least_conn;"
+            for port in ${ports//,/ }; do
+                echo "        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"
+            done
+            echo "        keepalive 64;"
+            echo "    }"
+            echo "    server {"
+            echo "        listen 127.0.0.1:$listen;"
+            echo "        location / {"
+            echo "            proxy_pass http://$name;"
+            echo "            proxy_http_version 1.1;"
+            echo "            proxy_set_header Connection \"\";"
+            echo "            proxy_next_upstream error timeout http_502;"
+            echo "        }"
+            echo "    }"
+        done
+        echo "}"
+    } >"$dir/nginx.conf"
+}
+
+# ---------------------------------------------------------------------------- arguments
+
+# The arguments of a server script (scripts/pg.sh): one COMMAND out of the words of $1,
+# `--dir DIR` (or --dir=DIR), -h/--help (the caller's `usage`). Sets the caller's globals
+# `command` and `dir` (set `dir` to its default first); a usage error exits 2.
+parse_command_and_dir() {
+    local commands=" $1 "
+    shift
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --dir)
+                [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+                dir="$2"
+                shift
+                ;;
+            --dir=*) dir="${1#--dir=}" ;;
+            -h | --help) usage; exit 0 ;;
+            *)
+                [[ -z "${command:-}" && "$commands" == *" $1 "* ]] || { usage >&2; exit 2; }
+                command="$1"
+                ;;
+        esac
+        shift
+    done
+    [[ -n "${command:-}" ]] || { usage >&2; exit 2; }
+}

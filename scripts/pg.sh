@@ -34,24 +34,7 @@ START_TIMEOUT="${ORDERFLOW_PG_START_TIMEOUT:-60}"
 
 command=""
 dir="${ORDERFLOW_PG_DIR:-$ORDERFLOW_ROOT/.run/pg}"
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        start | stop | status | url)
-            [[ -z "$command" ]] || { usage >&2; exit 2; }
-            command="$1"
-            ;;
-        --dir)
-            [[ $# -ge 2 ]] || { usage >&2; exit 2; }
-            dir="$2"
-            shift
-            ;;
-        --dir=*) dir="${1#--dir=}" ;;
-        -h | --help) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-    shift
-done
-[[ -n "$command" ]] || { usage >&2; exit 2; }
+parse_command_and_dir "start stop status url" "$@"
 
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd -P)"

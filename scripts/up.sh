@@ -225,40 +225,15 @@ if [[ $scale == 1 ]]; then
     ORDERFLOW_DATABASE_URL="$("$ORDERFLOW_ROOT/scripts/pg.sh" start --dir "$pg_dir")" ||
         die "PostgreSQL did not start (see $pg_dir/server.log)"
     export ORDERFLOW_DATABASE_URL
-    # nginx in front of the replicas, a process of ours (not the system service): config,
-    # pid, logs and temp files under .run/nginx.
-    mkdir -p "$nginx_dir/tmp"
-    chmod 1777 "$nginx_dir/tmp"
-    {
-        echo "error_log $nginx_dir/error.log warn;"
-        echo "pid $nginx_dir/nginx.pid;"
-        echo "worker_processes 1;"
-        echo "events { worker_connections 4096; }"
-        echo "http {"
-        echo "    access_log off;"
-        for temp in client_body proxy fastcgi uwsgi scgi; do
-            echo "    ${temp}_temp_path $nginx_dir/tmp/$temp;"
-        done
-        for service in ingress inventory notification; do
-            echo "    upstream $service {"
-            echo "        least_conn;"
-            for i in $(seq 1 "$replicas"); do
-                echo "        server 127.0.0.1:${iport[$service-$i]} max_fails=1 fail_timeout=2s;"
-            done
-            echo "        keepalive 64;"
-            echo "    }"
-            echo "    server {"
-            echo "        listen 127.0.0.1:${port[$service]};"
-            echo "        location / {"
-            echo "            proxy_pass http://$service;"
-            echo "            proxy_http_version 1.1;"
-            echo "            proxy_set_header Connection \"\";"
-            echo "            proxy_next_upstream error timeout http_502;"
-            echo "        }"
-            echo "    }"
-        done
-        echo "}"
-    } >"$nginx_dir/nginx.conf"
+    # nginx in front of the replicas, a process of ours (lib.sh): config, pid, logs and
+    # temp files under .run/nginx.
+    specs=()
+    for service in ingress inventory notification; do
+        ports=()
+        for i in $(seq 1 "$replicas"); do ports+=("${iport[$service-$i]}"); done
+        specs+=("$service:${port[$service]}:$(IFS=,; echo "${ports[*]}")")
+    done
+    write_nginx_conf "$nginx_dir" "${specs[@]}"
     /usr/sbin/nginx -t -q -p "$nginx_dir" -c "$nginx_dir/nginx.conf" || die "bad nginx config: $nginx_dir/nginx.conf"
     /usr/sbin/nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -g 'daemon off;' </dev/null \
         >>"$nginx_dir/error.log" 2>&1 &
@@ -321,7 +296,7 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
         echo "  replicas      (nginx on ${port[ingress]}-${port[notification]} balances over them, least connections)"
         for instance in "${instances[@]}"; do
             [[ $instance != analytics ]] || continue
-            printf '  %-13s http://127.0.0.1:%s  log %s\n' "$instance" "${iport[$instance]}" "$(relative "$log_dir/$instance.log")"
+            printf '  %-15s http://127.0.0.1:%s  log %s\n' "$instance" "${iport[$instance]}" "$(relative "$log_dir/$instance.log")"
         done
         echo "  nginx         $(relative "$nginx_dir/nginx.conf")"
         echo "  PostgreSQL    $ORDERFLOW_DATABASE_URL (data $(relative "$pg_dir"))"
@@ -349,7 +324,9 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "  curl -s -X POST http://127.0.0.1:${port[ingress]}/orders -H 'Content-Type: application/json' \\"
     echo "       -d '{\"user_id\":\"user1\",\"items\":{\"burger\":1}}'"
     echo "  curl -s http://127.0.0.1:${port[ingress]}/orders/<order_id>"
-    echo "  ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
+    # orderflowctl needs both URLs (the broker's ports may not be the defaults).
+    echo "  ORDERFLOW_AMQP_URL='$ORDERFLOW_AMQP_URL' \\"
+    echo "    ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
     echo
     echo "Ctrl-C stops everything."
 } >&2

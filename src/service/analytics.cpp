@@ -1,18 +1,16 @@
 // Stream analytics; see analytics.hpp.
 #include "service/analytics.hpp"
 
-#include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
+#include <thread>
 #include <unordered_set>
 
 #include "broker/client.hpp"
 #include "broker/topology.hpp"
 #include "events/codec.hpp"
+#include "service/store_access.hpp"
 #include "service/worker.hpp"
-#include "store/sqlite/database.hpp"
-#include "store/sqlite/inbox.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -20,59 +18,16 @@ namespace {
 
 constexpr uint16_t kStreamPrefetch = 1000;
 
-void CreateSchema(SQLite::Database& db) {
-    store::CreateInboxSchema(db);
-    db.exec(
-        "CREATE TABLE IF NOT EXISTS stats_totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS stats_minutes (minute TEXT PRIMARY KEY, orders INTEGER NOT "
-        "NULL);"
-        "CREATE TABLE IF NOT EXISTS stream_offset (id INTEGER PRIMARY KEY CHECK (id = 1),"
-        " next_offset INTEGER NOT NULL);");
+store::StatsFigures ToFigures(const handlers::OrderStats& stats) {
+    return {stats.total_orders, stats.failed_orders, stats.orders_per_minute};
 }
 
-std::optional<int64_t> StoredOffset(SQLite::Database& db) {
-    SQLite::Statement query(db, "SELECT next_offset FROM stream_offset WHERE id = 1");
-    if (!query.executeStep()) return std::nullopt;
-    return query.getColumn(0).getInt64();
-}
-
-handlers::OrderStats LoadStats(SQLite::Database& db) {
+handlers::OrderStats FromFigures(store::StatsFigures figures) {
     handlers::OrderStats stats;
-    SQLite::Statement totals(db, "SELECT name, value FROM stats_totals");
-    while (totals.executeStep()) {
-        const std::string name = totals.getColumn(0).getString();
-        if (name == "total_orders") stats.total_orders = totals.getColumn(1).getInt64();
-        if (name == "failed_orders") stats.failed_orders = totals.getColumn(1).getInt64();
-    }
-    SQLite::Statement minutes(db, "SELECT minute, orders FROM stats_minutes");
-    while (minutes.executeStep()) {
-        stats.orders_per_minute[minutes.getColumn(0).getString()] = minutes.getColumn(1).getInt64();
-    }
+    stats.total_orders = figures.total_orders;
+    stats.failed_orders = figures.failed_orders;
+    stats.orders_per_minute = std::move(figures.orders_per_minute);
     return stats;
-}
-
-// Applies a delta of figures to the stored ones (inside the caller's transaction).
-void AddStats(SQLite::Database& db, const handlers::OrderStats& delta) {
-    SQLite::Statement total(db,
-                            "INSERT INTO stats_totals(name, value) VALUES (?, ?) "
-                            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
-    for (const auto& [name, value] :
-         {std::pair<const char*, int64_t>{"total_orders", delta.total_orders},
-          {"failed_orders", delta.failed_orders}}) {
-        total.bind(1, name);
-        total.bind(2, value);
-        total.exec();
-        total.reset();
-    }
-    SQLite::Statement minute(db,
-                             "INSERT INTO stats_minutes(minute, orders) VALUES (?, ?) "
-                             "ON CONFLICT(minute) DO UPDATE SET orders = orders + excluded.orders");
-    for (const auto& [name, orders] : delta.orders_per_minute) {
-        minute.bind(1, name);
-        minute.bind(2, orders);
-        minute.exec();
-        minute.reset();
-    }
 }
 
 bool InRange(const events::Envelope& envelope, const StreamStart& start) {
@@ -133,8 +88,9 @@ std::expected<handlers::OrderStats, std::string> ReportStats(
 AnalyticsService::AnalyticsService(Runtime& runtime, StreamStart start)
     : runtime_(runtime), start_(std::move(start)) {
     const auto& config = runtime.Settings();
-    db_ = store::OpenDatabase(config.DbPath(), store::Durability::kFull);
-    CreateSchema(*db_);
+    store_ = OpenServiceStore(config);
+    session_ = store_->Connect(store::Durability::kFull);
+    probe_ = store_->Connect(store::Durability::kNormal);
 
     broker::Consumer::Options options;
     options.connection = config.Connection("stream");
@@ -144,19 +100,28 @@ AnalyticsService::AnalyticsService(Runtime& runtime, StreamStart start)
     options.batch_max = 500;
     options.batch_wait = std::chrono::milliseconds(20);
     // Resume after the last offset stored (read again at every reconnect, on the consumer
-    // thread that owns db_); without one, where --from says.
-    const auto stored = StoredOffset(*db_);
+    // thread that owns session_); without one, where --from says. While the store is away
+    // the offset is unknown: wait for it rather than guess (a guess of "next" loses events).
     options.subscribe_arguments = [this] {
         broker::FieldTable args;
-        if (auto offset = StoredOffset(*db_)) {
+        std::optional<int64_t> offset;
+        UntilStored("reading the stream offset", [&]() -> store::StoreResult<void> {
+            auto stored = session_->NextStreamOffset();
+            if (!stored) return std::unexpected(stored.error());
+            offset = *stored;
+            return {};
+        });
+        if (offset) {
             args["x-stream-offset"] = *offset;
         } else {
             args["x-stream-offset"] = start_.offset;
         }
         return args;
     };
+    const auto stored = session_->NextStreamOffset();
     telemetry::Log(telemetry::LogLevel::kInfo, "following the event stream",
-                   {{"from", stored ? std::to_string(*stored) : start_.offset}});
+                   {{"from", stored && *stored ? std::to_string(**stored) : start_.offset},
+                    {"store", std::string(store_->Backend())}});
     consumer_ = std::make_unique<broker::Consumer>(
         std::move(options),
         [this](const std::vector<broker::Delivery>& batch, std::vector<broker::Disposition>& out) {
@@ -166,13 +131,34 @@ AnalyticsService::AnalyticsService(Runtime& runtime, StreamStart start)
 
 AnalyticsService::~AnalyticsService() = default;
 
+bool AnalyticsService::UntilStored(std::string_view what,
+                                   const std::function<store::StoreResult<void>()>& step) {
+    auto pause = std::chrono::milliseconds(100);
+    bool waited = false;
+    while (true) {
+        auto result = step();
+        if (result) break;
+        if (!waited) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "store failed; holding the stream",
+                           {{"while", std::string(what)},
+                            {"kind", std::string(store::KindName(result.error().kind))},
+                            {"error", result.error().message}});
+            waited = true;
+        }
+        if (stopping_) return false;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+    if (waited) telemetry::Log(telemetry::LogLevel::kInfo, "store back; stream resumed");
+    return true;
+}
+
 void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
                                    std::vector<broker::Disposition>& out) {
     out.assign(batch.size(), broker::Disposition::kAck);  // a stream keeps them anyway
-    handlers::OrderStats delta;
     std::optional<int64_t> last_offset;
-    std::vector<std::pair<const broker::Delivery*, events::Envelope>> observed;
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    std::vector<std::string> ids;
+    std::vector<std::pair<const broker::Delivery*, events::Envelope>> events;
     for (const auto& delivery : batch) {
         if (auto offset = delivery.properties.IntHeader("x-stream-offset")) last_offset = offset;
         auto envelope = events::DecodeEnvelope(delivery.body);
@@ -182,22 +168,32 @@ void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
                             {"error", envelope.error().message}});
             continue;
         }
-        if (!InRange(*envelope, start_) || store::InboxContains(*db_, envelope->event_id)) continue;
-        store::InboxRecord(*db_, envelope->event_id,
-                           events::ToUnixMillis(std::chrono::system_clock::now()));
-        handlers::CountEvent(*envelope, delta);
-        if (observer_) observed.emplace_back(&delivery, std::move(*envelope));
+        if (!InRange(*envelope, start_)) continue;
+        ids.push_back(envelope->event_id);
+        events.emplace_back(&delivery, std::move(*envelope));
     }
-    AddStats(*db_, delta);
-    if (last_offset) {
-        SQLite::Statement save(*db_,
-                               "INSERT INTO stream_offset(id, next_offset) VALUES (1, ?) "
-                               "ON CONFLICT(id) DO UPDATE SET next_offset = excluded.next_offset");
-        save.bind(1, *last_offset + 1);
-        save.exec();
+    // New event ids only (the inbox), their figures and the offset: one transaction. A batch
+    // the store does not take is held (nothing counted, the offset not moved) until it does.
+    std::vector<size_t> counted;
+    const bool stored = UntilStored("counting a batch", [&] {
+        return session_->Transact([&](store::UnitOfWork& unit) {
+            counted.clear();
+            handlers::OrderStats delta;
+            const auto fresh =
+                unit.Claim(ids, events::ToUnixMillis(std::chrono::system_clock::now()));
+            for (size_t i = 0; i < events.size(); ++i) {
+                if (!fresh[i]) continue;
+                handlers::CountEvent(events[i].second, delta);
+                counted.push_back(i);
+            }
+            unit.StatsRows().Add(ToFigures(delta));
+            if (last_offset) unit.StatsRows().SetNextOffset(*last_offset + 1);
+        });
+    });
+    if (!stored) return;  // stopping: the stored offset did not move, a restart reads it again
+    if (observer_) {
+        for (const auto i : counted) observer_(*events[i].first, events[i].second);
     }
-    txn.commit();
-    for (const auto& [delivery, envelope] : observed) observer_(*delivery, envelope);
     runtime_.Metrics()
         .GetCounter("orderflow_messages_consumed_total", "Messages consumed, by outcome",
                     {{"queue", broker::kEventStream.value}, {"outcome", "processed"}})
@@ -205,17 +201,21 @@ void AnalyticsService::HandleBatch(const std::vector<broker::Delivery>& batch,
 }
 
 void AnalyticsService::Start() {
-    const auto path = runtime_.Settings().DbPath();
-    runtime_.Router().Add("GET", "/stats", [path](http::Request&&, http::Respond respond) {
-        thread_local std::map<std::string, std::unique_ptr<SQLite::Database>> readers;
-        auto& db = readers[path.string()];
-        if (!db) db = store::OpenDatabase(path, store::Durability::kNormal);
-        respond(http::Json(200, LoadStats(*db).ToJson()));
+    runtime_.Router().Add("GET", "/stats", [this](http::Request&&, http::Respond respond) {
+        auto figures = ReaderSession(*store_).LoadStats();
+        if (!figures) return respond(StoreUnavailable(figures.error()));
+        respond(http::Json(200, FromFigures(std::move(*figures)).ToJson()));
     });
     consumer_->Start();
     runtime_.AddReadinessCheck("broker", [this] { return consumer_->Connected(); });
-    runtime_.AddReadinessCheck("store", [path] { return store::Probe(path); });
-    runtime_.OnShutdown([this] { consumer_->Stop(); });
+    runtime_.AddReadinessCheck("store", [this] {
+        std::lock_guard lock(probe_mutex_);
+        return probe_->Ping();
+    });
+    runtime_.OnShutdown([this] {
+        stopping_ = true;  // a batch held by an outage is given up (counted after a restart)
+        consumer_->Stop();
+    });
 }
 
 }  // namespace orderflow::service

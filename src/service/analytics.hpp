@@ -1,17 +1,19 @@
 // orderflow-analytics: follows the orders.events stream, keeps the figures of
-// handlers::OrderStats in SQLite with the stream offset it has reached (so a restart
-// resumes where it stopped), and answers GET /stats. Report mode reads a range of the
-// stream once and prints the figures.
+// handlers::OrderStats in its store (SQLite, or the shared PostgreSQL of
+// ORDERFLOW_DATABASE_URL, schema "analytics") with the stream offset it has reached, in one
+// transaction per batch (so a restart resumes where it stopped and counts nothing twice),
+// and answers GET /stats. Report mode reads a range of the stream once and prints the
+// figures.
 //
-// Threading: the stream consumer's thread owns the write connection; GET /stats reads
-// through one connection per I/O thread.
+// Threading: the stream consumer's thread owns session_; GET /stats reads through one
+// session per I/O thread; the readiness probe has a session of its own (probe_mutex_).
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "events/ids.hpp"
 #include "handlers/analytics.hpp"
 #include "service/runtime.hpp"
+#include "store/store.hpp"
 
 namespace orderflow::service {
 
@@ -49,11 +52,18 @@ class AnalyticsService final {
   private:
     void HandleBatch(const std::vector<broker::Delivery>& batch,
                      std::vector<broker::Disposition>& out);
+    // Runs `step` until the store takes it (an outage holds the stream, it loses nothing);
+    // false when the service stops first.
+    bool UntilStored(std::string_view what, const std::function<store::StoreResult<void>()>& step);
 
     Runtime& runtime_;
     StreamStart start_;
-    std::unique_ptr<SQLite::Database> db_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<store::Session> session_;  // the consumer thread's
+    std::mutex probe_mutex_;
+    std::unique_ptr<store::Session> probe_;
     std::unique_ptr<broker::Consumer> consumer_;
+    std::atomic<bool> stopping_{false};
     Observer observer_;
 };
 

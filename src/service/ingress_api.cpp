@@ -106,6 +106,7 @@ void IngressApi::Register(http::Router& router) {
 }
 
 IngressApi::KeyClaim IngressApi::ClaimKey(const std::string& key, const std::string& fingerprint,
+                                          const UnconfirmedOrder& planned,
                                           const http::Respond& respond, UnconfirmedOrder& retry) {
     std::lock_guard lock(in_flight_mutex_);
     if (auto it = in_flight_.find(key); it != in_flight_.end()) {
@@ -120,8 +121,10 @@ IngressApi::KeyClaim IngressApi::ClaimKey(const std::string& key, const std::str
     if (store_.Shared()) {
         // Replicas: the key's state lives in the shared store; claiming it there is atomic.
         const auto now = events::ToUnixMillis(std::chrono::system_clock::now());
+        // The planned event goes with the mark: a replica that takes over the key after we
+        // died publishes it again (our publish may have reached the queue), never another.
         auto claimed = ReaderSession(store_).ClaimKey(
-            key, fingerprint, now,
+            key, fingerprint, FormatUnconfirmed(planned), now,
             std::chrono::duration_cast<std::chrono::milliseconds>(kStaleInFlight));
         if (!claimed) {
             respond(StoreUnavailable(claimed.error()));
@@ -260,6 +263,7 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
     std::string key;
     if (const auto* header = request.Header("idempotency-key")) key = *header;
     const auto fingerprint = Fingerprint(*decoded);
+    auto order = NewOrderPlaced(*decoded);
     UnconfirmedOrder retry;
     KeyClaim claim = KeyClaim::kNew;
     if (!key.empty()) {
@@ -268,7 +272,10 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
                                     fmt::format("at most {} characters", kMaxKeyLength)));
             return;
         }
-        claim = ClaimKey(key, fingerprint, respond, retry);
+        claim = ClaimKey(key, fingerprint,
+                         UnconfirmedOrder{order.envelope.order_id, order.envelope.event_id,
+                                          order.envelope.occurred_at},
+                         respond, retry);
         if (claim == KeyClaim::kAnswered) return;
     }
     if (!publisher_.Connected()) {
@@ -284,7 +291,6 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
 
     // The trace: the client's trace id if it sent a valid traceparent, else a new trace.
     const auto traceparent = RequestTraceparent(request);
-    auto order = NewOrderPlaced(*decoded);
     if (claim == KeyClaim::kRetry) {
         order.envelope.order_id = retry.order_id;
         order.envelope.event_id = retry.event_id;

@@ -44,9 +44,11 @@ class IngressApi final {
     enum class KeyClaim { kAnswered, kNew, kRetry };
     // For a request carrying an Idempotency-Key: answers it from what is known about the
     // key (kAnswered: the first answer replayed, 409 or 422), or claims the key for it,
-    // as new or as the retry of `retry`.
+    // as new (to publish `planned`, which the shared store notes with the claim) or as the
+    // retry of `retry`.
     KeyClaim ClaimKey(const std::string& key, const std::string& fingerprint,
-                      const http::Respond& respond, UnconfirmedOrder& retry);
+                      const UnconfirmedOrder& planned, const http::Respond& respond,
+                      UnconfirmedOrder& retry);
     // A publish without a confirm: notes its event under the key (if any), answers 503.
     void Unconfirmed(const std::string& key, const std::string& fingerprint,
                      const UnconfirmedOrder& order, broker::PublishStatus status,

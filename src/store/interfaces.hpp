@@ -39,4 +39,15 @@ class OrderStages {
                              std::optional<std::string_view> outcome = std::nullopt) = 0;
 };
 
+// The analytics service's figures and the stream offset they reach, written in the same
+// transaction: a restart resumes after the last batch whose figures were committed.
+class StreamStats {
+  public:
+    virtual ~StreamStats() = default;
+    // Adds a batch's figures to the stored ones.
+    virtual void Add(const StatsFigures& delta) = 0;
+    // The stream offset to resume from (the next one after this batch).
+    virtual void SetNextOffset(int64_t offset) = 0;
+};
+
 }  // namespace orderflow::store

@@ -72,6 +72,14 @@ struct IdempotencyRecord {
     std::string response_body;
 };
 
+// The figures analytics keeps (handlers::OrderStats, as the store holds them): orders
+// placed, orders rejected, orders placed per minute ("2026-11-21T12:00Z" -> count).
+struct StatsFigures {
+    int64_t total_orders = 0;
+    int64_t failed_orders = 0;
+    std::map<std::string, int64_t> orders_per_minute;
+};
+
 // Built-in seed: burger 100, fries 200, pizza 50, soda 150, salad 75.
 std::map<std::string, int64_t> DefaultSeed();
 

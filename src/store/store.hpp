@@ -45,6 +45,7 @@ class UnitOfWork {
     virtual Stock& StockRows() = 0;
     virtual Notifications& NotificationRows() = 0;
     virtual OrderStages& OrderRows() = 0;
+    virtual StreamStats& StatsRows() = 0;
     virtual void AddOutbox(const OutboxEntry& entry) = 0;
     // Keeps the first final answer: saving over one changes nothing; a final answer replaces
     // an unconfirmed or in-flight record, an unconfirmed one replaces only its like.
@@ -80,9 +81,14 @@ class Session {
     virtual StoreResult<int64_t> CountOrdersWithStatus(std::string_view status) = 0;
     virtual StoreResult<std::optional<IdempotencyRecord>> FindKey(std::string_view key) = 0;
     // Atomically: if `key` is unknown, or only unconfirmed, or in flight for longer than
-    // `stale` (its replica died), marks it in flight for us. Across replicas.
+    // `stale` or on a database connection that is gone (its replica died), marks it in
+    // flight for us. Across replicas. The mark keeps `note`, the unconfirmed-order note of
+    // the event this request is about to publish (see IdempotencyRecord), unless it already
+    // holds one: whoever takes over a dead replica's mark publishes that same event again,
+    // never a second order.
     virtual StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash,
-                                           Millis now, std::chrono::milliseconds stale) = 0;
+                                           std::string_view note, Millis now,
+                                           std::chrono::milliseconds stale) = 0;
     // Drops our in-flight mark (the request ended without a record to keep).
     virtual StoreResult<void> ReleaseKey(std::string_view key) = 0;
 
@@ -94,6 +100,11 @@ class Session {
     // Lets other relays take these rows at once (their publish failed here).
     virtual StoreResult<void> ReleaseOutbox(std::span<const int64_t> ids) = 0;
     virtual StoreResult<int64_t> OutboxDepth() = 0;
+
+    // Analytics: the figures so far, and the stream offset to resume from (none stored yet:
+    // nullopt).
+    virtual StoreResult<StatsFigures> LoadStats() = 0;
+    virtual StoreResult<std::optional<int64_t>> NextStreamOffset() = 0;
 
     virtual StoreResult<int> PruneInbox(Millis older_than) = 0;
     virtual StoreResult<int> PruneKeys(Millis older_than) = 0;

@@ -235,6 +235,8 @@ TEST_CASE("a transient failure is retried after the delays and dead-lettered aft
 
 TEST_CASE("a message that crashes the consumer every time ends in the DLQ via the delivery limit",
           "[failure]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     Pipeline p({},
                {{"ORDERFLOW_TEST_CRASH_MARKER", "crash-me-please"}, {"ORDERFLOW_PREFETCH", "1"}});
     p.StartAll();

@@ -39,20 +39,6 @@ std::vector<std::string> PostConcurrently(uint16_t port, int count, int threads,
     return ids;
 }
 
-int64_t StockOf(uint16_t inventory_port, const std::string& sku) {
-    const auto body = HttpCall("GET", inventory_port, "/inventory").body;
-    const auto value = JsonField(body, sku);
-    return value.empty() ? -1 : std::stoll(value);
-}
-
-size_t CountOccurrences(const std::string& text, const std::string& needle) {
-    size_t count = 0;
-    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {
-        ++count;
-    }
-    return count;
-}
-
 broker::ConnectionOptions Connection(const Vhost& vhost) {
     broker::ConnectionOptions options;
     options.url = vhost.AmqpUrl();
@@ -67,18 +53,18 @@ TEST_CASE("200 concurrent orders all reach notified, stock drops exactly, one no
     StoreBackendScope store_backend(backend);
     Pipeline p;
     p.StartAll();
-    const auto before = StockOf(p.inventory.Port(), "fries");
+    const auto before = StockLevel(p.inventory.Port(), "fries");
     REQUIRE(before == 200);
 
     auto ids = PostConcurrently(p.ingress.Port(), 200, 16, {{"fries", 1}});
     REQUIRE(ids.size() == 200);
     REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 60s, 250ms));
 
-    CHECK(StockOf(p.inventory.Port(), "fries") == 0);
+    CHECK(StockLevel(p.inventory.Port(), "fries") == 0);
     for (const auto& id : ids) {
         const auto body =
             HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
-        REQUIRE(CountOccurrences(body, "\"order_id\"") == 1);
+        REQUIRE(Occurrences(body, "\"order_id\"") == 1);
         CHECK(JsonField(body, "outcome") == "confirmed");
     }
     const auto order = HttpCall("GET", p.ingress.Port(), "/orders/" + ids.front()).body;
@@ -98,16 +84,7 @@ TEST_CASE("the same OrderPlaced published 5 times with one message_id changes st
 
     const std::string event_id = "6f1c1c8e-4a51-4d3e-9d0e-1d7c0f2b9a01";
     const std::string order_id = "0b3b2a8e-7b7a-4c55-8f2a-5e6f7a8b9c0d";
-    broker::OutgoingMessage message;
-    message.exchange = broker::kEventsExchange;
-    message.routing_key = broker::RoutingKey{"order.placed"};
-    message.properties.message_id = event_id;
-    message.properties.correlation_id = order_id;
-    message.properties.type = "OrderPlaced";
-    message.body = R"({"event_id":")" + event_id +
-                   R"(","event_type":"OrderPlaced","schema_version":1,)"
-                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
-                   order_id + R"(","user_id":"dup","items":[{"sku":"pizza","quantity":3}]})";
+    const auto message = OrderPlacedEvent(event_id, order_id, "dup", "pizza", 3);
     for (int i = 0; i < 5; ++i) {
         REQUIRE(client->Publish(message) == broker::PublishStatus::kConfirmed);
     }
@@ -120,11 +97,9 @@ TEST_CASE("the same OrderPlaced published 5 times with one message_id changes st
         },
         30s));
     std::this_thread::sleep_for(1s);
-    CHECK(StockOf(p.inventory.Port(), "pizza") == 47);
-    const auto body =
-        HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + order_id).body;
-    CHECK(CountOccurrences(body, "\"order_id\"") == 1);
-    CHECK(CountOccurrences(p.inventory.Log(), "duplicate") == 4);
+    CHECK(StockLevel(p.inventory.Port(), "pizza") == 47);
+    CHECK(NotificationCount(p.notification.Port(), order_id) == 1);
+    CHECK(Occurrences(p.inventory.Log(), "duplicate") == 4);
 }
 
 TEST_CASE("orders posted while inventory is killed wait in the queue and drain once on restart",
@@ -152,14 +127,12 @@ TEST_CASE("orders posted while inventory is killed wait in the queue and drain o
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());
     REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 90s, 250ms));
-    CHECK(StockOf(p.inventory.Port(), "soda") == 0);  // 150 reserved, 150 rejected
+    CHECK(StockLevel(p.inventory.Port(), "soda") == 0);  // 150 reserved, 150 rejected
     int rejected = 0;
     for (const auto& id : ids) {
         const auto order = HttpCall("GET", p.ingress.Port(), "/orders/" + id).body;
         rejected += JsonField(order, "outcome") == "rejected";
-        const auto body =
-            HttpCall("GET", p.notification.Port(), "/notifications?order_id=" + id).body;
-        REQUIRE(CountOccurrences(body, "\"order_id\"") == 1);
+        REQUIRE(NotificationCount(p.notification.Port(), id) == 1);
     }
     CHECK(rejected == 150);
 }
@@ -187,5 +160,5 @@ TEST_CASE("flash sale: 100 units and 1000 concurrent buyers sell exactly 100, ne
     }
     CHECK(confirmed == 100);
     CHECK(rejected == 900);
-    CHECK(StockOf(p.inventory.Port(), "ticket") == 0);
+    CHECK(StockLevel(p.inventory.Port(), "ticket") == 0);
 }

@@ -2,6 +2,9 @@
 // oversell, a message id's effect happens once across replicas, an Idempotency-Key means the
 // same on every ingress replica, and the outbox of a replica that died after its commit is
 // published by another. PostgreSQL only: skipped when scripts/test.sh started none.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -22,6 +25,15 @@ using namespace std::chrono_literals;
 namespace {
 
 bool HavePostgres() { return StoreBackends().size() > 1; }
+
+// Replica tests need a PostgreSQL (scripts/test.sh starts one); without it they say so.
+#define SKIP_WITHOUT_POSTGRES()                                           \
+    do {                                                                  \
+        if (!HavePostgres()) {                                            \
+            WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped"); \
+            return;                                                       \
+        }                                                                 \
+    } while (false)
 
 broker::ConnectionOptions Options(const Vhost& vhost) {
     broker::ConnectionOptions options;
@@ -76,25 +88,72 @@ std::filesystem::path WriteSeed(const std::filesystem::path& dir, const std::str
     return path;
 }
 
-int64_t StockOf(uint16_t inventory_port, const std::string& sku) {
-    const auto value = JsonField(HttpCall("GET", inventory_port, "/inventory").body, sku);
-    return value.empty() ? -1 : std::stoll(value);
+// Clients posting one-widget orders to `port` until stopped, `pause` between two posts of
+// one client: the order ids of the 202s and how many answers of each status.
+class Clients final {
+  public:
+    Clients(uint16_t port, int threads, std::chrono::milliseconds pause) {
+        for (int t = 0; t < threads; ++t) {
+            threads_.emplace_back([this, port, t, pause] {
+                for (int i = 0; !stop_; ++i) {
+                    auto answer = PostOrder(port, fmt::format("k{}-{}", t, i), {{"widget", 1}});
+                    {
+                        std::lock_guard lock(mutex_);
+                        ++statuses_[answer.status];
+                        if (answer.status == 202)
+                            ids_.push_back(JsonField(answer.body, "order_id"));
+                    }
+                    std::this_thread::sleep_for(pause);
+                }
+            });
+        }
+    }
+    ~Clients() { Stop(); }
+    Clients(const Clients&) = delete;
+    Clients& operator=(const Clients&) = delete;
+    void Stop() {
+        stop_ = true;
+        for (auto& thread : threads_) {
+            if (thread.joinable()) thread.join();
+        }
+    }
+    std::vector<std::string> Accepted() {
+        std::lock_guard lock(mutex_);
+        return ids_;
+    }
+    std::map<int, int> Statuses() {
+        std::lock_guard lock(mutex_);
+        return statuses_;
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::vector<std::string> ids_;
+    std::map<int, int> statuses_;
+    std::vector<std::thread> threads_;
+};
+
+// Every one of `ids` reaches notified, with exactly one notification.
+void RequireNotifiedOnce(uint16_t ingress_port, uint16_t notification_port,
+                         const std::vector<std::string>& ids) {
+    REQUIRE(Eventually([&] { return AllNotified(ingress_port, ids); }, 60s, 500ms));
+    for (const auto& id : ids) {
+        INFO("order " << id);
+        CHECK(NotificationCount(notification_port, id) == 1);
+    }
 }
 
-broker::OutgoingMessage OrderPlacedMessage(const std::string& event_id, const std::string& order_id,
-                                           const std::string& user, const std::string& sku) {
-    broker::OutgoingMessage message;
-    message.exchange = broker::kEventsExchange;
-    message.routing_key = broker::RoutingKey{"order.placed"};
-    message.properties.message_id = event_id;
-    message.properties.correlation_id = order_id;
-    message.properties.type = "OrderPlaced";
-    message.body = R"({"event_id":")" + event_id +
-                   R"(","event_type":"OrderPlaced","schema_version":1,)"
-                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
-                   order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
-                   R"(","quantity":1}]})";
-    return message;
+void RequireNoDeadLetters(const Vhost& vhost) {
+    auto client = broker::Client::Connect(Options(vhost));
+    REQUIRE(client);
+    for (const auto& queue :
+         {broker::kInventoryQueue, broker::kNotificationQueue, broker::kOrderStatusQueue}) {
+        auto info = client->Inspect(broker::DeadLetterQueue(queue));
+        REQUIRE(info);
+        REQUIRE(*info);
+        CHECK((*info)->messages == 0);
+    }
 }
 
 }  // namespace
@@ -102,10 +161,7 @@ broker::OutgoingMessage OrderPlacedMessage(const std::string& event_id, const st
 TEST_CASE(
     "replicas: 3 inventory and 2 ingress replicas sell exactly 100 of 100 units to 1000 buyers",
     "[replicas]") {
-    if (!HavePostgres()) {
-        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
-        return;
-    }
+    SKIP_WITHOUT_POSTGRES();
     Replicas r;
     const auto seed = WriteSeed(r.dir, R"({"ticket":100})");
     for (int i = 0; i < 3; ++i) r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
@@ -141,15 +197,12 @@ TEST_CASE(
     }
     CHECK(confirmed == 100);
     CHECK(rejected == 900);
-    for (auto& inventory : r.inventory) CHECK(StockOf(inventory->Port(), "ticket") == 0);
+    for (auto& inventory : r.inventory) CHECK(StockLevel(inventory->Port(), "ticket") == 0);
 }
 
 TEST_CASE("replicas: one message id delivered to two inventory replicas at once changes stock once",
           "[replicas]") {
-    if (!HavePostgres()) {
-        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
-        return;
-    }
+    SKIP_WITHOUT_POSTGRES();
     // Prefetch 1: the copies spread over both replicas instead of queueing at one.
     Replicas r(std::map<std::string, std::string>{{"ORDERFLOW_PREFETCH", "1"}});
     r.AddInventory();
@@ -157,13 +210,13 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
     r.AddNotification();
     r.AddIngress();
     r.StartAll();
-    const auto before = StockOf(r.inventory[0]->Port(), "pizza");
+    const auto before = StockLevel(r.inventory[0]->Port(), "pizza");
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
     const std::string event_id = events::NewUuid();
     const std::string order_id = events::NewUuid();
     for (int i = 0; i < 40; ++i) {
-        REQUIRE(client->Publish(OrderPlacedMessage(event_id, order_id, "dup", "pizza")) ==
+        REQUIRE(client->Publish(OrderPlacedEvent(event_id, order_id, "dup", "pizza")) ==
                 broker::PublishStatus::kConfirmed);
     }
     REQUIRE(Eventually(
@@ -175,11 +228,9 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
     REQUIRE(
         Eventually([&] { return StatusOf(r.ingress[0]->Port(), order_id) == "notified"; }, 30s));
     std::this_thread::sleep_for(1s);
-    CHECK(StockOf(r.inventory[0]->Port(), "pizza") == before - 1);
-    CHECK(StockOf(r.inventory[1]->Port(), "pizza") == before - 1);
-    const auto notes =
-        HttpCall("GET", r.notification[0]->Port(), "/notifications?order_id=" + order_id).body;
-    CHECK(notes.find("\"order_id\"") == notes.rfind("\"order_id\""));  // exactly one
+    CHECK(StockLevel(r.inventory[0]->Port(), "pizza") == before - 1);
+    CHECK(StockLevel(r.inventory[1]->Port(), "pizza") == before - 1);
+    CHECK(NotificationCount(r.notification[0]->Port(), order_id) == 1);
     // Both replicas saw copies: the claim, not chance, kept the effect single.
     const auto dup0 = r.inventory[0]->Log().find("duplicate") != std::string::npos;
     const auto dup1 = r.inventory[1]->Log().find("duplicate") != std::string::npos;
@@ -188,17 +239,14 @@ TEST_CASE("replicas: one message id delivered to two inventory replicas at once 
 
 TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replicas makes one order",
           "[replicas]") {
-    if (!HavePostgres()) {
-        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
-        return;
-    }
+    SKIP_WITHOUT_POSTGRES();
     Replicas r;
     r.AddInventory();
     r.AddNotification();
     r.AddIngress();
     r.AddIngress();
     r.StartAll();
-    const auto before = StockOf(r.inventory[0]->Port(), "salad");
+    const auto before = StockLevel(r.inventory[0]->Port(), "salad");
     const std::string key = "key-" + NewId();
     std::mutex mutex;
     std::set<std::string> orders;
@@ -226,29 +274,26 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
         CHECK(JsonField(again.body, "order_id") == *orders.begin());
     }
     std::this_thread::sleep_for(1s);
-    CHECK(StockOf(r.inventory[0]->Port(), "salad") == before - 1);
+    CHECK(StockLevel(r.inventory[0]->Port(), "salad") == before - 1);
 }
 
 TEST_CASE(
     "replicas: events a replica committed but died before publishing are published by another "
     "within 15 s",
     "[replicas]") {
-    if (!HavePostgres()) {
-        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
-        return;
-    }
+    SKIP_WITHOUT_POSTGRES();
     Replicas r;
     auto& doomed =
         r.AddInventory({{"ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER", "crash-after-commit"}});
     r.AddNotification();
     r.AddIngress();
     r.StartAll();
-    const auto before = StockOf(doomed.Port(), "soda");
+    const auto before = StockLevel(doomed.Port(), "soda");
     auto client = broker::Client::Connect(Options(r.vhost));
     REQUIRE(client);
     const std::string order_id = events::NewUuid();
-    REQUIRE(client->Publish(OrderPlacedMessage(events::NewUuid(), order_id, "crash-after-commit",
-                                               "soda")) == broker::PublishStatus::kConfirmed);
+    REQUIRE(client->Publish(OrderPlacedEvent(events::NewUuid(), order_id, "crash-after-commit",
+                                             "soda")) == broker::PublishStatus::kConfirmed);
     // The doomed replica commits the reservation and its outbox row, then aborts.
     REQUIRE(doomed.Wait(30s).has_value());
     CHECK(StatusOf(r.ingress[0]->Port(), order_id) != "notified");
@@ -262,13 +307,13 @@ TEST_CASE(
     const auto took = std::chrono::steady_clock::now() - start;
     CHECK(took < 15s);
     // The redelivered message was a duplicate for the heir: reserved once.
-    CHECK(StockOf(heir.Port(), "soda") == before - 1);
+    CHECK(StockLevel(heir.Port(), "soda") == before - 1);
     CHECK(heir.Log().find("duplicate") != std::string::npos);
 }
 
 TEST_CASE(
     "replicas: PostgreSQL stopped for 20 s under load: 503s meanwhile, nothing dead-lettered, "
-    "every 202 notified once",
+    "every 202 notified once and counted once by analytics",
     "[replicas][outage]") {
     const char* pg_dir = std::getenv("ORDERFLOW_TEST_PG_DIR");
     if (!HavePostgres() || pg_dir == nullptr || *pg_dir == '\0') {
@@ -283,77 +328,65 @@ TEST_CASE(
     r.AddIngress();
     r.StartAll();
     const auto ingress = r.ingress[0]->Port();
+    Service analytics("orderflow-analytics", r.env, r.dir / "analytics");
+    analytics.Start();
+    REQUIRE(analytics.WaitReady());
 
-    std::atomic<bool> stop{false};
-    std::mutex mutex;
-    std::vector<std::string> ids;
-    std::map<int, int> statuses;
-    std::thread load([&] {
-        for (int i = 0; !stop; ++i) {
-            auto answer = PostOrder(ingress, "u" + std::to_string(i), {{"widget", 1}});
-            {
-                std::lock_guard lock(mutex);
-                ++statuses[answer.status];
-                if (answer.status == 202) ids.push_back(JsonField(answer.body, "order_id"));
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-    });
+    Clients load(ingress, 1, 20ms);
     auto ready = [&](Service& service) {
         return HttpCall("GET", service.Port(), "/readyz", {}, {}, 2s).status == 200;
     };
     std::this_thread::sleep_for(2s);
     REQUIRE(std::system((pg + " stop --dir " + pg_dir).c_str()) == 0);
     const auto stopped = std::chrono::steady_clock::now();
-    CHECK(Eventually([&] { return !ready(*r.ingress[0]) && !ready(*r.inventory[0]); }, 10s));
+    CHECK(Eventually(
+        [&] { return !ready(*r.ingress[0]) && !ready(*r.inventory[0]) && !ready(analytics); },
+        10s));
+    const auto stats_down = HttpCall("GET", analytics.Port(), "/stats");
+    CHECK(stats_down.status == 503);
+    CHECK(JsonField(stats_down.body, "code") == "STORE_UNAVAILABLE");
     std::this_thread::sleep_until(stopped + 20s);
-    int unavailable = 0;
-    {
-        std::lock_guard lock(mutex);
-        unavailable = statuses[503];
-    }
+    const int unavailable = load.Statuses()[503];
     REQUIRE(std::system((pg + " start --dir " + pg_dir + " >/dev/null").c_str()) == 0);
     const auto started = std::chrono::steady_clock::now();
     CHECK(Eventually(
-        [&] { return ready(*r.ingress[0]) && ready(*r.inventory[0]) && ready(*r.notification[0]); },
+        [&] {
+            return ready(*r.ingress[0]) && ready(*r.inventory[0]) && ready(*r.notification[0]) &&
+                   ready(analytics);
+        },
         10s, 200ms));
     const auto back = std::chrono::steady_clock::now() - started;
     std::this_thread::sleep_for(2s);
-    stop = true;
-    load.join();
+    load.Stop();
+    auto statuses = load.Statuses();
+    const auto ids = load.Accepted();
 
     INFO("202: " << statuses[202] << ", 503: " << statuses[503] << ", ready again after "
                  << std::chrono::duration_cast<std::chrono::milliseconds>(back).count() << " ms");
     CHECK(unavailable > 0);
     CHECK(back < 10s);
     for (const auto& [status, count] : statuses) CHECK((status == 202 || status == 503));
-    REQUIRE(Eventually([&] { return AllNotified(ingress, ids); }, 60s, 500ms));
-    for (const auto& id : ids) {
-        const auto body =
-            HttpCall("GET", r.notification[0]->Port(), "/notifications?order_id=" + id).body;
-        REQUIRE(body.find("\"order_id\"") != std::string::npos);
-        CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
-    }
-    auto client = broker::Client::Connect(Options(r.vhost));
-    REQUIRE(client);
-    for (const auto& queue :
-         {broker::kInventoryQueue, broker::kNotificationQueue, broker::kOrderStatusQueue}) {
-        auto info = client->Inspect(broker::DeadLetterQueue(queue));
-        REQUIRE(info);
-        REQUIRE(*info);
-        CHECK((*info)->messages == 0);
-    }
+    RequireNotifiedOnce(ingress, r.notification[0]->Port(), ids);
+    RequireNoDeadLetters(r.vhost);
     CHECK(r.inventory[0]->Log().find("retried") == std::string::npos);
+    // Analytics held the stream while the database was away: every order placed (the 503s
+    // published nothing) counted once.
+    std::string stats;
+    CHECK(Eventually(
+        [&] {
+            stats = HttpCall("GET", analytics.Port(), "/stats").body;
+            return JsonField(stats, "total_orders") == std::to_string(ids.size());
+        },
+        30s, 500ms));
+    INFO(stats);
+    CHECK(JsonField(stats, "failed_orders") == "0");
 }
 
 TEST_CASE(
     "replicas: SIGKILL of one replica of each consumer under load: every accepted order notified "
     "exactly once",
     "[replicas]") {
-    if (!HavePostgres()) {
-        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
-        return;
-    }
+    SKIP_WITHOUT_POSTGRES();
     Replicas r;
     const auto seed = WriteSeed(r.dir, R"({"widget":100000})");
     r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
@@ -364,40 +397,220 @@ TEST_CASE(
     r.StartAll();
     const auto ingress = r.ingress[0]->Port();
 
-    std::atomic<bool> stop{false};
-    std::mutex mutex;
-    std::vector<std::string> ids;
-    std::map<int, int> statuses;
-    std::vector<std::thread> load;
-    for (int t = 0; t < 4; ++t) {
-        load.emplace_back([&, t] {
-            for (int i = 0; !stop; ++i) {
-                auto answer = PostOrder(ingress, "k" + std::to_string(t) + "-" + std::to_string(i),
-                                        {{"widget", 1}});
-                std::lock_guard lock(mutex);
-                ++statuses[answer.status];
-                if (answer.status == 202) ids.push_back(JsonField(answer.body, "order_id"));
-            }
-        });
-    }
+    Clients load(ingress, 4, 0ms);
     std::this_thread::sleep_for(2s);
     r.inventory[0]->Kill(SIGKILL);
     r.notification[0]->Kill(SIGKILL);
     std::this_thread::sleep_for(3s);
-    stop = true;
-    for (auto& thread : load) thread.join();
+    load.Stop();
+    auto statuses = load.Statuses();
+    const auto ids = load.Accepted();
     int total = 0;
     for (const auto& [status, count] : statuses) total += count;
     INFO("202: " << statuses[202] << " of " << total);
     CHECK(statuses[202] == total);  // consumers dying never reaches the clients
     REQUIRE(ids.size() > 100);
-    REQUIRE(Eventually([&] { return AllNotified(ingress, ids); }, 60s, 500ms));
-    for (const auto& id : ids) {
-        const auto body =
-            HttpCall("GET", r.notification[1]->Port(), "/notifications?order_id=" + id).body;
-        REQUIRE(body.find("\"order_id\"") != std::string::npos);
-        CHECK(body.find("\"order_id\"") == body.rfind("\"order_id\""));
-    }
+    RequireNotifiedOnce(ingress, r.notification[1]->Port(), ids);
     // Every order reserved once (no 503s were published: the broker stayed up).
-    CHECK(StockOf(r.inventory[1]->Port(), "widget") == 100000 - static_cast<int64_t>(ids.size()));
+    CHECK(StockLevel(r.inventory[1]->Port(), "widget") ==
+          100000 - static_cast<int64_t>(ids.size()));
+}
+
+TEST_CASE("replicas: GET answers are the same on every replica", "[replicas]") {
+    SKIP_WITHOUT_POSTGRES();
+    Replicas r;
+    r.AddInventory();
+    r.AddInventory();
+    r.AddNotification();
+    r.AddNotification();
+    r.AddIngress();
+    r.AddIngress();
+    r.StartAll();
+    // Keyed orders placed through each ingress replica in turn, one of them rejected.
+    struct Placed {
+        std::string key, user, sku, order_id, answer;
+    };
+    std::vector<Placed> placed;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 10; ++i) {
+        Placed order{"get-" + NewId(),
+                     "reader" + std::to_string(i),
+                     i == 9 ? "nosuchsku" : "burger",
+                     {},
+                     {}};
+        auto answer = PostOrder(r.ingress[static_cast<size_t>(i % 2)]->Port(), order.user,
+                                {{order.sku, 1}}, {{"Idempotency-Key", order.key}});
+        REQUIRE(answer.status == 202);
+        order.order_id = JsonField(answer.body, "order_id");
+        order.answer = answer.body;
+        ids.push_back(order.order_id);
+        placed.push_back(std::move(order));
+    }
+    for (auto& ingress : r.ingress) {
+        REQUIRE(Eventually([&] { return AllNotified(ingress->Port(), ids); }, 30s, 250ms));
+    }
+    // Asks every replica of `group`; each must give the first one's status and body.
+    const auto same = [](const std::vector<std::unique_ptr<Service>>& group,
+                         const std::string& target) {
+        const auto first = HttpCall("GET", group.front()->Port(), target);
+        for (size_t i = 1; i < group.size(); ++i) {
+            INFO("GET " << target << " on replica " << i + 1);
+            const auto other = HttpCall("GET", group[i]->Port(), target);
+            CHECK(other.status == first.status);
+            CHECK(other.body == first.body);
+        }
+        return first;
+    };
+    for (const auto& order : placed) {
+        const auto view = same(r.ingress, "/orders/" + order.order_id);
+        CHECK(view.status == 200);
+        CHECK(JsonField(view.body, "outcome") ==
+              (order.sku == "burger" ? "confirmed" : "rejected"));
+        const auto notes = same(r.notification, "/notifications?order_id=" + order.order_id);
+        CHECK(Occurrences(notes.body, "\"order_id\"") == 1);
+    }
+    CHECK(same(r.ingress, "/orders/" + events::NewUuid()).status == 404);
+    CHECK(same(r.ingress, "/orders/not-a-uuid").status == 404);
+    CHECK(JsonField(same(r.inventory, "/inventory").body, "burger") == "91");
+    // An Idempotency-Key answers the same on every replica: the first answer, byte for byte.
+    for (const auto& order : placed) {
+        for (auto& ingress : r.ingress) {
+            auto again = PostOrder(ingress->Port(), order.user, {{order.sku, 1}},
+                                   {{"Idempotency-Key", order.key}});
+            CHECK(again.status == 202);
+            CHECK(again.body == order.answer);
+        }
+    }
+}
+
+TEST_CASE(
+    "replicas: an ingress replica SIGKILLed behind nginx - clients retrying with their "
+    "Idempotency-Key get one order each, notified once",
+    "[replicas][nginx]") {
+    SKIP_WITHOUT_POSTGRES();
+    const std::string nginx_bin = "/usr/sbin/nginx";
+    if (!std::filesystem::exists(nginx_bin)) {
+        WARN("no nginx (apt-get install nginx-light): skipped");
+        return;
+    }
+    using Clock = std::chrono::steady_clock;
+    constexpr int64_t kStock = 1000000;
+    Replicas r;
+    const auto seed = WriteSeed(r.dir, fmt::format(R"({{"widget":{}}})", kStock));
+    r.AddInventory({{"ORDERFLOW_INVENTORY_SEED", seed.string()}});
+    r.AddNotification();
+    r.AddIngress();
+    r.AddIngress();
+    r.StartAll();
+
+    // The nginx of `up.sh --scale` (lib.sh's write_nginx_conf) in front of both replicas.
+    const auto nginx_dir = r.dir / "nginx";
+    Service nginx(
+        nginx_bin, {}, nginx_dir,
+        {"-p", nginx_dir.string(), "-c", (nginx_dir / "nginx.conf").string(), "-g", "daemon off;"});
+    const auto spec =
+        fmt::format("ingress:{}:{},{}", nginx.Port(), r.ingress[0]->Port(), r.ingress[1]->Port());
+    REQUIRE(std::system(fmt::format("bash -c 'source \"$1\" && write_nginx_conf \"$2\" \"$3\"' "
+                                    "replicas-test '{}/scripts/lib.sh' '{}' '{}'",
+                                    ORDERFLOW_SOURCE_DIR, nginx_dir.string(), spec)
+                            .c_str()) == 0);
+    nginx.Start();
+    struct Graceful {  // SIGTERM: a killed nginx master would leave its worker behind
+        Service& process;
+        ~Graceful() {
+            process.Kill(SIGTERM);
+            process.Wait(10s);
+        }
+    } stop_nginx{nginx};
+    REQUIRE(nginx.WaitReady());
+
+    struct Keyed {
+        std::string key;
+        std::string order_id;
+        int failed = 0;  // answers before the 202
+    };
+    std::mutex mutex;
+    std::vector<Keyed> done;
+    std::vector<std::string> problems;
+    std::map<int, int> failures;  // status -> count
+    std::vector<Clock::time_point> failed_at;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 8; ++t) {
+        clients.emplace_back([&, t] {
+            const auto user = "lb-" + std::to_string(t);
+            while (!stop) {
+                Keyed keyed{"lb-" + NewId(), {}, 0};
+                const auto give_up = Clock::now() + 60s;
+                while (keyed.order_id.empty() && Clock::now() < give_up) {
+                    auto answer = PostOrder(nginx.Port(), user, {{"widget", 1}},
+                                            {{"Idempotency-Key", keyed.key}});
+                    if (answer.status == 202) {
+                        keyed.order_id = JsonField(answer.body, "order_id");
+                        break;
+                    }
+                    std::lock_guard lock(mutex);
+                    if (answer.status != 502 && answer.status != 503 && answer.status != 409) {
+                        problems.push_back(
+                            fmt::format("{}: {} {}", keyed.key, answer.status, answer.body));
+                        return;
+                    }
+                    ++keyed.failed;
+                    ++failures[answer.status];
+                    failed_at.push_back(Clock::now());
+                    std::this_thread::sleep_for(50ms);  // then the same key again
+                }
+                std::lock_guard lock(mutex);
+                if (keyed.order_id.empty()) {
+                    problems.push_back(keyed.key + ": no 202 within 60 s");
+                    return;
+                }
+                done.push_back(std::move(keyed));
+            }
+        });
+    }
+    const auto finished = [&] {
+        std::lock_guard lock(mutex);
+        return done.size();
+    };
+    REQUIRE(Eventually([&] { return finished() >= 200; }, 30s));
+    r.ingress[0]->Kill(SIGKILL);
+    const auto killed = Clock::now();
+    const auto at_kill = finished();
+    REQUIRE(Eventually([&] { return finished() >= at_kill + 200; }, 30s));
+    stop = true;
+    for (auto& client : clients) client.join();
+
+    INFO(fmt::format("problems: {}", fmt::join(problems, "; ")));
+    REQUIRE(problems.empty());
+    std::set<std::string> orders;
+    int retried = 0;
+    std::vector<std::string> ids;
+    for (const auto& keyed : done) {
+        orders.insert(keyed.order_id);
+        ids.push_back(keyed.order_id);
+        retried += keyed.failed > 0;
+    }
+    REQUIRE(orders.size() == done.size());  // one order per key
+    int failed = 0;
+    for (const auto& [status, count] : failures) failed += count;
+    const auto ms = [&](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t - killed).count();
+    };
+    WARN(done.size() << " keyed orders through nginx, ingress replica 1 SIGKILLed: " << failed
+                     << " failed requests (502: " << failures[502] << ", 503: " << failures[503]
+                     << ", 409: " << failures[409] << ") of " << retried << " keys, "
+                     << (failed_at.empty()
+                             ? std::string("no failure window")
+                             : fmt::format(
+                                   "from {} ms to {} ms after the kill",
+                                   ms(*std::min_element(failed_at.begin(), failed_at.end())),
+                                   ms(*std::max_element(failed_at.begin(), failed_at.end())))));
+    RequireNotifiedOnce(r.ingress[1]->Port(), r.notification[0]->Port(), ids);
+    // Nothing else was ordered: an event the dead replica published without answering is
+    // the one its key's retry published again (inventory dropped the copy), not a second.
+    std::this_thread::sleep_for(2s);
+    CHECK(kStock - StockLevel(r.inventory[0]->Port(), "widget") ==
+          static_cast<int64_t>(done.size()));
+    RequireNoDeadLetters(r.vhost);
 }

@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "store/postgres/connection.hpp"
 #include "support.hpp"
 
 using namespace orderflow::test;
@@ -188,11 +189,6 @@ class WidgetSeed final {
     std::filesystem::path dir_;
 };
 
-int64_t StockOf(uint16_t inventory_port, const std::string& sku) {
-    const auto value = JsonField(HttpCall("GET", inventory_port, "/inventory").body, sku);
-    return value.empty() ? -1 : std::stoll(value);
-}
-
 // Drops ids from `pending` once the ingress reports them notified; true when none is left.
 bool NotifiedNow(uint16_t ingress_port, std::set<std::string>& pending) {
     for (auto it = pending.begin(); it != pending.end();) {
@@ -203,13 +199,20 @@ bool NotifiedNow(uint16_t ingress_port, std::set<std::string>& pending) {
 }
 
 // Orders the ingress's projection saw reserved (from the inventory events on the bus),
-// whether or not the ingress answered 202 for them.
-std::set<std::string> ReservedInProjection(const std::filesystem::path& dir) {
-    SQLite::Database db((dir / "ingress.db").string(), SQLite::OPEN_READONLY);
+// whether or not the ingress answered 202 for them: its SQLite file, or its schema on the
+// pipeline's PostgreSQL.
+std::set<std::string> ReservedInProjection(const Pipeline& p) {
+    std::set<std::string> ids;
+    if (const auto url = p.env.find("ORDERFLOW_DATABASE_URL"); url != p.env.end()) {
+        orderflow::store::postgres::Connection db(url->second, "ingress");
+        auto rows = db.Exec("SELECT DISTINCT order_id FROM order_stages WHERE status = 'reserved'");
+        for (int r = 0; r < rows.Count(); ++r) ids.insert(rows.Text(r, 0));
+        return ids;
+    }
+    SQLite::Database db((p.dir / "ingress.db").string(), SQLite::OPEN_READONLY);
     db.setBusyTimeout(5000);
     SQLite::Statement query(db, "SELECT DISTINCT order_id FROM order_stages WHERE status = ?");
     query.bind(1, "reserved");
-    std::set<std::string> ids;
     while (query.executeStep()) ids.insert(query.getColumn(0).getString());
     return ids;
 }
@@ -233,12 +236,14 @@ int ResetBrokerSockets() {
 
 TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, the rest got 503",
           "[restart]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
     const auto broker_dir = Env("ORDERFLOW_TEST_BROKER_DIR");
     constexpr int64_t kStock = 1000000;
     const WidgetSeed seed(kStock);
     Pipeline p({}, seed.InventoryEnv());
     p.StartAll();
-    REQUIRE(StockOf(p.inventory.Port(), "widget") == kStock);
+    REQUIRE(StockLevel(p.inventory.Port(), "widget") == kStock);
     BrokerOutage outage(broker_dir, p.dir / "broker.log");
     ReadinessWatch readiness({p.ingress.Port(), p.inventory.Port(), p.notification.Port()});
 
@@ -300,13 +305,13 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     std::set<std::string> reserved;
     REQUIRE(Eventually(
         [&] {
-            reserved = ReservedInProjection(p.dir);
+            reserved = ReservedInProjection(p);
             return std::includes(reserved.begin(), reserved.end(), accepted.begin(),
                                  accepted.end());
         },
         30s));
     std::this_thread::sleep_for(2s);  // let a late duplicate show itself in the stock
-    reserved = ReservedInProjection(p.dir);
+    reserved = ReservedInProjection(p);
     std::vector<std::string> unanswered;
     std::set_difference(reserved.begin(), reserved.end(), accepted.begin(), accepted.end(),
                         std::back_inserter(unanswered));
@@ -317,7 +322,7 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     CHECK(unanswered.size() <= in_flight_failures.size());
     // Exactly once: the stock dropped by one per reserved order, which is the number of
     // 202s plus those unknown outcomes (none in the usual run).
-    CHECK(kStock - StockOf(p.inventory.Port(), "widget") ==
+    CHECK(kStock - StockLevel(p.inventory.Port(), "widget") ==
           static_cast<int64_t>(accepted.size() + unanswered.size()));
 }
 
@@ -427,11 +432,11 @@ TEST_CASE(
     // event to inventory, not two orders.
     std::this_thread::sleep_for(2s);  // let a late duplicate show itself in the stock
     std::vector<std::string> extra;
-    const auto reserved = ReservedInProjection(p.dir);
+    const auto reserved = ReservedInProjection(p);
     std::set_difference(reserved.begin(), reserved.end(), orders.begin(), orders.end(),
                         std::back_inserter(extra));
     INFO(extra.size() << " orders reserved that no key was answered with, e.g. "
                       << (extra.empty() ? "" : extra.front()));
     CHECK(extra.empty());
-    CHECK(kStock - StockOf(p.inventory.Port(), "widget") == static_cast<int64_t>(keys.size()));
+    CHECK(kStock - StockLevel(p.inventory.Port(), "widget") == static_cast<int64_t>(keys.size()));
 }

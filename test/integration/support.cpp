@@ -19,6 +19,7 @@
 #include <random>
 #include <sstream>
 
+#include "broker/topology.hpp"
 #include "store/postgres/postgres_store.hpp"
 
 extern char** environ;
@@ -249,10 +250,10 @@ std::string Vhost::AmqpUrl() const {
 }
 
 Service::Service(std::string binary, std::map<std::string, std::string> env,
-                 std::filesystem::path log_dir)
-    : binary_(std::move(binary)), env_(std::move(env)), port_(FreePort()) {
+                 std::filesystem::path log_dir, std::vector<std::string> args)
+    : binary_(std::move(binary)), args_(std::move(args)), env_(std::move(env)), port_(FreePort()) {
     std::filesystem::create_directories(log_dir);
-    log_path_ = log_dir / (binary_ + ".log");
+    log_path_ = log_dir / (std::filesystem::path(binary_).filename().string() + ".log");
     env_["ORDERFLOW_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(port_);
 }
 
@@ -264,7 +265,8 @@ Service::~Service() {
 }
 
 void Service::Start() {
-    const std::string path = std::string(ORDERFLOW_BIN_DIR) + "/" + binary_;
+    const std::string path =
+        binary_.starts_with('/') ? binary_ : std::string(ORDERFLOW_BIN_DIR) + "/" + binary_;
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
         std::string entry(*e);
@@ -281,8 +283,10 @@ void Service::Start() {
     if (pid_ == 0) {
         ::dup2(log_fd, 1);
         ::dup2(log_fd, 2);
-        char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
-        ::execve(path.c_str(), argv, envp.data());
+        std::vector<char*> argv{const_cast<char*>(path.c_str())};
+        for (auto& arg : args_) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        ::execve(path.c_str(), argv.data(), envp.data());
         ::_exit(127);
     }
     ::close(log_fd);
@@ -430,6 +434,42 @@ bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids) {
         if (StatusOf(ingress_port, id) != "notified") return false;
     }
     return true;
+}
+
+int64_t StockLevel(uint16_t inventory_port, const std::string& sku) {
+    const auto value = JsonField(HttpCall("GET", inventory_port, "/inventory").body, sku);
+    return value.empty() ? -1 : std::stoll(value);
+}
+
+size_t Occurrences(const std::string& text, const std::string& needle) {
+    size_t count = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {
+        ++count;
+    }
+    return count;
+}
+
+size_t NotificationCount(uint16_t notification_port, const std::string& order_id) {
+    const auto body =
+        HttpCall("GET", notification_port, "/notifications?order_id=" + order_id).body;
+    return Occurrences(body, "\"order_id\"");
+}
+
+broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std::string& order_id,
+                                         const std::string& user, const std::string& sku,
+                                         int quantity) {
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{"order.placed"};
+    message.properties.message_id = event_id;
+    message.properties.correlation_id = order_id;
+    message.properties.type = "OrderPlaced";
+    message.body = R"({"event_id":")" + event_id +
+                   R"(","event_type":"OrderPlaced","schema_version":1,)"
+                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
+                   order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
+                   R"(","quantity":)" + std::to_string(quantity) + "}]}";
+    return message;
 }
 
 std::string JsonField(const std::string& json, const std::string& field) {

@@ -55,11 +55,12 @@ broker::Client ConnectBroker(const Vhost& vhost);
 // would; returns how many it closed.
 int CloseConnections(const Vhost& vhost, std::string_view named = {});
 
-// An orderflow binary run as a child process with its log in `dir`/<name>.log.
+// An orderflow binary run as a child process with its log in `dir`/<name>.log. `binary`
+// may also be an absolute path (another program, e.g. nginx), run with `args`.
 class Service final {
   public:
     Service(std::string binary, std::map<std::string, std::string> env,
-            std::filesystem::path log_dir);
+            std::filesystem::path log_dir, std::vector<std::string> args = {});
     ~Service();  // SIGKILL if still running
     void Start();
     bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(30));
@@ -73,6 +74,7 @@ class Service final {
 
   private:
     std::string binary_;
+    std::vector<std::string> args_;
     std::map<std::string, std::string> env_;
     std::filesystem::path log_path_;
     uint16_t port_ = 0;
@@ -116,6 +118,17 @@ HttpResult PostOrder(uint16_t port, const std::string& user,
 std::string StatusOf(uint16_t ingress_port, const std::string& order_id);
 // True when every one of `ids` has reached "notified".
 bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids);
+// The stock of `sku` (GET /inventory on the inventory), -1 if it has none.
+int64_t StockLevel(uint16_t inventory_port, const std::string& sku);
+// How many notifications the notification service recorded for an order.
+size_t NotificationCount(uint16_t notification_port, const std::string& order_id);
+// How often `needle` occurs in `text`.
+size_t Occurrences(const std::string& text, const std::string& needle);
+// An OrderPlaced of one item for orders.events, as the ingress publishes it (routing key
+// order.placed, message_id = event_id).
+broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std::string& order_id,
+                                         const std::string& user, const std::string& sku,
+                                         int quantity = 1);
 // Pulls a string field out of a flat JSON answer (enough for tests).
 std::string JsonField(const std::string& json, const std::string& field);
 // Polls until `predicate` holds or `timeout` passes.

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -297,9 +298,9 @@ TEST_CASE("store: an Idempotency-Key claimed by one session is in flight for ano
         auto a = backend->store->Connect();
         auto b = backend->store->Connect();
         const auto stale = std::chrono::seconds(30);
-        auto first = a->ClaimKey("k", "hash", 1000, stale).value();
+        auto first = a->ClaimKey("k", "hash", "note-a", 1000, stale).value();
         CHECK(first.claimed);
-        auto second = b->ClaimKey("k", "hash", 1001, stale).value();
+        auto second = b->ClaimKey("k", "hash", "note-b", 1001, stale).value();
         CHECK_FALSE(second.claimed);
         REQUIRE(second.prior.has_value());
         CHECK(second.prior->status == orderflow::store::IdempotencyRecord::kInFlight);
@@ -307,16 +308,76 @@ TEST_CASE("store: an Idempotency-Key claimed by one session is in flight for ano
         REQUIRE(a->Transact([&](UnitOfWork& unit) {
             unit.SaveKey({"k", "hash", 202, "answer"}, 1002);
         }));
-        auto third = b->ClaimKey("k", "hash", 1003, stale).value();
+        auto third = b->ClaimKey("k", "hash", "note-b", 1003, stale).value();
         CHECK_FALSE(third.claimed);
         CHECK(third.prior->status == 202);
         CHECK(third.prior->response_body == "answer");
-        // A mark whose replica died (older than `stale`) is taken over.
-        CHECK(a->ClaimKey("k2", "h", 1000, stale).value().claimed);
-        CHECK(b->ClaimKey("k2", "h", 1000 + 31000, stale).value().claimed);
-        // Released without an answer: free again.
+        // A mark whose replica died (older than `stale`) is taken over, with the event the
+        // dead replica meant to publish: the heir publishes that one, not another.
+        CHECK(a->ClaimKey("k2", "h", "note-a", 1000, stale).value().claimed);
+        auto heir = b->ClaimKey("k2", "h", "note-b", 1000 + 31000, stale).value();
+        CHECK(heir.claimed);
+        REQUIRE(heir.prior.has_value());
+        CHECK(heir.prior->response_body == "note-a");
+        // Released without an answer: claimable again, still with that event.
         REQUIRE(b->ReleaseKey("k2"));
-        CHECK(a->ClaimKey("k2", "h", 40000, stale).value().claimed);
+        auto again = a->ClaimKey("k2", "h", "note-c", 40000, stale).value();
+        CHECK(again.claimed);
+        REQUIRE(again.prior.has_value());
+        CHECK(again.prior->response_body == "note-a");
+    }
+}
+
+TEST_CASE("store: a key in flight on a database connection that is gone is taken over at once") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        if (!backend->store->Shared()) continue;  // SQLite: one replica, nothing to take over
+        const auto stale = std::chrono::seconds(30);
+        auto b = backend->store->Connect();
+        {
+            auto a = backend->store->Connect();
+            REQUIRE(a->ClaimKey("k", "h", "note-a", 1000, stale).value().claimed);
+            CHECK_FALSE(b->ClaimKey("k", "h", "note-b", 1001, stale).value().claimed);
+        }  // a's connection closes, as a killed replica's does
+        // The server ends the backend as soon as it sees the connection closed.
+        bool taken = false;
+        for (int i = 0; i < 50 && !taken; ++i) {
+            taken = b->ClaimKey("k", "h", "note-b", 1002, stale).value().claimed;
+            if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        CHECK(taken);
+        CHECK(b->FindKey("k").value()->response_body == "note-a");
+    }
+}
+
+TEST_CASE("store: analytics figures and the stream offset commit together and add up") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        CHECK_FALSE(session->NextStreamOffset().value().has_value());  // nothing stored yet
+        CHECK(session->LoadStats().value().total_orders == 0);
+        const orderflow::store::StatsFigures batch{
+            3, 1, {{"2026-11-21T12:00Z", 2}, {"2026-11-21T12:01Z", 1}}};
+        for (int64_t offset : {10, 20}) {
+            REQUIRE(session->Transact([&](UnitOfWork& unit) {
+                unit.StatsRows().Add(batch);
+                unit.StatsRows().SetNextOffset(offset);
+            }));
+        }
+        // A batch whose transaction fails leaves figures and offset as they were.
+        auto failed = session->Transact([&](UnitOfWork& unit) {
+            unit.StatsRows().Add(batch);
+            unit.StatsRows().SetNextOffset(30);
+            throw orderflow::store::StoreException({StoreError::Kind::kBug, "test"});
+        });
+        CHECK_FALSE(failed.has_value());
+        auto reader = backend->store->Connect(Durability::kNormal);
+        CHECK(reader->NextStreamOffset().value() == std::optional<int64_t>(20));
+        const auto figures = reader->LoadStats().value();
+        CHECK(figures.total_orders == 6);
+        CHECK(figures.failed_orders == 2);
+        CHECK(figures.orders_per_minute ==
+              std::map<std::string, int64_t>{{"2026-11-21T12:00Z", 4}, {"2026-11-21T12:01Z", 2}});
     }
 }
 

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "store/postgres/connection.hpp"
 
@@ -40,6 +42,12 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   request_hash text NOT NULL, status int NOT NULL, response_body text NOT NULL,
   created_at bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (created_at);
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS holder int NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS stats_totals (name text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS stats_minutes (minute text PRIMARY KEY, orders bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_offset (
+  id int PRIMARY KEY CHECK (id = 1),
+  next_offset bigint NOT NULL);
 )sql";
 
 // The server's clock in milliseconds: leases compare times of several replicas.
@@ -71,8 +79,27 @@ std::optional<IdempotencyRecord> KeyFrom(const Rows& rows) {
                              rows.Text(0, 3)};
 }
 
+// One array parameter per field of `rows` (a member pointer or a function of a row), for
+// the unnest($1::text[], $2::bigint[], ...) of a set-based statement.
+template <class Row, class Field>
+std::string Column(const std::vector<Row>& rows, Field field) {
+    using Value = std::decay_t<std::invoke_result_t<Field, const Row&>>;
+    std::vector<Value> values;
+    values.reserve(rows.size());
+    for (const auto& row : rows) values.push_back(std::invoke(field, row));
+    if constexpr (std::is_integral_v<Value>) {
+        return IntArray(values);
+    } else {
+        return TextArray(values);
+    }
+}
+template <class Row, class... Fields>
+std::vector<Param> Columns(const std::vector<Row>& rows, Fields... fields) {
+    return {Column(rows, fields)...};
+}
+
 // Effects are kept here until commit, so that a batch writes each table once.
-class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages {
+class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages, StreamStats {
   public:
     explicit PgUnitOfWork(Connection& conn) : conn_(conn) {}
 
@@ -84,6 +111,8 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
         stages_.clear();
         keys_.clear();
         unclaimed_.clear();
+        stats_ = {};
+        next_offset_.reset();
         mark_.reset();
     }
 
@@ -126,8 +155,9 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
     }
 
     void Savepoint() override {
-        mark_ = Mark{stock_,         taken_,       outbox_.size(),   notifications_.size(),
-                     stages_.size(), keys_.size(), unclaimed_.size()};
+        mark_ = Mark{stock_,         taken_,       outbox_.size(),    notifications_.size(),
+                     stages_.size(), keys_.size(), unclaimed_.size(), stats_,
+                     next_offset_};
     }
     void ReleaseSavepoint() override { mark_.reset(); }
     void RollbackSavepoint() override {
@@ -139,12 +169,24 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
         stages_.resize(mark_->stages);
         keys_.resize(mark_->keys);
         unclaimed_.resize(mark_->unclaimed);
+        stats_ = std::move(mark_->stats);
+        next_offset_ = mark_->next_offset;
         mark_.reset();
     }
 
     Stock& StockRows() override { return *this; }
     Notifications& NotificationRows() override { return *this; }
     OrderStages& OrderRows() override { return *this; }
+    StreamStats& StatsRows() override { return *this; }
+
+    void Add(const StatsFigures& delta) override {
+        stats_.total_orders += delta.total_orders;
+        stats_.failed_orders += delta.failed_orders;
+        for (const auto& [minute, orders] : delta.orders_per_minute) {
+            stats_.orders_per_minute[minute] += orders;
+        }
+    }
+    void SetNextOffset(int64_t offset) override { next_offset_ = offset; }
 
     std::optional<int64_t> Available(std::string_view sku) override {
         const std::string key(sku);
@@ -202,6 +244,7 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
         FlushOutbox();
         FlushNotifications();
         FlushStages();
+        FlushStats();
         for (const auto& [record, now] : keys_) WriteKey(record, now);
     }
 
@@ -209,7 +252,7 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
     struct Stage {
         std::string order_id;
         std::string status;
-        int rank;
+        int64_t rank;
         std::string at;
         std::optional<std::string> outcome;
     };
@@ -217,6 +260,8 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
         std::map<std::string, std::optional<int64_t>> stock;
         std::map<std::string, int64_t> taken;
         size_t outbox, notifications, stages, keys, unclaimed;
+        StatsFigures stats;
+        std::optional<int64_t> next_offset;
     };
 
     void FlushStock() {
@@ -237,19 +282,6 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
 
     void FlushOutbox() {
         if (outbox_.empty()) return;
-        std::vector<std::string> ex, rk, mid, cid, type, app, tp, body;
-        std::vector<int64_t> ts;
-        for (const auto& e : outbox_) {
-            ex.push_back(e.exchange);
-            rk.push_back(e.routing_key);
-            mid.push_back(e.message_id);
-            cid.push_back(e.correlation_id);
-            type.push_back(e.type);
-            app.push_back(e.app_id);
-            tp.push_back(e.traceparent);
-            ts.push_back(e.timestamp);
-            body.push_back(e.body);
-        }
         // WITH ORDINALITY ... ORDER BY: ids follow the order the events were emitted.
         conn_.Exec(
             "INSERT INTO outbox (exchange, routing_key, message_id, correlation_id, type,"
@@ -257,24 +289,20 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
             " SELECT e, r, m, c, t, a, p, s, b FROM unnest($1::text[], $2::text[], $3::text[],"
             "  $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])"
             "  WITH ORDINALITY AS x(e, r, m, c, t, a, p, s, b, n) ORDER BY n",
-            {TextArray(ex), TextArray(rk), TextArray(mid), TextArray(cid), TextArray(type),
-             TextArray(app), TextArray(tp), IntArray(ts), TextArray(body)});
+            Columns(outbox_, &OutboxEntry::exchange, &OutboxEntry::routing_key,
+                    &OutboxEntry::message_id, &OutboxEntry::correlation_id, &OutboxEntry::type,
+                    &OutboxEntry::app_id, &OutboxEntry::traceparent, &OutboxEntry::timestamp,
+                    &OutboxEntry::body));
     }
 
     void FlushNotifications() {
         if (notifications_.empty()) return;
-        std::vector<std::string> order, outcome, message, at;
-        for (const auto& n : notifications_) {
-            order.push_back(n.order_id);
-            outcome.push_back(n.outcome);
-            message.push_back(n.message);
-            at.push_back(n.at);
-        }
         conn_.Exec(
             "INSERT INTO notifications (order_id, outcome, message, at)"
             " SELECT o, c, m, a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
             "  WITH ORDINALITY AS x(o, c, m, a, n) ORDER BY n",
-            {TextArray(order), TextArray(outcome), TextArray(message), TextArray(at)});
+            Columns(notifications_, &NotificationRecord::order_id, &NotificationRecord::outcome,
+                    &NotificationRecord::message, &NotificationRecord::at));
     }
 
     void FlushStages() {
@@ -286,23 +314,43 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
             auto [it, inserted] = unique.try_emplace({stage.order_id, stage.status}, stage);
             if (!inserted && !it->second.outcome) it->second.outcome = stage.outcome;
         }
-        std::vector<std::string> order, status, at;
-        std::vector<int64_t> rank;
-        std::vector<std::optional<std::string>> outcome;
-        for (const auto& [key, stage] : unique) {
-            order.push_back(stage.order_id);
-            status.push_back(stage.status);
-            rank.push_back(stage.rank);
-            at.push_back(stage.at);
-            outcome.push_back(stage.outcome);
-        }
+        std::vector<Stage> rows;
+        rows.reserve(unique.size());
+        for (auto& [key, stage] : unique) rows.push_back(std::move(stage));
         conn_.Exec(
             "INSERT INTO order_stages (order_id, status, stage_rank, at, outcome)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[])"
             " ON CONFLICT (order_id, status)"
             " DO UPDATE SET outcome = coalesce(order_stages.outcome, excluded.outcome)",
-            {TextArray(order), TextArray(status), IntArray(rank), TextArray(at),
-             TextArray(outcome)});
+            Columns(rows, &Stage::order_id, &Stage::status, &Stage::rank, &Stage::at,
+                    &Stage::outcome));
+    }
+
+    void FlushStats() {
+        if (stats_.total_orders != 0 || stats_.failed_orders != 0) {
+            conn_.Exec(
+                "INSERT INTO stats_totals (name, value)"
+                " VALUES ('total_orders', $1::bigint), ('failed_orders', $2::bigint)"
+                " ON CONFLICT (name) DO UPDATE SET value = stats_totals.value + excluded.value",
+                {Num(stats_.total_orders), Num(stats_.failed_orders)});
+        }
+        if (!stats_.orders_per_minute.empty()) {
+            const std::vector<std::pair<std::string, int64_t>> minutes(
+                stats_.orders_per_minute.begin(), stats_.orders_per_minute.end());
+            conn_.Exec(
+                "INSERT INTO stats_minutes (minute, orders)"
+                " SELECT * FROM unnest($1::text[], $2::bigint[])"
+                " ON CONFLICT (minute) DO UPDATE SET orders = stats_minutes.orders + "
+                "excluded.orders",
+                Columns(minutes, &std::pair<std::string, int64_t>::first,
+                        &std::pair<std::string, int64_t>::second));
+        }
+        if (next_offset_) {
+            conn_.Exec(
+                "INSERT INTO stream_offset (id, next_offset) VALUES (1, $1)"
+                " ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset",
+                {Num(*next_offset_)});
+        }
     }
 
     void WriteKey(const IdempotencyRecord& record, Millis now) {
@@ -323,6 +371,8 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages 
     std::vector<Stage> stages_;
     std::vector<std::pair<IdempotencyRecord, Millis>> keys_;
     std::vector<std::string> unclaimed_;
+    StatsFigures stats_;
+    std::optional<int64_t> next_offset_;
     std::optional<Mark> mark_;
 };
 
@@ -365,16 +415,12 @@ class PgSession final : public Session {
             conn_.ExecScript("BEGIN");
             conn_.Exec("SELECT pg_advisory_xact_lock(hashtext('orderflow.seed'))");
             if (conn_.Exec("SELECT 1 FROM stock LIMIT 1").Count() == 0 && !seed.empty()) {
-                std::vector<std::string> skus;
-                std::vector<int64_t> quantities;
-                for (const auto& [sku, quantity] : seed) {
-                    skus.push_back(sku);
-                    quantities.push_back(quantity);
-                }
+                const std::vector<std::pair<std::string, int64_t>> rows(seed.begin(), seed.end());
                 conn_.Exec(
                     "INSERT INTO stock (sku, quantity) SELECT * FROM unnest($1::text[],"
                     " $2::bigint[])",
-                    {TextArray(skus), IntArray(quantities)});
+                    Columns(rows, &std::pair<std::string, int64_t>::first,
+                            &std::pair<std::string, int64_t>::second));
             }
             conn_.ExecScript("COMMIT");
         });
@@ -434,37 +480,45 @@ class PgSession final : public Session {
         return Guard(conn_, [&] { return unit_.FindKey(key); });
     }
 
-    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash, Millis now,
+    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash,
+                                   std::string_view note, Millis now,
                                    std::chrono::milliseconds stale) override {
         return Guard(conn_, [&] {
             const std::string k(key);
             conn_.ExecScript("BEGIN");
             // The insert waits for a concurrent claim of the same key to commit, then does
             // nothing: of two replicas, one claims.
+            // `holder`: the backend of this connection, which the server ends when the
+            // replica dies (SIGKILL included), so that its mark is known dead at once.
             auto inserted = conn_.Exec(
                 "INSERT INTO idempotency_keys (key, request_hash, status, response_body,"
-                " created_at) VALUES ($1, $2, -1, '', $3) ON CONFLICT (key) DO NOTHING"
-                " RETURNING key",
-                {k, std::string(request_hash), Num(now)});
+                " created_at, holder) VALUES ($1, $2, -1, $4, $3, pg_backend_pid())"
+                " ON CONFLICT (key) DO NOTHING RETURNING key",
+                {k, std::string(request_hash), Num(now), std::string(note)});
             KeyClaim claim;
             if (inserted.Count() == 1) {
                 claim.claimed = true;
             } else {
                 auto rows = conn_.Exec(
-                    "SELECT key, request_hash, status, response_body, created_at"
-                    " FROM idempotency_keys WHERE key = $1 FOR UPDATE",
+                    "SELECT key, request_hash, status, response_body, created_at,"
+                    "  holder = 0 OR EXISTS (SELECT 1 FROM pg_stat_activity a"
+                    "   WHERE a.pid = idempotency_keys.holder)"
+                    " FROM idempotency_keys WHERE key = $1 FOR UPDATE OF idempotency_keys",
                     {k});
                 claim.prior = KeyFrom(rows);
                 if (claim.prior) {
-                    const bool stale_mark = claim.prior->status == IdempotencyRecord::kInFlight &&
-                                            rows.Int64(0, 4) < now - stale.count();
+                    const bool holder_alive = rows.Text(0, 5) == "t";
+                    const bool stale_mark =
+                        claim.prior->status == IdempotencyRecord::kInFlight &&
+                        (!holder_alive || rows.Int64(0, 4) < now - stale.count());
                     if ((claim.prior->status == IdempotencyRecord::kUnconfirmed || stale_mark) &&
                         claim.prior->request_hash == request_hash) {
                         conn_.Exec(
                             "UPDATE idempotency_keys SET status = -1, created_at = $2,"
-                            " response_body = CASE WHEN status = 0 THEN response_body ELSE '' END"
+                            " holder = pg_backend_pid(), response_body = CASE"
+                            "  WHEN response_body <> '' THEN response_body ELSE $3 END"
                             " WHERE key = $1",
-                            {k, Num(now)});
+                            {k, Num(now), std::string(note)});
                         claim.claimed = true;
                     }
                 }
@@ -531,6 +585,35 @@ class PgSession final : public Session {
 
     StoreResult<int64_t> OutboxDepth() override {
         return Guard(conn_, [&] { return conn_.Exec("SELECT count(*) FROM outbox").Int64(0, 0); });
+    }
+
+    StoreResult<StatsFigures> LoadStats() override {
+        return Guard(conn_, [&] {
+            // One snapshot for both tables: a batch committed in between is seen whole or not.
+            auto rows = conn_.Exec(
+                "SELECT name, value FROM stats_totals UNION ALL"
+                " SELECT minute, orders FROM stats_minutes");
+            StatsFigures figures;
+            for (int r = 0; r < rows.Count(); ++r) {
+                const auto name = rows.Text(r, 0);
+                const auto value = rows.Int64(r, 1);
+                if (name == "total_orders") {
+                    figures.total_orders = value;
+                } else if (name == "failed_orders") {
+                    figures.failed_orders = value;
+                } else {
+                    figures.orders_per_minute[name] = value;
+                }
+            }
+            return figures;
+        });
+    }
+
+    StoreResult<std::optional<int64_t>> NextStreamOffset() override {
+        return Guard(conn_, [&] {
+            auto rows = conn_.Exec("SELECT next_offset FROM stream_offset WHERE id = 1");
+            return rows.Count() == 0 ? std::nullopt : std::optional<int64_t>(rows.Int64(0, 0));
+        });
     }
 
     StoreResult<int> PruneInbox(Millis older_than) override {

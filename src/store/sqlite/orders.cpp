@@ -127,16 +127,16 @@ void IdempotencyTable::Save(const IdempotencyRecord& record, Millis now) {
 }
 
 void IdempotencyTable::MarkInFlight(std::string_view key, std::string_view request_hash,
-                                    Millis now) {
+                                    std::string_view note, Millis now) {
     impl::Query query(db_,
                       "INSERT INTO idempotency_keys"
                       " (key, request_hash, status, response_body, created_at)"
-                      " VALUES (?1, ?2, -1, '', ?3) ON CONFLICT (key) DO UPDATE SET"
+                      " VALUES (?1, ?2, -1, ?4, ?3) ON CONFLICT (key) DO UPDATE SET"
                       "  status = -1, created_at = excluded.created_at,"
-                      "  response_body = CASE WHEN idempotency_keys.status = 0"
-                      "    THEN idempotency_keys.response_body ELSE '' END"
+                      "  response_body = CASE WHEN idempotency_keys.response_body <> ''"
+                      "    THEN idempotency_keys.response_body ELSE excluded.response_body END"
                       " WHERE idempotency_keys.status <= 0");
-    query.Bind(1, key).Bind(2, request_hash).Bind(3, now).Run();
+    query.Bind(1, key).Bind(2, request_hash).Bind(3, now).Bind(4, note).Run();
 }
 
 void IdempotencyTable::DropInFlight(std::string_view key) {

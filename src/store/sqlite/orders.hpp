@@ -37,7 +37,9 @@ class IdempotencyTable final {
     int Prune(Millis older_than);
     // The in-flight mark of a first request (status kInFlight), kept in the store so that
     // every replica sees it; MarkInFlight replaces an unconfirmed or in-flight record.
-    void MarkInFlight(std::string_view key, std::string_view request_hash, Millis now);
+    // The mark keeps the record's note if it has one, else takes `note`.
+    void MarkInFlight(std::string_view key, std::string_view request_hash, std::string_view note,
+                      Millis now);
     void DropInFlight(std::string_view key);
     Millis CreatedAt(std::string_view key);
 

@@ -13,6 +13,7 @@
 #include "store/sqlite/notifications.hpp"
 #include "store/sqlite/orders.hpp"
 #include "store/sqlite/outbox.hpp"
+#include "store/sqlite/stats.hpp"
 #include "store/sqlite/stock.hpp"
 
 namespace orderflow::store::sqlite {
@@ -61,12 +62,13 @@ void CreateSchema(SQLite::Database& db) {
     NotificationTable notifications(db);
     OrderTable orders(db);
     IdempotencyTable keys(db);
+    StatsTable stats(db);
 }
 
 class SqliteUnitOfWork final : public UnitOfWork {
   public:
     explicit SqliteUnitOfWork(SQLite::Database& db)
-        : db_(db), stock_(db), notifications_(db), orders_(db), keys_(db) {}
+        : db_(db), stock_(db), notifications_(db), orders_(db), keys_(db), stats_(db) {}
 
     std::vector<bool> Claim(std::span<const std::string> ids, Millis now) override {
         std::vector<bool> fresh;
@@ -85,6 +87,7 @@ class SqliteUnitOfWork final : public UnitOfWork {
     Stock& StockRows() override { return stock_; }
     Notifications& NotificationRows() override { return notifications_; }
     OrderStages& OrderRows() override { return orders_; }
+    StreamStats& StatsRows() override { return stats_; }
     void AddOutbox(const OutboxEntry& entry) override { OutboxAdd(db_, entry); }
     void SaveKey(const IdempotencyRecord& record, Millis now) override { keys_.Save(record, now); }
     std::optional<IdempotencyRecord> FindKey(std::string_view key) override {
@@ -98,6 +101,7 @@ class SqliteUnitOfWork final : public UnitOfWork {
     NotificationTable notifications_;
     OrderTable orders_;
     IdempotencyTable keys_;
+    StatsTable stats_;
 };
 
 class SqliteSession final : public Session {
@@ -142,7 +146,8 @@ class SqliteSession final : public Session {
     StoreResult<std::optional<IdempotencyRecord>> FindKey(std::string_view key) override {
         return Guard([&] { return IdempotencyTable(*db_).Find(key); });
     }
-    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash, Millis now,
+    StoreResult<KeyClaim> ClaimKey(std::string_view key, std::string_view request_hash,
+                                   std::string_view note, Millis now,
                                    std::chrono::milliseconds stale) override {
         return Guard([&] {
             impl::WriteScope scope(*db_);
@@ -155,7 +160,7 @@ class SqliteSession final : public Session {
             if (!claim.prior ||
                 ((claim.prior->status == IdempotencyRecord::kUnconfirmed || stale_mark) &&
                  claim.prior->request_hash == request_hash)) {
-                keys.MarkInFlight(key, request_hash, now);
+                keys.MarkInFlight(key, request_hash, note, now);
                 claim.claimed = true;
             }
             scope.Commit();
@@ -176,6 +181,12 @@ class SqliteSession final : public Session {
     StoreResult<void> ReleaseOutbox(std::span<const int64_t>) override { return {}; }
     StoreResult<int64_t> OutboxDepth() override {
         return Guard([&] { return store::OutboxDepth(*db_); });
+    }
+    StoreResult<StatsFigures> LoadStats() override {
+        return Guard([&] { return StatsTable(*db_).Load(); });
+    }
+    StoreResult<std::optional<int64_t>> NextStreamOffset() override {
+        return Guard([&] { return StatsTable(*db_).NextOffset(); });
     }
     StoreResult<int> PruneInbox(Millis older_than) override {
         return Guard([&] { return store::PruneInbox(*db_, older_than); });
