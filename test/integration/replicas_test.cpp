@@ -340,11 +340,20 @@ TEST_CASE(
     REQUIRE(std::system((pg + " stop --dir " + pg_dir).c_str()) == 0);
     const auto stopped = std::chrono::steady_clock::now();
     CHECK(Eventually(
-        [&] { return !ready(*r.ingress[0]) && !ready(*r.inventory[0]) && !ready(analytics); },
+        [&] {
+            return !ready(*r.ingress[0]) && !ready(*r.inventory[0]) && !ready(*r.notification[0]) &&
+                   !ready(analytics);
+        },
         10s));
     const auto stats_down = HttpCall("GET", analytics.Port(), "/stats");
     CHECK(stats_down.status == 503);
     CHECK(JsonField(stats_down.body, "code") == "STORE_UNAVAILABLE");
+    CHECK(stats_down.headers.count("retry-after") == 1);
+    // What a client of the ingress is told (SPEC 9): 503 STORE_UNAVAILABLE with Retry-After.
+    const auto refused = PostOrder(ingress, "during-outage", {{"widget", 1}});
+    CHECK(refused.status == 503);
+    CHECK(JsonField(refused.body, "code") == "STORE_UNAVAILABLE");
+    CHECK(refused.headers.count("retry-after") == 1);
     std::this_thread::sleep_until(stopped + 20s);
     const int unavailable = load.Statuses()[503];
     REQUIRE(std::system((pg + " start --dir " + pg_dir + " >/dev/null").c_str()) == 0);

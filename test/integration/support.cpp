@@ -355,9 +355,14 @@ std::map<std::string, std::string> PipelineEnv(const Vhost& vhost, const std::fi
 
 std::vector<std::string> StoreBackends() {
     std::vector<std::string> backends{"sqlite"};
-    if (const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL"); url && *url) {
-        backends.emplace_back("postgres");
+    const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL");
+    // Skipping PostgreSQL is a choice (the variable set empty), never an accident.
+    if (url == nullptr) {
+        FAIL(
+            "ORDERFLOW_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh, or "
+            "set it empty to skip the PostgreSQL halves on purpose");
     }
+    if (*url) backends.emplace_back("postgres");
     return backends;
 }
 

@@ -45,7 +45,14 @@ std::vector<std::unique_ptr<Backend>> Backends() {
     sqlite->store = orderflow::store::OpenStore(
         {.service = "inventory", .database_url = "", .sqlite_path = sqlite->dir / "s.db"});
     all.push_back(std::move(sqlite));
-    if (const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL"); url && *url) {
+    const char* url = std::getenv("ORDERFLOW_TEST_DATABASE_URL");
+    // Skipping PostgreSQL is a choice (the variable set empty), never an accident.
+    if (url == nullptr) {
+        FAIL(
+            "ORDERFLOW_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh, or "
+            "set it empty to skip the PostgreSQL half on purpose");
+    }
+    if (*url) {
         auto pg = std::make_unique<Backend>();
         pg->name = "postgres";
         pg->service = RandomName();
