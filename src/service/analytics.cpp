@@ -213,7 +213,13 @@ void AnalyticsService::Start() {
         respond(http::Json(200, LoadStats(*db).ToJson()));
     });
     consumer_->Start();
-    runtime_.AddReadinessCheck("broker", [this] { return consumer_->Connected(); });
+    runtime_.AddReadinessCheck(
+        "broker", [this] { return consumer_->Connected(); },
+        [] {
+            auto topology = broker::TopologyProblem();
+            return topology.empty() ? std::string("not connected to the broker (see the log)")
+                                    : topology;
+        });
     runtime_.AddReadinessCheck("store", [path] { return store::Probe(path); });
     runtime_.OnShutdown([this] { consumer_->Stop(); });
 }

@@ -80,13 +80,47 @@ void MessagePipeline::Screen(const broker::Delivery& delivery, Action& action) {
     action.kind = Action::Kind::kProcessed;  // for now: the store decides
 }
 
+// A consumer that dies holding a prefetch of messages gives all of them back, and the quorum
+// queue counts a delivery against each (x-delivery-count). A message that crashes the
+// consumer every time comes back first, with the others that were delivered beside it;
+// handled together, the next crash would charge them again, until the delivery limit
+// dead-lettered innocent messages too. So when a batch holds two or more such returned
+// messages, the first of them (the crash suspect: it was at the head of the queue) is given
+// back (requeued, behind nothing: the queue returns it first again) and the rest are handled
+// and acked without it. A suspect alone in its batch is handled: if it crashes the consumer
+// again, only what was delivered beside it is charged once, and handled next time. The
+// suspect's count still grows by each crash and requeue, so it reaches the limit, where
+// Screen dead-letters it with its failure record. With prefetch 1 nothing is ever deferred.
+void MessagePipeline::DeferCrashSuspect(const std::vector<broker::Delivery>& batch,
+                                        std::vector<Action>& actions) {
+    std::optional<size_t> first;
+    size_t returned = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (actions[i].kind == Action::Kind::kDeadLetter) continue;
+        const auto count = batch[i].properties.IntHeader("x-delivery-count");
+        if (!count || *count < 1) continue;
+        ++returned;
+        if (!first) first = i;
+    }
+    if (returned < 2) return;
+    auto& action = actions[*first];
+    action.kind = Action::Kind::kRequeue;
+    action.label = "deferred";
+    action.error =
+        "deferred: given back by a consumer that stopped while holding it (a crash "
+        "suspect); the other returned messages of its batch are handled first";
+}
+
 // Inside the batch's transaction; may run again if the store asks for a retry.
 void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
                                std::vector<Action>& actions, store::UnitOfWork& unit) {
     std::vector<size_t> todo;
     std::vector<std::string> ids;
     for (size_t i = 0; i < batch.size(); ++i) {
-        if (actions[i].kind == Action::Kind::kDeadLetter) continue;
+        if (actions[i].kind == Action::Kind::kDeadLetter ||
+            actions[i].kind == Action::Kind::kRequeue) {
+            continue;
+        }
         Action fresh_action;
         fresh_action.attempt = actions[i].attempt;
         fresh_action.start = actions[i].start;
@@ -195,6 +229,7 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
         actions[i].start = std::chrono::steady_clock::now();
         Screen(batch[i], actions[i]);
     }
+    DeferCrashSuspect(batch, actions);
     // An outage is not a message failure: hold the batch (unacked) and try again until the
     // database answers; only a shutdown gives it back.
     auto pause = std::chrono::milliseconds(100);

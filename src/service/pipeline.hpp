@@ -92,6 +92,8 @@ class MessagePipeline final {
   private:
     struct Action;
     void Screen(const broker::Delivery& delivery, Action& action);
+    void DeferCrashSuspect(const std::vector<broker::Delivery>& batch,
+                           std::vector<Action>& actions);
     void RunBatch(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions,
                   store::UnitOfWork& unit);
     void HandleOne(const broker::Delivery& delivery, Action& action, store::UnitOfWork& unit);
