@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -80,35 +82,50 @@ void MessagePipeline::Screen(const broker::Delivery& delivery, Action& action) {
     action.kind = Action::Kind::kProcessed;  // for now: the store decides
 }
 
-// A consumer that dies holding a prefetch of messages gives all of them back, and the quorum
-// queue counts a delivery against each (x-delivery-count). A message that crashes the
-// consumer every time comes back first, with the others that were delivered beside it;
-// handled together, the next crash would charge them again, until the delivery limit
-// dead-lettered innocent messages too. So when a batch holds two or more such returned
-// messages, the first of them (the crash suspect: it was at the head of the queue) is given
-// back (requeued, behind nothing: the queue returns it first again) and the rest are handled
-// and acked without it. A suspect alone in its batch is handled: if it crashes the consumer
-// again, only what was delivered beside it is charged once, and handled next time. The
-// suspect's count still grows by each crash and requeue, so it reaches the limit, where
-// Screen dead-letters it with its failure record. With prefetch 1 nothing is ever deferred.
-void MessagePipeline::DeferCrashSuspect(const std::vector<broker::Delivery>& batch,
-                                        std::vector<Action>& actions) {
-    std::optional<size_t> first;
-    size_t returned = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-        if (actions[i].kind == Action::Kind::kDeadLetter) continue;
+// A consumer that dies gives back every message it held, and the quorum queue counts a
+// delivery against each (x-delivery-count), not only against the one that killed it. With a
+// prefetch above 1 the orders delivered beside a message that crashes the consumer every
+// time would reach the delivery limit with it and be dead-lettered too. So while a batch
+// holds such returned messages (count 1 or more), the pipeline leaves a breadcrumb, a file
+// naming the message it is about to handle; a crash leaves it behind. The next process that
+// meets that message in a batch gives it back once (requeued, which counts a delivery too)
+// and handles and acks the others without it; the message after that is handled again, so
+// a consumer that crashed once for another reason does not dead-letter it. The culprit's
+// count grows by two per crash, the others' by at most one or two in all; on the last
+// delivery Screen dead-letters the culprit with its failure record. Returns whether it
+// isolates this batch.
+bool MessagePipeline::DeferLastCrash(const std::vector<broker::Delivery>& batch,
+                                     std::vector<Action>& actions) {
+    if (options_.breadcrumb.empty()) return false;
+    bool returned = false;
+    for (size_t i = 0; i < batch.size() && !returned; ++i) {
         const auto count = batch[i].properties.IntHeader("x-delivery-count");
-        if (!count || *count < 1) continue;
-        ++returned;
-        if (!first) first = i;
+        returned = actions[i].kind != Action::Kind::kDeadLetter && count && *count >= 1;
     }
-    if (returned < 2) return;
-    auto& action = actions[*first];
-    action.kind = Action::Kind::kRequeue;
-    action.label = "deferred";
-    action.error =
-        "deferred: given back by a consumer that stopped while holding it (a crash "
-        "suspect); the other returned messages of its batch are handled first";
+    if (!returned) return false;
+    std::string culprit;
+    std::ifstream(options_.breadcrumb) >> culprit;
+    if (culprit.empty()) return true;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].properties.message_id != culprit ||
+            actions[i].kind == Action::Kind::kDeadLetter) {
+            continue;
+        }
+        actions[i].kind = Action::Kind::kRequeue;
+        actions[i].label = "deferred";
+        actions[i].error =
+            "deferred: the consumer stopped while handling this message; the other messages "
+            "given back with it are handled first";
+        std::error_code ignored;
+        std::filesystem::remove(options_.breadcrumb, ignored);
+        break;
+    }
+    return true;
+}
+
+// Written with no flush to disk: it only has to survive the process, not the machine.
+void MessagePipeline::LeaveBreadcrumb(const std::string& message_id) {
+    std::ofstream(options_.breadcrumb, std::ios::trunc) << message_id << '\n';
 }
 
 // Inside the batch's transaction; may run again if the store asks for a retry.
@@ -146,6 +163,7 @@ void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
         if (!fresh[j]) continue;
         const auto& delivery = batch[todo[j]];
         auto& action = actions[todo[j]];
+        if (isolating_) LeaveBreadcrumb(delivery.properties.message_id);
         CrashIfMarked(delivery.body);
         HandleOne(delivery, action, unit);
         if (action.kind != Action::Kind::kProcessed)
@@ -229,7 +247,7 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
         actions[i].start = std::chrono::steady_clock::now();
         Screen(batch[i], actions[i]);
     }
-    DeferCrashSuspect(batch, actions);
+    isolating_ = DeferLastCrash(batch, actions);
     // An outage is not a message failure: hold the batch (unacked) and try again until the
     // database answers; only a shutdown gives it back.
     auto pause = std::chrono::milliseconds(100);
@@ -278,6 +296,10 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
             if (actions[i].kind == Action::Kind::kProcessed)
                 CrashAfterCommitIfMarked(batch[i].body);
         }
+    }
+    if (isolating_) {  // no crash in this batch: nothing to blame next time
+        std::error_code ignored;
+        std::filesystem::remove(options_.breadcrumb, ignored);
     }
     Settle(batch, actions, out);
     if (emitted && outbox_ready_) outbox_ready_();

@@ -52,6 +52,7 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
     pipeline_options.queue = queue;
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
+    pipeline_options.breadcrumb = config.data_dir / (config.service + ".handling");
     pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_,
                                                   *publisher_, *faults_, metrics,
                                                   [relay = relay_.get()] { relay->Notify(); });

@@ -493,7 +493,7 @@ TEST_CASE(
     }
     const auto log = p.inventory.Log();
     size_t deferred = 0;
-    const std::string deferral = "deferred: given back";
+    const std::string deferral = "outcome=deferred";
     for (auto pos = log.find(deferral); pos != std::string::npos;
          pos = log.find(deferral, pos + 1)) {
         ++deferred;
