@@ -387,7 +387,11 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "  console       http://127.0.0.1:${port[analytics]}/   (open it in a browser)"
     echo "  admin token   $admin_token   (paste it in the console to replay or purge dead letters)"
     echo
-    echo "  broker        $(redact_url_password "$ORDERFLOW_AMQP_URL")"
+    if [[ $want_users == 1 ]]; then
+        echo "  broker        $(sed -E 's#://[^@/,]*@#://#g' <<<"$ORDERFLOW_AMQP_URL") (each service as its own user, below)"
+    else
+        echo "  broker        $(redact_url_password "$ORDERFLOW_AMQP_URL")"
+    fi
     if [[ -n "${ORDERFLOW_AMQP_CA_FILE:-}" ]]; then
         echo "  TLS           amqps only; every service verifies the broker's certificate and host name"
         echo "                against $(relative "$ORDERFLOW_AMQP_CA_FILE") (ORDERFLOW_AMQP_CA_FILE)"
