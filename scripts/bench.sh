@@ -39,6 +39,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+bench_args="$*"
 quick=0
 out_root="$ORDERFLOW_ROOT/bench/results"
 only="0,a,b,c,d,e,f"
@@ -1110,7 +1111,7 @@ h_notified_count() {
 h_run() {
     local label="$1" t0 t1 expected deadline csv
     shift
-    log "(h) $label: capacity, then $h_rate orders/s open-loop for ${h_open_s} s, the kill at ${h_kill_s} s"
+    log "(h) $label: capacity, then open-loop for ${h_open_s} s, the kill at ${h_kill_s} s"
     load "h-$label-capacity" --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 \
         -d "$h_capacity_s" --timeout 60000 || true
     h_capacity[$label]="$(r0 "$(j "$out/h-$label-capacity.json" .success_rps)")"
@@ -1258,7 +1259,7 @@ wants h && section_h
 {
     echo "# orderflow bench, $date_tag"
     echo
-    echo "Command: \`scripts/bench.sh$([[ $quick == 1 ]] && echo " --quick")\` (BUILD_DIR=$BUILD_DIR), started $started_at, took $((SECONDS - start_seconds)) s."
+    echo "Command: \`scripts/bench.sh${bench_args:+ $bench_args}\` (BUILD_DIR=$BUILD_DIR), started $started_at, took $((SECONDS - start_seconds)) s."
     [[ $quick == 1 ]] && echo "**Quick run**: every experiment shrunk; the figures are a smoke test, not a benchmark."
     echo
     echo "## Machine"

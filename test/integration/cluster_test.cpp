@@ -177,12 +177,19 @@ struct ClusterPipeline {
     Service ingress2;
 };
 
-// Four clients posting one-widget orders to both ingress replicas in turn, until stopped.
-OrderLoad LoadOn(ClusterPipeline& p) {
-    return OrderLoad({.ports = {p.ingress1.Port(), p.ingress2.Port()},
-                      .threads = 4,
-                      .user_prefix = "cluster",
-                      .pause_after_error = 50ms});  // a client backs off a little
+// Starts the services and four clients posting one-widget orders to both ingress replicas
+// in turn (in `load`, until stopped); returns the node leading inventory.order-placed once
+// 500 orders were accepted.
+int LeaderUnderLoad(const ClusterNodes& nodes, ClusterPipeline& p, std::optional<OrderLoad>& load) {
+    p.StartAll();
+    const auto leader = nodes.NumberOf(LeaderOf(p.vhost, "inventory.order-placed"));
+    REQUIRE(leader > 0);
+    load.emplace(OrderLoad::Options{.ports = {p.ingress1.Port(), p.ingress2.Port()},
+                                    .threads = 4,
+                                    .user_prefix = "cluster",
+                                    .pause_after_error = 50ms});  // a client backs off a little
+    REQUIRE(Eventually([&] { return load->AcceptedSince() >= 500; }, 120s));
+    return leader;
 }
 
 // Everything the node-loss tests check once the load has stopped: every 202 notified once,
@@ -262,18 +269,14 @@ TEST_CASE(
     "[.cluster]") {
     ClusterNodes nodes;
     ClusterPipeline p;
-    p.StartAll();
-    const auto leader = nodes.NumberOf(LeaderOf(p.vhost, "inventory.order-placed"));
-    REQUIRE(leader > 0);
-
-    auto load = LoadOn(p);
-    REQUIRE(Eventually([&] { return load.AcceptedSince() >= 500; }, 120s));
+    std::optional<OrderLoad> load;
+    const auto leader = LeaderUnderLoad(nodes, p, load);
     const auto fault = Clock::now();
     nodes.Kill(leader);
-    REQUIRE(Eventually([&] { return load.AcceptedSince(fault) >= 1500; }, 240s));
-    load.Stop();
+    REQUIRE(Eventually([&] { return load->AcceptedSince(fault) >= 1500; }, 240s));
+    load->Stop();
 
-    CheckNothingLostOrDoubled(p, load.Answers(), fault, "SIGKILL of the leader");
+    CheckNothingLostOrDoubled(p, load->Answers(), fault, "SIGKILL of the leader");
     CHECK(nodes.NumberOf(LeaderOf(p.vhost, "inventory.order-placed")) != leader);
     nodes.Restart(leader);
 }
@@ -282,20 +285,16 @@ TEST_CASE("a node paused for 20 s under POSTs to 2 ingress replicas loses and do
           "[.cluster]") {
     ClusterNodes nodes;
     ClusterPipeline p;
-    p.StartAll();
-    const auto leader = nodes.NumberOf(LeaderOf(p.vhost, "inventory.order-placed"));
-    REQUIRE(leader > 0);
-
-    auto load = LoadOn(p);
-    REQUIRE(Eventually([&] { return load.AcceptedSince() >= 500; }, 120s));
+    std::optional<OrderLoad> load;
+    const auto leader = LeaderUnderLoad(nodes, p, load);
     const auto fault = Clock::now();
     nodes.Pause(leader);
     std::this_thread::sleep_for(20s);
     nodes.Resume(leader);
-    REQUIRE(Eventually([&] { return load.AcceptedSince(fault) >= 1500; }, 240s));
-    load.Stop();
+    REQUIRE(Eventually([&] { return load->AcceptedSince(fault) >= 1500; }, 240s));
+    load->Stop();
 
-    CheckNothingLostOrDoubled(p, load.Answers(), fault, "SIGSTOP of the leader for 20 s");
+    CheckNothingLostOrDoubled(p, load->Answers(), fault, "SIGSTOP of the leader for 20 s");
 }
 
 TEST_CASE(
