@@ -89,7 +89,7 @@ void MessagePipeline::Screen(const broker::Delivery& delivery, Action& action) {
 // holds such returned messages (count 1 or more), the pipeline leaves a breadcrumb, a file
 // naming the message it is about to handle; a crash leaves it behind. The next process that
 // meets that message in a batch gives it back once (requeued, which counts a delivery too)
-// and handles and acks the others without it; the message after that is handled again, so
+// and handles and acks the others of its batch without it; the time after that it is handled, so
 // a consumer that crashed once for another reason does not dead-letter it. The culprit's
 // count grows by two per crash, the others' by at most one or two in all; on the last
 // delivery Screen dead-letters the culprit with its failure record. Returns whether it
@@ -105,7 +105,9 @@ bool MessagePipeline::DeferLastCrash(const std::vector<broker::Delivery>& batch,
     if (!returned) return false;
     std::string culprit;
     std::ifstream(options_.breadcrumb) >> culprit;
-    if (culprit.empty()) return true;
+    // Alone in its batch (prefetch 1, or nothing else delivered yet) it shields nobody:
+    // handled at once, so the limit still means as many crashes as deliveries.
+    if (culprit.empty() || batch.size() < 2) return true;
     for (size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].properties.message_id != culprit ||
             actions[i].kind == Action::Kind::kDeadLetter) {
