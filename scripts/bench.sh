@@ -20,11 +20,15 @@
 #   (g) the store: SQLite vs PostgreSQL (scripts/pg.sh, started by the bench), and 1, 2 and 3
 #       inventory replicas on PostgreSQL: POST rate and inventory-alone drain, CPU per order
 #       of each process, PostgreSQL included (not in the default list: --only g)
+#   (h) losing a broker node: orders offered open-loop at a fixed rate while the node leading
+#       the work queues is SIGKILLed, on the single node and on a 3-node cluster
+#       (scripts/cluster.sh, started by the bench): accepted/s, 503/s and p99 per second,
+#       plotted; the window of errors; capacity on each (not in the default list: --only h)
 #
 #   scripts/bench.sh                 the full run (about 11 minutes)
 #   scripts/bench.sh --quick         every experiment shrunk (well under 2 minutes)
 #   scripts/bench.sh --out DIR       write DIR/<date>.md and DIR/<date>/ instead
-#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g)
+#   scripts/bench.sh --only a,d,e    only these experiments (0 a b c d e f g h)
 #   scripts/bench.sh --baseline R    also print report R's CPU-per-order rows of (d) (before/after)
 #   scripts/bench.sh --api-keys      the ingress with ORDERFLOW_API_KEYS (a generated key of
 #                                    user "bench"); every order is sent with that bearer key
@@ -37,6 +41,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+bench_args="$*"
 quick=0
 out_root="$ORDERFLOW_ROOT/bench/results"
 only="0,a,b,c,d,e,f"
@@ -62,11 +67,11 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         -h | --help)
-            sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g] [--baseline REPORT] [--api-keys]   (see --help)" >&2
+            echo "usage: scripts/bench.sh [--quick] [--out DIR] [--only 0,a,b,c,d,e,f,g,h] [--baseline REPORT] [--api-keys]   (see --help)" >&2
             exit 2
             ;;
     esac
@@ -79,12 +84,13 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ $quick == 1 ]]; then
     seq_requests=3 fault_load_s=1 fault_clients=8 conc_load_s=1 ceiling_s=1
     flash_buyers=1000 flash_units=100 drain_orders=2000 broker_messages=2000 e2e_wait_s=2
-    latency_s=2 capacity_s=1
+    latency_s=2 capacity_s=1 h_capacity_s=2 h_open_s=12 h_kill_s=4
 else
     seq_requests=10 fault_load_s=30 fault_clients=16 conc_load_s=30 ceiling_s=10
     flash_buyers=1000 flash_units=100 drain_orders=20000 broker_messages=20000 e2e_wait_s=30
-    latency_s=30 capacity_s=10
+    latency_s=30 capacity_s=10 h_capacity_s=10 h_open_s=60 h_kill_s=15
 fi
+h_share=50  # (h): the open-loop rate, in % of the single node's capacity
 # The closed-loop client count of the POST measurements (d), and so the number of messages
 # the broker ceiling of (e) keeps in flight: at most one unconfirmed order per client.
 post_clients=64
@@ -155,6 +161,10 @@ cleanup() {
     if [[ -n "${pg_bench_dir:-}" ]]; then
         "$ORDERFLOW_ROOT/scripts/pg.sh" stop --dir "$pg_bench_dir" >/dev/null 2>&1 ||
             warn "could not stop the bench PostgreSQL in $pg_bench_dir"
+    fi
+    if [[ -n "${cluster_bench_dir:-}" ]]; then
+        "$ORDERFLOW_ROOT/scripts/cluster.sh" stop --dir "$cluster_bench_dir" >/dev/null 2>&1 ||
+            warn "could not stop the bench cluster in $cluster_bench_dir"
     fi
     if [[ $broker_started == 1 ]]; then
         "$ORDERFLOW_ROOT/scripts/broker.sh" stop --dir "$broker_dir" >/dev/null 2>&1 ||
@@ -1134,12 +1144,190 @@ section_g() {
 
 wants g && section_g
 
+# ---------------------------------------------------------------------------- (h) node loss
+
+# The node-loss experiment (issue 11): orders offered open-loop at one fixed rate while the
+# broker node that leads the work queues is SIGKILLed, on the bench's single node (killed,
+# then started again: the whole broker is that node) and on a 3-node cluster of
+# scripts/cluster.sh (the services list all three nodes and fail over). Per second:
+# accepted, 503 and other errors, p99 latency (orderflowctl load's per-second CSV).
+cluster_bench_dir=""
+declare -A h_capacity=() h_accepted=() h_503=() h_other=() h_window=() h_first=() h_last=()
+declare -A h_before_rate=() h_before_p99=() h_p99=() h_max=() h_notified=() h_kill_at=()
+declare -A h_killed=()
+h_rate="-"
+# h_services URL: the three services on a fresh data dir, all on broker URL (one or more nodes).
+h_services() {
+    local url="$1" name
+    for name in "${services[@]}"; do stop_service "$name"; done
+    run_id=$((run_id + 1))
+    data_dir="$work/data.$run_id"
+    mkdir -p "$data_dir"
+    printf '%s\n' "$big_seed" >"$data_dir/seed.json"
+    start_service inventory ORDERFLOW_AMQP_URL="$url" ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
+    start_service notification ORDERFLOW_AMQP_URL="$url"
+    start_service ingress ORDERFLOW_AMQP_URL="$url"
+    wait_ready inventory notification ingress
+}
+# h_notified: orders the ingress's history shows notified (its SQLite store).
+h_notified_count() {
+    sqlite3 -readonly -cmd '.timeout 5000' "$data_dir/ingress.db" \
+        "SELECT COUNT(DISTINCT order_id) FROM order_stages WHERE status = 'notified'" 2>/dev/null || echo -
+}
+# h_run LABEL KILL_COMMAND...: the capacity (closed loop) once, then the open-loop run at
+# $h_rate with KILL_COMMAND run $h_kill_s seconds into it; the services already run.
+h_run() {
+    local label="$1" t0 t1 expected deadline csv
+    shift
+    log "(h) $label: capacity, then open-loop for ${h_open_s} s, the kill at ${h_kill_s} s"
+    load "h-$label-capacity" --url "$ingress/orders" --body "$order_body" -c 64 --threads 2 \
+        -d "$h_capacity_s" --timeout 60000 || true
+    h_capacity[$label]="$(r0 "$(j "$out/h-$label-capacity.json" .success_rps)")"
+    # Let the backlog of the capacity run drain, so that the open-loop run starts quiet.
+    deadline=$((SECONDS + (quick ? 30 : 120)))
+    expected="$(num "$(j "$out/h-$label-capacity.json" .successes)")"
+    while (($(num "$(h_notified_count)") < expected && SECONDS < deadline)); do sleep 0.5; done
+    [[ "$h_rate" != "-" ]] || h_rate=$(($(num "${h_capacity[$label]}") * h_share / 100))
+    ((h_rate > 0)) || h_rate=1
+    t0="$(date +%s.%N)"
+    load "h-$label-open" --url "$ingress/orders" --body "$order_body" --rate "$h_rate" --threads 2 \
+        -d "$h_open_s" --timeout 30000 &
+    local load_pid=$!
+    sleep "$h_kill_s"
+    t1="$(date +%s.%N)"
+    "$@" >>"$logs/h-$label-kill.log" 2>&1 || warn "(h) $label: the kill command failed (see $logs/h-$label-kill.log)"
+    h_kill_at[$label]="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+    wait "$load_pid" || true
+    csv="$out/h-$label-open.seconds.csv"
+    [[ -s "$csv" ]] || { failures+=("(h) $label: no per-second data"); return 0; }
+    h_accepted[$label]="$(num "$(j "$out/h-$label-open.json" .successes)")"
+    # Seconds with any non-2xx answer or failure: the first and the last (1 s resolution).
+    local u o first last before_rate before_p99
+    read -r u o first last before_rate before_p99 < <(
+        awk -F, -v kill="${h_kill_at[$label]}" 'NR > 1 {
+                u += $7; o += $4 - $7
+                if ($4 > 0) { if (first == "") first = $1; last = $1 }
+                if ($1 + 1 <= kill && $1 >= 1) { n++; acc += $3; if ($6 > p) p = $6 }
+            }
+            END { printf "%d %d %s %s %.0f %.1f\n", u, o, (first == "" ? "-" : first),
+                  (last == "" ? "-" : last), (n ? acc / n : 0), p }' "$csv")
+    h_503[$label]="$u" h_other[$label]="$o" h_first[$label]="$first" h_last[$label]="$last"
+    h_before_rate[$label]="$before_rate" h_before_p99[$label]="$before_p99"
+    if [[ "${h_first[$label]}" == "-" ]]; then
+        h_window[$label]="0 s (no error)"
+    else
+        h_window[$label]="$((h_last[$label] - h_first[$label] + 1)) s (seconds ${h_first[$label]}-${h_last[$label]})"
+    fi
+    h_p99[$label]="$(ms "$(j "$out/h-$label-open.json" .latency_ms.p99)")"
+    h_max[$label]="$(ms "$(j "$out/h-$label-open.json" .latency_ms.max)")"
+    # Every accepted order (both runs) reaches notified: nothing lost to the kill.
+    expected=$((expected + h_accepted[$label]))
+    deadline=$((SECONDS + (quick ? 30 : 120)))
+    while (($(num "$(h_notified_count)") < expected && SECONDS < deadline)); do sleep 0.5; done
+    h_notified[$label]="$(h_notified_count) of $expected"
+    (($(num "$(h_notified_count)") >= expected)) || failures+=("(h) $label: accepted orders not all notified")
+    h_plot "$label"
+}
+h_plot() {
+    local label="$1"
+    [[ $have_gnuplot == 1 ]] || return 0
+    gnuplot <<GNUPLOT 2>>"$out/gnuplot.err" || warn "gnuplot failed for h-$label"
+set terminal svg size 900,500 dynamic background '#ffffff'
+set output '$out/h-$label.svg'
+set datafile separator ','
+set title 'node loss, $label: $h_rate orders/s offered, SIGKILL of ${h_killed[$label]} at ${h_kill_at[$label]} s'
+set xlabel 'second of the run'
+set ylabel 'answers per second'
+set y2label 'p99 latency (ms, log)'
+set logscale y2
+set ytics nomirror
+set y2tics
+set grid
+set key left top
+set arrow from ${h_kill_at[$label]}, graph 0 to ${h_kill_at[$label]}, graph 1 nohead dt 2 lc rgb '#aa0000'
+plot '$out/h-$label-open.seconds.csv' using 1:3 skip 1 with lines lw 2 title 'accepted/s', \
+     '' using 1:7 skip 1 with lines lw 2 title '503/s', \
+     '' using 1:(\$4 - \$7) skip 1 with lines lw 1 title 'other errors/s', \
+     '' using 1:(\$6 > 0 ? \$6 : 1/0) skip 1 axes x1y2 with lines lw 1 title 'p99 ms'
+GNUPLOT
+}
+
+section_h() {
+    log "(h) node loss: the single node, then a 3-node cluster"
+    if ! command -v sqlite3 >/dev/null 2>&1; then
+        md "## h. Losing a broker node under load" "" "Not measured: sqlite3 (the command) is missing." ""
+        failures+=("(h) sqlite3 missing")
+        return 0
+    fi
+    # The single node: killed, then started again at once (its data and ports kept).
+    h_services "$ORDERFLOW_AMQP_URL"
+    h_killed[single]="the node"
+    h_run single bash -c "kill -KILL $broker_pid; while kill -0 $broker_pid 2>/dev/null; do sleep 0.05; done
+        ORDERFLOW_BROKER_PICK_FREE_PORTS=0 '$ORDERFLOW_ROOT/scripts/broker.sh' start --dir '$broker_dir'"
+    broker_pid="$(tr -dc '0-9' <"$broker_dir/rabbitmq.pid")"
+
+    # The cluster: started now, queues declared by the services once every node has joined.
+    cluster_bench_dir="$work/cluster"
+    log "(h) starting a 3-node cluster in $cluster_bench_dir (a minute or two)"
+    if ! ORDERFLOW_CLUSTER_NAME="orderflow-bench-${work##*.}" "$ORDERFLOW_ROOT/scripts/cluster.sh" start \
+        --dir "$cluster_bench_dir" --nodes 3 >>"$logs/cluster.log" 2>&1; then
+        failures+=("(h) the cluster did not start")
+        md "## h. Losing a broker node under load" "" "Not measured on the cluster: it did not start (see the bench directory's logs)." ""
+        return 0
+    fi
+    local env_file="$cluster_bench_dir/cluster.env" cluster_url leader node n
+    cluster_url="$(sed -n 's/^ORDERFLOW_AMQP_URL=//p' "$env_file")"
+    h_services "$cluster_url"
+    leader="$(curl -fsS --max-time 10 "$(sed -n 's/^ORDERFLOW_MGMT_URL=//p' "$env_file")/api/queues/%2f/inventory.order-placed" |
+        jq -r '.leader // empty')"
+    node=""
+    for n in 1 2 3; do
+        [[ "$(sed -n "s/^ORDERFLOW_CLUSTER_NODE_$n=//p" "$env_file")" == "$leader" ]] && node="$n"
+    done
+    if [[ -z "$node" ]]; then
+        failures+=("(h) the leader of inventory.order-placed is unknown")
+        node=1
+    fi
+    h_killed[cluster]="node $node (leader of inventory.order-placed)"
+    h_run cluster "$ORDERFLOW_ROOT/scripts/cluster.sh" kill "$node" --dir "$cluster_bench_dir"
+    for name in "${services[@]}"; do stop_service "$name"; done
+    "$ORDERFLOW_ROOT/scripts/cluster.sh" stop --dir "$cluster_bench_dir" >>"$logs/cluster.log" 2>&1 ||
+        warn "could not stop the bench cluster in $cluster_bench_dir"
+    cluster_bench_dir=""
+
+    md "## h. Losing a broker node under load" ""
+    md "The same services (ingress, inventory, notification, fresh data) on the bench's single node and" \
+        "then on a 3-node cluster (scripts/cluster.sh, the services list all three nodes). On each: the" \
+        "capacity (POST /orders, 64 keep-alive clients, ${h_capacity_s} s), then orders offered open-loop" \
+        "at $h_rate orders/s (${h_share} % of the single node's capacity, the same on both) for ${h_open_s} s," \
+        "with a SIGKILL ${h_kill_s} s in: of the node on its own (then started again at once: the data" \
+        "survives, the broker is away meanwhile), and on the cluster of the node leading" \
+        "\`inventory.order-placed\` (the declaring services were connected to it, so it leads most queues)." \
+        "The window is the first to the last second with any answer that is not 2xx (1 s resolution);" \
+        "latency counts from each request's due time." ""
+    md "| setup | node killed | capacity orders/s | offered/s | accepted | 503s | other errors | window of errors | accepted/s before the kill | p99 before the kill ms (worst second) | p99 whole run ms | max ms | notified |" \
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    local label
+    for label in single cluster; do
+        md "| $label | ${h_killed[$label]:--} at ${h_kill_at[$label]:--} s | ${h_capacity[$label]:--} | $h_rate | ${h_accepted[$label]:--} | ${h_503[$label]:--} | ${h_other[$label]:--} | ${h_window[$label]:--} | ${h_before_rate[$label]:--} | ${h_before_p99[$label]:--} | ${h_p99[$label]:--} | ${h_max[$label]:--} | ${h_notified[$label]:--} |"
+    done
+    md "" "Cluster capacity / single node capacity: $(ratio "${h_capacity[cluster]:--}" "${h_capacity[single]:--}")." ""
+    md "Data: \`$data_rel/h-<setup>-{capacity,open}.*\` (the load tool's summary and per-second CSV:" \
+        "second,requests,successes,errors,p50_ms,p99_ms,status_503)." ""
+    for label in single cluster; do
+        [[ -s "$out/h-$label.svg" ]] && md "![node loss, $label]($data_rel/h-$label.svg)" ""
+    done
+    return 0
+}
+
+wants h && section_h
+
 # ---------------------------------------------------------------------------- summary
 
 {
     echo "# orderflow bench, $date_tag"
     echo
-    echo "Command: \`scripts/bench.sh$([[ $quick == 1 ]] && echo " --quick")\` (BUILD_DIR=$BUILD_DIR), started $started_at, took $((SECONDS - start_seconds)) s."
+    echo "Command: \`scripts/bench.sh${bench_args:+ $bench_args}\` (BUILD_DIR=$BUILD_DIR), started $started_at, took $((SECONDS - start_seconds)) s."
     [[ $quick == 1 ]] && echo "**Quick run**: every experiment shrunk; the figures are a smoke test, not a benchmark."
     echo
     echo "## Machine"

@@ -305,11 +305,6 @@ log.console = false
 EOF
 }
 
-# redact_url_password TEXT: TEXT with the password of each URL in it replaced by ***.
-redact_url_password() {
-    sed -E 's#(://[^:/@,]+:)[^@,]+@#\1***@#g' <<<"$1"
-}
-
 # Creates the service users on VHOST (prefix PREFIX) and declares the topology there as
 # their administrator; writes ENV_FILE.
 make_users() {

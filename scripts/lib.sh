@@ -237,6 +237,11 @@ start_private_broker() {
 
 # ---------------------------------------------------------------------------- broker security
 
+# redact_url_password TEXT: TEXT with the password of each URL in it replaced by ***.
+redact_url_password() {
+    sed -E 's#(://[^:/@,]+:)[^@,]+@#\1***@#g' <<<"$1"
+}
+
 # make_broker_certs DIR [HOST...]: a CA and a server certificate for the broker's TLS
 # listeners (SPEC section 11), made with openssl in DIR unless present and valid for at
 # least another day: DIR/ca.pem (what clients trust: ORDERFLOW_AMQP_CA_FILE), DIR/ca.key,

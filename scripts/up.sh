@@ -16,6 +16,15 @@
 #                               ingress, inventory and notification on free ports, one
 #                               analytics, and nginx (.run/nginx) on the usual ports 8000-8002
 #                               balancing over the replicas (least connections)
+#   scripts/up.sh --tls         the broker with TLS only (scripts/broker.sh start --tls): the
+#                               services connect with amqps:// and verify its certificate
+#                               against .run/broker/tls/ca.pem (ORDERFLOW_AMQP_CA_FILE); not
+#                               with --scale (scripts/cluster.sh has no TLS)
+#   scripts/up.sh --users       one broker user per service with least privilege (SPEC 11),
+#                               the topology declared as their administrator; each service runs
+#                               as its own user; passwords only in users.env (mode 600) of the
+#                               broker's (or, with --scale, the cluster's) directory
+#                               --tls and --users combine; --users also with --scale
 #
 #   ORDERFLOW_UP_HTTP_BASE  first HTTP port (default 8000: ingress 8000, inventory 8001,
 #                           notification 8002, analytics 8003)
@@ -31,9 +40,13 @@ use_broker=1
 do_build=1
 scale=0
 replicas=2
+want_tls=0
+want_users=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --no-broker) use_broker=0 ;;
+        --tls) want_tls=1 ;;
+        --users) want_users=1 ;;
         --no-build) do_build=0 ;;
         --scale) scale=1 ;;
         --replicas)
@@ -42,16 +55,26 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         -h | --help)
-            sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "usage: scripts/up.sh [--no-broker] [--no-build] [--scale [--replicas N]]   (see --help)" >&2
+            echo "usage: scripts/up.sh [--no-broker] [--no-build] [--scale [--replicas N]] [--tls] [--users]   (see --help)" >&2
             exit 2
             ;;
     esac
     shift
 done
+if [[ $use_broker == 0 && ($want_tls == 1 || $want_users == 1) ]]; then
+    echo "--tls and --users set up the broker that up.sh starts; with --no-broker give the services" >&2
+    echo "your broker's ORDERFLOW_AMQP_URL (amqps://...) and ORDERFLOW_AMQP_CA_FILE yourself" >&2
+    exit 2
+fi
+if [[ $scale == 1 && $want_tls == 1 ]]; then
+    echo "--tls is not available with --scale: scripts/cluster.sh starts its nodes without TLS" >&2
+    echo "(--scale --users works; --tls --users runs on the single node)" >&2
+    exit 2
+fi
 
 export BUILD_DIR="${BUILD_DIR:-build}"
 bin_dir="$(build_dir_path "$BUILD_DIR")/bin"
@@ -186,22 +209,53 @@ start_scale_broker() {
     else
         cluster_started=1
         log "starting a 3-node RabbitMQ cluster in $cluster_dir (a minute or two)"
-        "$ORDERFLOW_ROOT/scripts/cluster.sh" start --dir "$cluster_dir" >/dev/null ||
+        "$ORDERFLOW_ROOT/scripts/cluster.sh" start --dir "$cluster_dir" "${broker_flags[@]}" >/dev/null ||
             die "the cluster did not start (node logs under $cluster_dir)"
     fi
     eval "$("$ORDERFLOW_ROOT/scripts/cluster.sh" env --dir "$cluster_dir")"
+    users_file="$cluster_dir/users.env"
+    if [[ $want_users == 1 && ! -s "$users_file" ]]; then
+        die "the cluster in $cluster_dir runs without broker users: stop it (scripts/cluster.sh stop --dir $cluster_dir) or leave out --users"
+    fi
 }
 
 start_single_broker() {
+    local running_tls running_users
     if "$ORDERFLOW_ROOT/scripts/broker.sh" status --dir "$broker_dir" >/dev/null 2>&1; then
+        # A node started earlier keeps its mode: say so rather than run otherwise than asked.
+        running_tls="$(sed -n 's/^ORDERFLOW_BROKER_TLS=//p' "$broker_dir/ports.env" 2>/dev/null)"
+        running_users="$(sed -n 's/^ORDERFLOW_BROKER_USERS=//p' "$broker_dir/ports.env" 2>/dev/null)"
+        if [[ $want_tls == 1 && "$running_tls" != 1 ]] || [[ $want_users == 1 && "$running_users" != 1 ]]; then
+            die "the broker in $broker_dir is already running without $([[ $want_tls == 1 && "$running_tls" != 1 ]] && echo TLS || echo broker users): stop it (scripts/broker.sh stop --dir $broker_dir) or leave out the flag"
+        fi
         log "the broker in $broker_dir is already running: using it (it stays up afterwards)"
     else
         broker_started=1
-        ORDERFLOW_BROKER_PICK_FREE_PORTS=1 "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" >/dev/null
+        ORDERFLOW_BROKER_PICK_FREE_PORTS=1 "$ORDERFLOW_ROOT/scripts/broker.sh" start --dir "$broker_dir" "${broker_flags[@]}" >/dev/null
     fi
     eval "$("$ORDERFLOW_ROOT/scripts/broker.sh" env --dir "$broker_dir")"
+    users_file="$broker_dir/users.env"
 }
 
+# With --users: each service's own URL (ORDERFLOW_<SERVICE>_AMQP_URL of users.env), which
+# replaces ORDERFLOW_AMQP_URL for that service's processes only.
+declare -A service_url=()
+load_service_urls() {
+    local key value service
+    [[ $want_users == 1 ]] || return 0
+    [[ -s "$users_file" ]] || die "no $users_file: the broker users were not created"
+    for service in "${services[@]}"; do
+        while IFS='=' read -r key value; do
+            [[ "$key" == "ORDERFLOW_${service^^}_AMQP_URL" ]] && service_url[$service]="$value"
+        done <"$users_file"
+        [[ -n "${service_url[$service]:-}" ]] || die "$users_file has no URL for $service"
+    done
+}
+
+broker_flags=()
+[[ $want_tls == 1 ]] && broker_flags+=(--tls)
+[[ $want_users == 1 ]] && broker_flags+=(--users)
+users_file=""
 if [[ $use_broker == 1 && $scale == 1 ]]; then
     start_scale_broker
 elif [[ $use_broker == 1 ]]; then
@@ -210,6 +264,7 @@ else
     export ORDERFLOW_AMQP_URL="${ORDERFLOW_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
     export ORDERFLOW_MGMT_URL="${ORDERFLOW_MGMT_URL:-http://guest:guest@127.0.0.1:15672}"
 fi
+load_service_urls
 
 # ---------------------------------------------------------------------------- services
 
@@ -249,9 +304,11 @@ unset ORDERFLOW_ADMIN_TOKEN
 for instance in "${instances[@]}"; do
     log_file="$log_dir/$instance.log"
     printf '\n=== %s scripts/up.sh starts %s\n' "$(date -u +%FT%TZ)" "$instance" >>"$log_file"
-    token_env=()
-    [[ $instance == analytics ]] && token_env=("ORDERFLOW_ADMIN_TOKEN=$admin_token")
-    env "${token_env[@]}" ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
+    extra_env=()
+    [[ $instance == analytics ]] && extra_env=("ORDERFLOW_ADMIN_TOKEN=$admin_token")
+    service="${binary[$instance]#orderflow-}"
+    [[ -n "${service_url[$service]:-}" ]] && extra_env+=("ORDERFLOW_AMQP_URL=${service_url[$service]}")
+    env "${extra_env[@]}" ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
         "$bin_dir/${binary[$instance]}" </dev/null >>"$log_file" 2>&1 &
     pid[$instance]=$!
     log "started $instance (pid ${pid[$instance]}, port ${iport[$instance]}, log $log_file)"
@@ -305,7 +362,21 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "  console       http://127.0.0.1:${port[analytics]}/   (open it in a browser)"
     echo "  admin token   $admin_token   (paste it in the console to replay or purge dead letters)"
     echo
-    echo "  broker        $ORDERFLOW_AMQP_URL"
+    if [[ $want_users == 1 ]]; then
+        echo "  broker        $(sed -E 's#://[^@/,]*@#://#g' <<<"$ORDERFLOW_AMQP_URL") (each service as its own user, below)"
+    else
+        echo "  broker        $(redact_url_password "$ORDERFLOW_AMQP_URL")"
+    fi
+    if [[ -n "${ORDERFLOW_AMQP_CA_FILE:-}" ]]; then
+        echo "  TLS           amqps only; every service verifies the broker's certificate and host name"
+        echo "                against $(relative "$ORDERFLOW_AMQP_CA_FILE") (ORDERFLOW_AMQP_CA_FILE)"
+    fi
+    if [[ $want_users == 1 ]]; then
+        echo "  broker users  each service runs as its own user (orderflow-ingress, orderflow-inventory,"
+        echo "                orderflow-notification, orderflow-analytics; orderflow-admin declared the topology)"
+        echo "                with the least privilege of SPEC section 11; their passwords and URLs are in"
+        echo "                $(relative "$users_file") (mode 600), never printed"
+    fi
     if [[ $use_broker == 1 ]]; then
         echo "  management UI $mgmt_ui/ (user guest, password guest)"
     else
@@ -324,8 +395,11 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     echo "  curl -s -X POST http://127.0.0.1:${port[ingress]}/orders -H 'Content-Type: application/json' \\"
     echo "       -d '{\"user_id\":\"user1\",\"items\":{\"burger\":1}}'"
     echo "  curl -s http://127.0.0.1:${port[ingress]}/orders/<order_id>"
-    # orderflowctl needs both URLs (the broker's ports may not be the defaults).
-    echo "  ORDERFLOW_AMQP_URL='$ORDERFLOW_AMQP_URL' \\"
+    ca_env=""
+    [[ -z "${ORDERFLOW_AMQP_CA_FILE:-}" ]] || ca_env="ORDERFLOW_AMQP_CA_FILE=$(relative "$ORDERFLOW_AMQP_CA_FILE") "
+    # orderflowctl needs both URLs (the broker's ports may not be the defaults); on loopback
+    # they are guest's, as the management UI line says.
+    echo "  ${ca_env}ORDERFLOW_AMQP_URL='$ORDERFLOW_AMQP_URL' \\"
     echo "    ORDERFLOW_MGMT_URL=$ORDERFLOW_MGMT_URL $(relative "$bin_dir")/orderflowctl status --watch"
     echo
     echo "Ctrl-C stops everything."

@@ -5,6 +5,8 @@
 #include <amqp_framing.h>
 #include <fmt/format.h>
 
+#include <mutex>
+
 #include "broker/impl/amqp_util.hpp"
 #include "broker/impl/connection.hpp"
 
@@ -111,13 +113,37 @@ namespace {
 
 constexpr uint16_t kAccessRefused = 403;
 
+// What the broker last refused of this process's topology (missing, declared with other
+// arguments, not allowed), empty once a declare succeeded: every connection of a process
+// declares the same topology, so one slot serves them all. Written by the connection
+// threads, read by /readyz's thread: guarded by its mutex.
+class ProblemSlot final {
+  public:
+    static ProblemSlot& Get() {
+        static ProblemSlot slot;
+        return slot;
+    }
+    void Set(std::string text) {
+        std::lock_guard lock(mutex_);
+        text_ = std::move(text);
+    }
+    std::string Value() {
+        std::lock_guard lock(mutex_);
+        return text_;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::string text_;
+};
+
 // A user without configure permission (SPEC section 11) may not declare, not even what
 // exists already; passive declares need no permission. Checks that every exchange and
 // queue exists (a missing one closes the channel with 404, so the channel is opened again
 // after each); bindings cannot be checked passively in AMQP 0-9-1. On success the channel
 // is open again for the caller.
 std::expected<void, std::string> CheckPassivelyOn(Connection& connection, amqp_channel_t channel,
-                                                  const Topology& topology) {
+                                                  const Topology& topology, bool& answered) {
     auto* state = connection.Get();
     std::vector<std::string> missing;
     auto probe = [&](const std::string& what, auto&& declare) -> std::expected<void, std::string> {
@@ -150,6 +176,7 @@ std::expected<void, std::string> CheckPassivelyOn(Connection& connection, amqp_c
         if (!checked) return checked;
     }
     if (!missing.empty()) {
+        answered = true;
         std::string list;
         for (const auto& item : missing) list += (list.empty() ? "" : ", ") + item;
         return std::unexpected(fmt::format(
@@ -164,10 +191,11 @@ std::expected<void, std::string> CheckPassivelyOn(Connection& connection, amqp_c
     return {};
 }
 
-}  // namespace
-
-std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
-                                           const Topology& topology, bool check_if_refused) {
+// Declares everything; `answered` tells a refusal by the broker (a reply code: missing,
+// declared differently, not allowed) from a connection that failed under it.
+std::expected<void, std::string> DeclareAll(Connection& connection, amqp_channel_t channel,
+                                            const Topology& topology, bool check_if_refused,
+                                            bool& answered) {
     auto* state = connection.Get();
     // After a 403 (no configure permission) the topology is checked passively instead.
     const auto refused = [&](const amqp_rpc_reply_t& reply) {
@@ -178,8 +206,10 @@ std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_
                               1, 0, 0, amqp_empty_table);
         const auto reply = amqp_get_rpc_reply(state);
         const bool no_permission = refused(reply);
+        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
         if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
+            answered = broker_refused;
             return std::unexpected(DeclareError("exchange", exchange.name.value, error));
         }
     }
@@ -194,8 +224,10 @@ std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_
         amqp_queue_declare(state, channel, Bytes(queue.name.value), 0, 1, 0, 0, arguments);
         const auto reply = amqp_get_rpc_reply(state);
         const bool no_permission = refused(reply);
+        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
         if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
+            answered = broker_refused;
             return std::unexpected(DeclareError("queue", queue.name.value, error));
         }
     }
@@ -204,8 +236,10 @@ std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_
                         Bytes(binding.key.value), amqp_empty_table);
         const auto reply = amqp_get_rpc_reply(state);
         const bool no_permission = refused(reply);
+        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
         if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology);
+            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
+            answered = broker_refused;
             return std::unexpected(fmt::format("cannot bind queue '{}' to '{}' with '{}': {}",
                                                binding.queue.value, binding.exchange.value,
                                                binding.key.value, error));
@@ -214,7 +248,23 @@ std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_
     return {};
 }
 
+}  // namespace
+
+std::expected<void, std::string> DeclareOn(Connection& connection, amqp_channel_t channel,
+                                           const Topology& topology, bool check_if_refused) {
+    bool answered = false;
+    auto declared = DeclareAll(connection, channel, topology, check_if_refused, answered);
+    if (declared) {
+        ProblemSlot::Get().Set({});
+    } else if (answered) {
+        ProblemSlot::Get().Set(declared.error());
+    }
+    return declared;
+}
+
 }  // namespace impl
+
+std::string TopologyProblem() { return impl::ProblemSlot::Get().Value(); }
 
 std::expected<void, std::string> DeclareTopology(const ConnectionOptions& options,
                                                  const Topology& topology) {

@@ -50,6 +50,12 @@ Topology ContractTopology(int retry_levels);
 // The three work queues of the contract, in a stable order.
 std::vector<QueueName> WorkQueues();
 
+// What the broker last refused of this process's topology, in words that name the exchange
+// or queue and what is wrong with it (missing and not ours to declare, or declared with other
+// arguments: TOPOLOGY_MISMATCH); empty once a declare or passive check succeeded, or before
+// any. No URL or credential is ever part of it. Thread-safe (for /readyz).
+std::string TopologyProblem();
+
 // Opens a short-lived connection and declares everything (idempotent).
 std::expected<void, std::string> DeclareTopology(const ConnectionOptions& options,
                                                  const Topology& topology);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "broker/topology.hpp"
 #include "ctl/common.hpp"
 #include "ctl/messages.hpp"
 
@@ -17,6 +18,9 @@ struct TopologyOptions {
     std::string retry_delays_ms = "1000,5000,25000";
 };
 int RunTopology(const GlobalOptions& global, const TopologyOptions& options);
+// The topology the services declare with these retry settings; nullopt (after saying why on
+// stderr) when --retry-delays-ms does not parse.
+std::optional<broker::Topology> TopologyOf(const TopologyOptions& options);
 // Recreates the queues declared with older arguments, keeping their messages.
 int RunTopologyMigrate(const GlobalOptions& global, const TopologyOptions& options);
 

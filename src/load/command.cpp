@@ -163,7 +163,7 @@ CLI::App* AddLoadCommand(CLI::App& app, std::function<int()>& command) {
     load->add_option("--seq-start", args->seq_start, "first {{seq}} value (1)");
     load->add_flag("--json", args->json, "print the summary as one JSON object");
     load->add_option("--csv", args->csv,
-                     "per-second rows: second,requests,successes,errors,p50_ms,p99_ms");
+                     "per-second rows: second,requests,successes,errors,p50_ms,p99_ms,status_503");
     load->add_option("--histogram", args->histogram, "percentile,latency_ms rows");
     load->callback([args, &command] {
         command = [args] { return RunLoadCommand(*args, std::cout, std::cerr); };

@@ -167,12 +167,12 @@ std::string FormatJson(const LoadOptions& options, const LoadResult& result) {
 }
 
 std::string FormatSecondsCsv(const LoadResult& result) {
-    std::string out = "second,requests,successes,errors,p50_ms,p99_ms\n";
+    std::string out = "second,requests,successes,errors,p50_ms,p99_ms,status_503\n";
     for (size_t second = 0; second < result.seconds.size(); ++second) {
         const SecondStats& row = result.seconds[second];
-        out += fmt::format("{},{},{},{},{:.3f},{:.3f}\n", second, row.requests, row.successes,
+        out += fmt::format("{},{},{},{},{:.3f},{:.3f},{}\n", second, row.requests, row.successes,
                            row.errors, Ms(row.latency.ValueAtPercentile(50)),
-                           Ms(row.latency.ValueAtPercentile(99)));
+                           Ms(row.latency.ValueAtPercentile(99)), row.unavailable);
     }
     return out;
 }

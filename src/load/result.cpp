@@ -48,6 +48,7 @@ void LoadResult::RecordAnswer(int status, std::chrono::nanoseconds latency_ns, s
         ++row.successes;
     } else {
         ++row.errors;
+        if (status == 503) ++row.unavailable;
     }
 }
 
@@ -89,6 +90,7 @@ void LoadResult::Merge(const LoadResult& other) {
         seconds[i].requests += other.seconds[i].requests;
         seconds[i].successes += other.seconds[i].successes;
         seconds[i].errors += other.seconds[i].errors;
+        seconds[i].unavailable += other.seconds[i].unavailable;
         seconds[i].latency.Merge(other.seconds[i].latency);
     }
 }

@@ -20,6 +20,7 @@ struct SecondStats {
     uint64_t requests = 0;
     uint64_t successes = 0;
     uint64_t errors = 0;
+    uint64_t unavailable = 0;  // of the errors, 503 answers (e.g. a broker node lost)
     Histogram latency{kSecondHistogramBits};
 };
 

@@ -207,7 +207,13 @@ void AnalyticsService::Start() {
         respond(http::Json(200, FromFigures(std::move(*figures)).ToJson()));
     });
     consumer_->Start();
-    runtime_.AddReadinessCheck("broker", [this] { return consumer_->Connected(); });
+    runtime_.AddReadinessCheck(
+        "broker", [this] { return consumer_->Connected(); },
+        [] {
+            auto topology = broker::TopologyProblem();
+            return topology.empty() ? std::string("not connected to the broker (see the log)")
+                                    : topology;
+        });
     runtime_.AddReadinessCheck("store", [this] {
         std::lock_guard lock(probe_mutex_);
         return probe_->Ping();

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -80,13 +82,64 @@ void MessagePipeline::Screen(const broker::Delivery& delivery, Action& action) {
     action.kind = Action::Kind::kProcessed;  // for now: the store decides
 }
 
+// A consumer that dies gives back every message it held, and the quorum queue counts a
+// delivery against each (x-delivery-count), not only against the one that killed it. With a
+// prefetch above 1 the orders delivered beside a message that crashes the consumer every
+// time would reach the delivery limit with it and be dead-lettered too. So while a batch
+// holds such returned messages (count 1 or more), the pipeline leaves a breadcrumb, a file
+// naming the message it is about to handle; a crash leaves it behind. The next process that
+// meets that message in a batch gives it back once (requeued, which counts a delivery too)
+// and handles and acks the others of its batch without it; the time after that it is handled, so
+// a consumer that crashed once for another reason does not dead-letter it. The culprit's
+// count grows by two per crash, the others' by at most one or two in all; on the last
+// delivery Screen dead-letters the culprit with its failure record. Returns whether it
+// isolates this batch.
+bool MessagePipeline::DeferLastCrash(const std::vector<broker::Delivery>& batch,
+                                     std::vector<Action>& actions) {
+    if (options_.breadcrumb.empty()) return false;
+    bool returned = false;
+    for (size_t i = 0; i < batch.size() && !returned; ++i) {
+        const auto count = batch[i].properties.IntHeader("x-delivery-count");
+        returned = actions[i].kind != Action::Kind::kDeadLetter && count && *count >= 1;
+    }
+    if (!returned) return false;
+    std::string culprit;
+    std::ifstream(options_.breadcrumb) >> culprit;
+    // Alone in its batch (prefetch 1, or nothing else delivered yet) it shields nobody:
+    // handled at once, so the limit still means as many crashes as deliveries.
+    if (culprit.empty() || batch.size() < 2) return true;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].properties.message_id != culprit ||
+            actions[i].kind == Action::Kind::kDeadLetter) {
+            continue;
+        }
+        actions[i].kind = Action::Kind::kRequeue;
+        actions[i].label = "deferred";
+        actions[i].error =
+            "deferred: the consumer stopped while handling this message; the other messages "
+            "given back with it are handled first";
+        std::error_code ignored;
+        std::filesystem::remove(options_.breadcrumb, ignored);
+        break;
+    }
+    return true;
+}
+
+// Written with no flush to disk: it only has to survive the process, not the machine.
+void MessagePipeline::LeaveBreadcrumb(const std::string& message_id) {
+    std::ofstream(options_.breadcrumb, std::ios::trunc) << message_id << '\n';
+}
+
 // Inside the batch's transaction; may run again if the store asks for a retry.
 void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
                                std::vector<Action>& actions, store::UnitOfWork& unit) {
     std::vector<size_t> todo;
     std::vector<std::string> ids;
     for (size_t i = 0; i < batch.size(); ++i) {
-        if (actions[i].kind == Action::Kind::kDeadLetter) continue;
+        if (actions[i].kind == Action::Kind::kDeadLetter ||
+            actions[i].kind == Action::Kind::kRequeue) {
+            continue;
+        }
         Action fresh_action;
         fresh_action.attempt = actions[i].attempt;
         fresh_action.start = actions[i].start;
@@ -112,6 +165,7 @@ void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
         if (!fresh[j]) continue;
         const auto& delivery = batch[todo[j]];
         auto& action = actions[todo[j]];
+        if (isolating_) LeaveBreadcrumb(delivery.properties.message_id);
         CrashIfMarked(delivery.body);
         HandleOne(delivery, action, unit);
         if (action.kind != Action::Kind::kProcessed)
@@ -195,6 +249,7 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
         actions[i].start = std::chrono::steady_clock::now();
         Screen(batch[i], actions[i]);
     }
+    isolating_ = DeferLastCrash(batch, actions);
     // An outage is not a message failure: hold the batch (unacked) and try again until the
     // database answers; only a shutdown gives it back.
     auto pause = std::chrono::milliseconds(100);
@@ -243,6 +298,10 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
             if (actions[i].kind == Action::Kind::kProcessed)
                 CrashAfterCommitIfMarked(batch[i].body);
         }
+    }
+    if (isolating_) {  // no crash in this batch: nothing to blame next time
+        std::error_code ignored;
+        std::filesystem::remove(options_.breadcrumb, ignored);
     }
     Settle(batch, actions, out);
     if (emitted && outbox_ready_) outbox_ready_();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,9 @@ class MessagePipeline final {
         events::Clock clock = events::SystemClock();
         uint64_t seed = std::random_device{}();
         std::chrono::hours inbox_retention{24 * 7};
+        // Crash isolation (see DeferLastCrash): the file naming the message being handled
+        // while a batch holds messages given back by a consumer that stopped; empty: off.
+        std::filesystem::path breadcrumb;
     };
 
     MessagePipeline(Options options, store::Session& session, MessageHandler& handler,
@@ -93,6 +97,8 @@ class MessagePipeline final {
   private:
     struct Action;
     void Screen(const broker::Delivery& delivery, Action& action);
+    bool DeferLastCrash(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions);
+    void LeaveBreadcrumb(const std::string& message_id);
     void RunBatch(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions,
                   store::UnitOfWork& unit);
     void HandleOne(const broker::Delivery& delivery, Action& action, store::UnitOfWork& unit);
@@ -118,6 +124,7 @@ class MessagePipeline final {
     std::map<std::string_view, telemetry::Counter*> consumed_;
     telemetry::Counter* acked_ = nullptr;
     telemetry::Histogram* handling_ = nullptr;
+    bool isolating_ = false;  // this batch holds returned messages: breadcrumbs are left
 };
 
 }  // namespace orderflow::service

@@ -16,8 +16,9 @@ Runtime::Runtime(const Config& config) : config_(config) { AddStandardRoutes(); 
 
 Runtime::~Runtime() = default;
 
-void Runtime::AddReadinessCheck(std::string name, std::function<bool()> check) {
-    readiness_.emplace_back(std::move(name), std::move(check));
+void Runtime::AddReadinessCheck(std::string name, std::function<bool()> check,
+                                std::function<std::string()> why) {
+    readiness_.push_back({std::move(name), std::move(check), std::move(why)});
 }
 
 void Runtime::OnShutdown(std::function<void()> hook) { shutdown_hooks_.push_back(std::move(hook)); }
@@ -29,19 +30,29 @@ void Runtime::AddStandardRoutes() {
     router_.Add("GET", "/readyz", [this](http::Request&&, http::Respond respond) {
         bool ready = true;
         std::string checks;
-        for (const auto& [name, check] : readiness_) {
+        std::string problems;  // "name":"what is wrong", for the failing checks that know
+        for (const auto& [name, check, why] : readiness_) {
             bool ok = false;
+            std::string problem;
             try {
                 ok = check();
+                if (!ok && why) problem = why();
             } catch (const std::exception&) {
                 ok = false;
             }
             ready = ready && ok;
             if (!checks.empty()) checks += ",";
             checks += fmt::format(R"("{}":"{}")", name, ok ? "ok" : "unavailable");
+            if (problem.empty()) continue;
+            if (!problems.empty()) problems += ",";
+            telemetry::AppendJsonString(problems, name);
+            problems += ":";
+            telemetry::AppendJsonString(problems, problem);
         }
-        respond(http::Json(ready ? 200 : 503, fmt::format(R"({{"status":"{}","checks":{{{}}}}})",
-                                                          ready ? "ready" : "not_ready", checks)));
+        respond(http::Json(
+            ready ? 200 : 503,
+            fmt::format(R"({{"status":"{}","checks":{{{}}}{}}})", ready ? "ready" : "not_ready",
+                        checks, problems.empty() ? "" : ",\"problems\":{" + problems + "}")));
     });
     router_.Add("GET", "/metrics", [this](http::Request&&, http::Respond respond) {
         http::Response response;

@@ -29,8 +29,11 @@ class Runtime final {
     boost::asio::io_context& Io() { return io_; }
     const Config& Settings() const { return config_; }
 
-    // /readyz is 200 only while every check passes; `name` shows in its body.
-    void AddReadinessCheck(std::string name, std::function<bool()> check);
+    // /readyz is 200 only while every check passes; `name` shows in its body. While a check
+    // fails, `why` (if given and not empty) says what is wrong, in "problems" of the body:
+    // it must never hold a secret.
+    void AddReadinessCheck(std::string name, std::function<bool()> check,
+                           std::function<std::string()> why = {});
     // Run in registration order on SIGTERM/SIGINT, before the I/O threads stop.
     void OnShutdown(std::function<void()> hook);
 
@@ -47,7 +50,12 @@ class Runtime final {
     boost::asio::io_context io_;
     telemetry::Registry metrics_;
     http::Router router_;
-    std::vector<std::pair<std::string, std::function<bool()>>> readiness_;
+    struct ReadinessCheck {
+        std::string name;
+        std::function<bool()> check;
+        std::function<std::string()> why;
+    };
+    std::vector<ReadinessCheck> readiness_;
     std::vector<std::function<void()>> shutdown_hooks_;
     std::unique_ptr<http::Server> server_;
     std::promise<int> stop_;

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "broker/topology.hpp"
 #include "telemetry/log.hpp"
 
 namespace orderflow::service {
@@ -12,6 +13,13 @@ RetryPolicy PolicyOf(const Config& config) {
     policy.max_attempts = config.max_attempts;
     policy.delays = config.RetryDelays();
     return policy;
+}
+
+std::string BrokerProblem(const broker::Publisher& publisher, const broker::Consumer& consumer) {
+    if (auto topology = broker::TopologyProblem(); !topology.empty()) return topology;
+    if (!consumer.Connected()) return "the consumer is not connected to the broker (see the log)";
+    if (!publisher.Connected()) return "the publisher is not connected to the broker (see the log)";
+    return {};
 }
 
 Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
@@ -44,6 +52,7 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
     pipeline_options.queue = queue;
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
+    pipeline_options.breadcrumb = config.data_dir / (config.service + ".handling");
     pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_,
                                                   *publisher_, *faults_, metrics,
                                                   [relay = relay_.get()] { relay->Notify(); });
@@ -97,7 +106,8 @@ void Worker::Start() {
     relay_->Start();
     consumer_->Start();
     runtime_.AddReadinessCheck(
-        "broker", [this] { return publisher_->Connected() && consumer_->Connected(); });
+        "broker", [this] { return publisher_->Connected() && consumer_->Connected(); },
+        [this] { return BrokerProblem(*publisher_, *consumer_); });
     runtime_.AddReadinessCheck("store", [this] {
         // The consumer thread owns session_; probe through a connection of our own.
         std::lock_guard lock(probe_mutex_);

@@ -49,4 +49,8 @@ class Worker final {
 // The retry policy of the configuration (ORDERFLOW_MAX_ATTEMPTS, _RETRY_DELAYS_MS).
 RetryPolicy PolicyOf(const Config& config);
 
+// For /readyz while not ready: what the broker refused of the topology (it names the queue or
+// exchange), else which connection is down; empty when both are connected. Never a secret.
+std::string BrokerProblem(const broker::Publisher& publisher, const broker::Consumer& consumer);
+
 }  // namespace orderflow::service

@@ -686,6 +686,31 @@ TEST_CASE("an older topology is refused with TOPOLOGY_MISMATCH and migrated keep
                                     Catch::Contains("'inventory.order-placed'") &&
                                     Catch::Contains("x-dead-letter-strategy") &&
                                     Catch::Contains("orderflowctl topology migrate"));
+    {
+        // A service meeting it stays up, not ready, and its /readyz names the queue and the
+        // argument (not only its log).
+        const auto dir = std::filesystem::temp_directory_path() / ("orderflow-mismatch-" + NewId());
+        std::filesystem::create_directories(dir);
+        Service inventory(
+            "orderflow-inventory",
+            {{"ORDERFLOW_AMQP_URL", vhost.AmqpUrl()}, {"ORDERFLOW_DATA_DIR", dir.string()}}, dir);
+        inventory.Start();
+        HttpResult ready;
+        CHECK(Eventually(
+            [&] {
+                ready = HttpCall("GET", inventory.Port(), "/readyz", {}, {}, 2s);
+                return ready.body.find("TOPOLOGY_MISMATCH") != std::string::npos;
+            },
+            30s, 200ms));
+        CHECK(ready.status == 503);
+        CHECK_THAT(ready.body, Catch::Contains(R"("problems":{"broker":"TOPOLOGY_MISMATCH)") &&
+                                   Catch::Contains("'inventory.order-placed'") &&
+                                   Catch::Contains("x-dead-letter-strategy"));
+        CHECK(inventory.Running());
+        inventory.Kill(SIGKILL);
+        inventory.Wait(10s);
+        std::filesystem::remove_all(dir);
+    }
 
     auto migrated = RunCtl(vhost, {"topology", "migrate"});
     INFO(migrated.out << migrated.err);

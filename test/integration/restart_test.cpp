@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "order_load.hpp"
 #include "store/postgres/connection.hpp"
 #include "support.hpp"
 
@@ -65,73 +66,6 @@ class BrokerOutage final {
     std::string dir_;
     std::filesystem::path log_;
     bool stopped_ = false;
-};
-
-struct Answer {
-    int status = 0;
-    std::string user;  // unique per request: finds the request of an order in the projection
-    std::string order_id;
-    std::string code;  // error code of a non-202
-    std::string details;
-    bool retry_after = false;
-    std::chrono::milliseconds latency{0};
-    Clock::time_point at;
-};
-
-// Clients posting one-widget orders until stopped, each with a user id of its own.
-class Load final {
-  public:
-    Load(uint16_t port, int threads) {
-        for (int t = 0; t < threads; ++t) {
-            threads_.emplace_back([this, port, t] {
-                for (int i = 0; !stop_; ++i) {
-                    Answer answer;
-                    answer.user = fmt::format("restart-{}-{}", t, i);
-                    const auto start = Clock::now();
-                    auto result = PostOrder(port, answer.user, {{"widget", 1}});
-                    answer.at = Clock::now();
-                    answer.latency =
-                        std::chrono::duration_cast<std::chrono::milliseconds>(answer.at - start);
-                    answer.status = result.status;
-                    if (result.status == 202) {
-                        answer.order_id = JsonField(result.body, "order_id");
-                    } else {
-                        answer.code = JsonField(result.body, "code");
-                        answer.details = JsonField(result.body, "details");
-                        answer.retry_after = result.headers.contains("retry-after");
-                    }
-                    {
-                        std::lock_guard lock(mutex_);
-                        answers_.push_back(std::move(answer));
-                    }
-                    std::this_thread::sleep_for(20ms);  // continuous, not a flood
-                }
-            });
-        }
-    }
-    ~Load() { Stop(); }
-    void Stop() {
-        stop_ = true;
-        for (auto& thread : threads_) {
-            if (thread.joinable()) thread.join();
-        }
-    }
-    size_t AcceptedSince(Clock::time_point since) {
-        std::lock_guard lock(mutex_);
-        return static_cast<size_t>(std::count_if(answers_.begin(), answers_.end(), [&](auto& a) {
-            return a.status == 202 && a.at >= since;
-        }));
-    }
-    std::vector<Answer> Answers() {
-        std::lock_guard lock(mutex_);
-        return answers_;
-    }
-
-  private:
-    std::atomic<bool> stop_{false};
-    std::mutex mutex_;
-    std::vector<Answer> answers_;
-    std::vector<std::thread> threads_;
 };
 
 // Polls /readyz of every service and remembers whether each was seen 503 and 200 again.
@@ -247,7 +181,11 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     BrokerOutage outage(broker_dir, p.dir / "broker.log");
     ReadinessWatch readiness({p.ingress.Port(), p.inventory.Port(), p.notification.Port()});
 
-    Load load(p.ingress.Port(), 3);
+    OrderLoad load({.ports = {p.ingress.Port()},
+                    .threads = 3,
+                    .user_prefix = "restart",
+                    .pause_after_accepted = 20ms,  // continuous, not a flood
+                    .pause_after_error = 20ms});
     const auto begin = Clock::now();
     REQUIRE(Eventually([&] { return load.AcceptedSince(begin) >= 30; }, 30s));
 
@@ -272,7 +210,8 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     size_t unavailable = 0;
     std::chrono::milliseconds slowest{0};
     for (const auto& answer : answers) {
-        slowest = std::max(slowest, answer.latency);
+        slowest = std::max(slowest,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(answer.latency));
         if (answer.status == 202) {
             REQUIRE_FALSE(answer.order_id.empty());
             accepted.insert(answer.order_id);
@@ -284,7 +223,7 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
         REQUIRE(answer.code == "BROKER_UNAVAILABLE");
         REQUIRE(answer.retry_after);
         ++unavailable;
-        if (answer.details != "not connected to the broker") in_flight_failures.insert(answer.user);
+        if (answer.InFlight()) in_flight_failures.insert(answer.user);
     }
     INFO(accepted.size() << " accepted, " << unavailable << " unavailable ("
                          << in_flight_failures.size() << " failed in flight), slowest answer "

@@ -297,7 +297,18 @@ TEST_CASE(
         20s));
     CHECK_THAT(inventory.Log(), Catch::Contains("no configure permission"));
     CHECK(inventory.Running());
-    CHECK(HttpCall("GET", inventory.Port(), "/readyz").status == 503);
+    // /readyz names it too, for whoever probes the service without its log.
+    const auto not_ready = HttpCall("GET", inventory.Port(), "/readyz");
+    CHECK(not_ready.status == 503);
+    CHECK_THAT(not_ready.body,
+               Catch::Contains(R"("problems":{"broker":"the topology is incomplete)") &&
+                   Catch::Contains("no configure permission") &&
+                   Catch::Contains("missing queue inventory.order-placed, queue "
+                                   "inventory.order-placed.dlq") &&
+                   Catch::Contains("orderflowctl topology declare"));
+    for (const auto& password : vhost.passwords) {
+        CHECK_THAT(not_ready.body, !Catch::Contains(password));
+    }
     CHECK(HttpCall("GET", inventory.Port(), "/healthz").status == 200);
 
     auto declared = RunProcess({kBin + "/orderflowctl", "--amqp-url", vhost.Url("ADMIN"),
@@ -305,6 +316,7 @@ TEST_CASE(
                                {{"ORDERFLOW_RETRY_DELAYS_MS", "200"}});
     REQUIRE(declared.exit == 0);
     CHECK(inventory.WaitReady(30s));
+    CHECK_THAT(HttpCall("GET", inventory.Port(), "/readyz").body, !Catch::Contains("problems"));
     // It consumes its queue now, still without having declared anything itself.
     auto admin = vhost.Admin();
     auto info = admin.Inspect(broker::kInventoryQueue);

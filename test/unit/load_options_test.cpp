@@ -126,6 +126,7 @@ TEST_CASE("results count errors by status and kind, per second, and merge", "[lo
     CHECK(a.ErrorStatuses() == std::map<int, uint64_t>{{503, 1}});
     REQUIRE(a.seconds.size() == 3);
     CHECK(a.seconds[1].errors == 2);
+    CHECK(a.seconds[1].unavailable == 1);  // the 503, not the timeout
     CHECK(a.latency.Max() == 30'000);
 
     LoadOptions options;
@@ -137,7 +138,9 @@ TEST_CASE("results count errors by status and kind, per second, and merge", "[lo
     CHECK(json.find(R"("timeouts":1)") != std::string::npos);
     CHECK(json.find(R"("unsent":1)") != std::string::npos);
     const std::string csv = FormatSecondsCsv(a);
-    CHECK(csv.starts_with("second,requests,successes,errors,p50_ms,p99_ms\n0,1,1,0,10.000,"));
+    CHECK(csv.starts_with(
+        "second,requests,successes,errors,p50_ms,p99_ms,status_503\n0,1,1,0,10.000,"));
+    CHECK(csv.find(",1\n2,") != std::string::npos);  // second 1: one 503
     const std::string percentiles = FormatPercentilesCsv(a);
     CHECK(percentiles.starts_with("percentile,latency_ms\n0,10.000\n"));
     CHECK(percentiles.ends_with("100,30.000\n"));
