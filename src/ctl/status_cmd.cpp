@@ -88,7 +88,7 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
     }
     mgmt->ca_file = global.amqp_ca_file;  // one CA for the broker's amqps and https
     StatusSampler sampler(ConnectionFor(global, "status"), std::move(*mgmt),
-                          VhostOf(global.amqp_url));
+                          VhostOf(global.amqp_url), /*read_stream=*/true);
     if (options.watch && !options.json) return Watch(sampler, global, options);
     auto snapshot = sampler.Sample();
     if (!snapshot) return Fail(snapshot.error());

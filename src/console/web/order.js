@@ -22,6 +22,7 @@ export function renderOrder(root, order) {
         el("span", { class: "service" }, e.service || "?"),
         el("span", { class: "delta" }, e.since_previous_ms === null ? "" : `+${ms(e.since_previous_ms)}`)))),
     order.reason ? el("p", {}, "rejected: ", el("em", {}, order.reason)) : null,
+    order.note ? el("p", { class: "muted", "data-field": "source" }, order.note) : null,
     order.notification ? el("blockquote", { "data-field": "notification" }, order.notification) : null);
 }
 
