@@ -7,7 +7,8 @@ namespace orderflow::ctl {
 namespace {
 
 constexpr uint16_t kCredit = 500;
-constexpr auto kBudget = std::chrono::seconds(1);
+constexpr auto kBudget = std::chrono::seconds(3);
+constexpr auto kFirstDelivery = std::chrono::milliseconds(1500);
 
 // The highest offset delivered from `from` (only the first one with `first_only`).
 std::expected<std::optional<int64_t>, std::string> HighestOffset(
@@ -21,7 +22,9 @@ std::expected<std::optional<int64_t>, std::string> HighestOffset(
     std::optional<int64_t> highest;
     const auto deadline = std::chrono::steady_clock::now() + kBudget;
     while (std::chrono::steady_clock::now() < deadline) {
-        auto next = client->Next(quiet);
+        // The broker takes a moment to start a stream reader (longer on a busy node): the
+        // first delivery gets more time than the quiet spell that ends the read.
+        auto next = client->Next(highest ? quiet : kFirstDelivery);
         if (!next) return std::unexpected(next.error());
         if (!next->has_value()) break;  // quiet: the end of the stream as it is now
         const auto& delivery = **next;

@@ -2,7 +2,8 @@
 // stream's message count in the management API (and in a passive declare) only as fresh as
 // its last periodic refresh, while the offsets a consumer is given are exact. Two short
 // subscriptions: from "first" (one message) and from "last" (the last chunk, read until the
-// stream is quiet for `quiet` or for one second at most while it is being written).
+// stream is quiet for `quiet`, or for 3 s at most while it is being written). The first
+// delivery may take up to 1.5 s to come (an empty stream costs that long).
 //
 // Threading: opens and closes its own connections; callable from any thread.
 #pragma once

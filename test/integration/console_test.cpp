@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "events/ids.hpp"
 #include "support.hpp"
 
 using namespace orderflow;
@@ -354,7 +355,8 @@ TEST_CASE("an order the console did not keep in memory is read back from the str
 
     // An id of the right shape that no order has: 404 after reading to the stream's end;
     // something that is not an orderflow id: 404 at once.
-    const auto unknown = HttpCall("GET", analytics.Port(), "/api/orders/" + NewId());
+    const auto unknown = HttpCall("GET", analytics.Port(), "/api/orders/" + events::NewUuid());
+    INFO(unknown.body);
     CHECK(unknown.status == 404);
     CHECK(unknown.body.find("messages read") != std::string::npos);
     CHECK(HttpCall("GET", analytics.Port(), "/api/orders/not-an-id").status == 404);
