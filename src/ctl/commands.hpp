@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "broker/topology.hpp"
 #include "ctl/common.hpp"
 #include "ctl/messages.hpp"
 
@@ -18,6 +19,9 @@ struct TopologyOptions {
     std::string retry_delays_ms = "1000,5000,25000";
 };
 int RunTopology(const GlobalOptions& global, const TopologyOptions& options);
+// The contract topology for these retry settings; nullopt (after printing why) when
+// --retry-delays-ms does not parse.
+std::optional<broker::Topology> ContractTopologyOf(const TopologyOptions& options);
 // Recreates the queues declared with older arguments, keeping their messages.
 int RunTopologyMigrate(const GlobalOptions& global, const TopologyOptions& options);
 

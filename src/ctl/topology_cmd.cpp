@@ -11,16 +11,22 @@
 
 namespace orderflow::ctl {
 
-int RunTopology(const GlobalOptions& global, const TopologyOptions& options) {
+std::optional<broker::Topology> ContractTopologyOf(const TopologyOptions& options) {
     // Same settings, same parsing as the services, so both agree on the delay queues.
     service::RetryPolicy policy;
     policy.max_attempts = options.max_attempts;
     if (!service::ParseDelays(options.retry_delays_ms, policy.delays)) {
         fmt::print(stderr, "orderflowctl: --retry-delays-ms '{}': expected e.g. 1000,5000,25000\n",
                    options.retry_delays_ms);
-        return kExitUsage;
+        return std::nullopt;
     }
-    const auto topology = broker::ContractTopology(policy.Levels());
+    return broker::ContractTopology(policy.Levels());
+}
+
+int RunTopology(const GlobalOptions& global, const TopologyOptions& options) {
+    const auto contract = ContractTopologyOf(options);
+    if (!contract) return kExitUsage;
+    const auto& topology = *contract;
     const auto connection =
         ConnectionFor(global, options.check ? "topology check" : "topology declare");
 

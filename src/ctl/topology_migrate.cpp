@@ -68,14 +68,9 @@ std::expected<size_t, std::string> MoveAll(broker::Client& client, const broker:
 }  // namespace
 
 int RunTopologyMigrate(const GlobalOptions& global, const TopologyOptions& options) {
-    service::RetryPolicy policy;
-    policy.max_attempts = options.max_attempts;
-    if (!service::ParseDelays(options.retry_delays_ms, policy.delays)) {
-        fmt::print(stderr, "orderflowctl: --retry-delays-ms '{}': expected e.g. 1000,5000,25000\n",
-                   options.retry_delays_ms);
-        return kExitUsage;
-    }
-    const auto topology = broker::ContractTopology(policy.Levels());
+    const auto contract = ContractTopologyOf(options);
+    if (!contract) return kExitUsage;
+    const auto& topology = *contract;
     const auto connection = ConnectionFor(global, "topology migrate");
     auto client = Connect(global, "topology migrate");
     if (!client) return Fail(client.error());

@@ -36,14 +36,32 @@ function setData(chart, labels, series) {
   chart.update("none");
 }
 
+// The index of the first slot with data (a sampled depth, an order, a latency), so that a
+// console younger than 15 minutes draws what it has across the chart instead of a sliver at
+// its right edge; at least `min` slots are kept.
+function firstWithData(columns, length, min) {
+  let first = length;
+  for (const values of columns) {
+    const i = values.findIndex((v) => v !== null && v !== 0);
+    if (i >= 0) first = Math.min(first, i);
+  }
+  return Math.max(0, Math.min(first, length - min));
+}
+
 export function renderCharts(series) {
   if (typeof Chart === "undefined") return;
   charts.depth ||= lineChart(document.getElementById("chart-depth"), "messages");
   charts.orders ||= lineChart(document.getElementById("chart-orders"), "orders/s");
   charts.e2e ||= lineChart(document.getElementById("chart-e2e"), "ms");
-  const labels = series.t.map(timeLabel);
-  setData(charts.depth, labels, Object.entries(series.depth));
-  setData(charts.orders, labels, Object.entries(series.orders));
+  const depth = Object.entries(series.depth);
+  const orders = Object.entries(series.orders);
+  const from = firstWithData([...depth, ...orders].map(([, v]) => v), series.t.length, 60);
+  const cut = (entries, start) => entries.map(([name, v]) => [name, v.slice(start)]);
+  const labels = series.t.slice(from).map(timeLabel);
+  setData(charts.depth, labels, cut(depth, from));
+  setData(charts.orders, labels, cut(orders, from));
   const e2e = series.e2e;
-  setData(charts.e2e, e2e.t.map(timeLabel), [["p50", e2e.p50_ms], ["p95", e2e.p95_ms], ["p99", e2e.p99_ms]]);
+  const lines = [["p50", e2e.p50_ms], ["p95", e2e.p95_ms], ["p99", e2e.p99_ms]];
+  const e2eFrom = firstWithData(lines.map(([, v]) => v), e2e.t.length, 6);
+  setData(charts.e2e, e2e.t.slice(e2eFrom).map(timeLabel), cut(lines, e2eFrom));
 }
