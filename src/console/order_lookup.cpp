@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "broker/topology.hpp"
 #include "console/timeline.hpp"
 #include "events/codec.hpp"
@@ -13,22 +15,14 @@ namespace {
 
 constexpr uint16_t kCredit = 1000;
 
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
 
 std::optional<int64_t> UuidV7Millis(std::string_view id) {
     if (!events::IsUuid(id) || id[14] != '7') return std::nullopt;
+    // The first 48 bits, 8 and 4 hex digits around the first '-', are Unix milliseconds.
+    const std::string hex = std::string(id.substr(0, 8)) + std::string(id.substr(9, 4));
     int64_t ms = 0;
-    for (const char c : id.substr(0, 13)) {  // 8 hex, '-', 4 hex: the 48-bit time
-        if (c == '-') continue;
-        ms = ms * 16 + HexValue(c);
-    }
+    std::from_chars(hex.data(), hex.data() + hex.size(), ms, 16);
     return ms;
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 namespace orderflow::ctl {
 namespace {
@@ -26,6 +27,15 @@ double RateMember(const rapidjson::Value& stats, const char* details) {
     if (it == stats.MemberEnd() || !it->value.IsObject()) return 0;
     const auto rate = it->value.FindMember("rate");
     return rate != it->value.MemberEnd() && rate->value.IsNumber() ? rate->value.GetDouble() : 0;
+}
+
+// Members whose unknown values are written as null.
+void OptionalInts(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                  std::initializer_list<std::pair<const char*, std::optional<int64_t>>> members) {
+    for (const auto& [key, value] : members) {
+        writer.Key(key);
+        value ? writer.Int64(*value) : writer.Null();
+    }
 }
 
 std::string Header() {
@@ -179,16 +189,12 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         writer.String(queue.name.c_str());
         writer.Key("exists");
         writer.Bool(queue.exists);
-        const std::pair<const char*, std::optional<int64_t>> counts[] = {
-            {"ready", queue.ready},
-            {"unacked", queue.detailed ? std::optional(queue.unacked) : std::nullopt},
-            {"consumers", queue.consumers},
-            {"dlq_ready", queue.dlq_ready},
-            {"retry_ready", queue.retry_ready}};
-        for (const auto& [key, value] : counts) {
-            writer.Key(key);
-            value ? writer.Int64(*value) : writer.Null();
-        }
+        OptionalInts(writer,
+                     {{"ready", queue.ready},
+                      {"unacked", queue.detailed ? std::optional(queue.unacked) : std::nullopt},
+                      {"consumers", queue.consumers},
+                      {"dlq_ready", queue.dlq_ready},
+                      {"retry_ready", queue.retry_ready}});
         for (const auto& [key, value] : {std::pair{"publish_rate", queue.rates.publish},
                                          std::pair{"deliver_rate", queue.rates.deliver}}) {
             writer.Key(key);
@@ -218,14 +224,9 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         writer.Int64(*stream.Messages());
         writer.Key("source");
         writer.String(stream.read ? "stream" : "management");
-        const std::pair<const char*, std::optional<int64_t>> figures[] = {
-            {"first_offset", stream.first_offset},
-            {"last_offset", stream.last_offset},
-            {"broker_messages", stream.broker_messages}};
-        for (const auto& [key, value] : figures) {
-            writer.Key(key);
-            value ? writer.Int64(*value) : writer.Null();
-        }
+        OptionalInts(writer, {{"first_offset", stream.first_offset},
+                              {"last_offset", stream.last_offset},
+                              {"broker_messages", stream.broker_messages}});
         writer.Key("broker_messages_stale");
         writer.Bool(stream.BrokerStale());
         writer.EndObject();
