@@ -336,6 +336,7 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     auto stages = browser.Run(
         "return [...document.querySelectorAll('.timeline li')].map(li => li.dataset.stage);");
     CHECK(JsonText(stages) == R"(["placed","reserved","notified"])");
+    CHECK(browser.Text("#order").find("null") == std::string::npos);  // no absent part printed
     browser.Screenshot(out / "6-order-timeline.png");
 
     // No console error, no failed request, no request to another origin, all along.
