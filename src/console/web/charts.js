@@ -24,7 +24,7 @@ function lineChart(canvas, yTitle) {
       elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0 } },
       interaction: { mode: "index", intersect: false },
       scales: {
-        x: { ticks: { maxTicksLimit: 8, maxRotation: 0, sampleSize: 8, color: "#8b949e" }, grid: { color: "#21262d" } },
+        x: { ticks: { maxTicksLimit: 5, maxRotation: 0, autoSkipPadding: 16, sampleSize: 8, color: "#8b949e" }, grid: { color: "#21262d" } },
         y: { beginAtZero: true, title: { display: true, text: yTitle, color: "#8b949e" }, ticks: { color: "#8b949e" }, grid: { color: "#21262d" } },
       },
       plugins: { legend: { labels: { color: "#c9d1d9", boxWidth: 12 } } },
