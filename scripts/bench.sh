@@ -10,7 +10,9 @@
 #   (b) sync vs async at 250 and 500 concurrent clients: latency, throughput, failures,
 #       CPU and peak memory of each service
 #   (c) flash sale: 100 units, 1,000 buyers: oversells (must be 0), time to sell out
-#   (d) backlog drain: 20,000 orders queued with inventory stopped, then drained
+#   (d) backlog drain: 20,000 orders queued with inventory stopped, then drained; the same
+#       drain with the console open in headless Chromium and closed; analytics' memory with
+#       15 minutes of history
 #   (e) the broker's own publish-with-confirms and consume rates, for the ratios; and its
 #       ceiling for POST /orders: publishing exactly as the ingress does, with as many
 #       messages in flight as the load has clients
@@ -734,6 +736,158 @@ drain_alone() {
     stop_service inventory
 }
 
+# The drain with the console open in a browser against the same drain without it (issue 12:
+# within 5 %). analytics runs in both, as in any deployment (it follows the stream and serves
+# the console, its sampler polling the broker every second); "open" adds Debian's headless
+# Chromium showing the page, which polls /api/overview, /api/series and /api/dead-letters
+# every second and redraws its charts, as it does for a person. Rounds alternate the order
+# (off,on / on,off / ...) so that a drift of the machine's load falls on both; the ratio is
+# of the medians. Then analytics is given 15 minutes of history and its memory is read.
+console_rounds=$((quick ? 1 : 3))
+console_fill_rate=$((quick ? 25 : 200))
+console_ratio="-" console_off="-" console_on="-" console_rss="-" console_hwm="-"
+console_rows=()
+console_fill="" console_fill_slots="-" console_fill_kept="-" console_fill_seen="-"
+# ticks_tree PID: CPU ticks of a process and all its descendants (Chromium's helpers).
+ticks_tree() {
+    local root="$1" p total=0
+    for p in $(ps -e -o pid=,ppid= | awk -v r="$root" '
+        { parent[$1] = $2 } END { for (p in parent) { q = p; while (q != "" && q != 0) { if (q == r) { print p; break } q = parent[q] } } }'); do
+        total=$((total + $(cpu_ticks "$p")))
+    done
+    echo "$total"
+}
+analytics_url() { echo "http://127.0.0.1:${port[analytics]}"; }
+# seen_placed: OrderPlaced events analytics has read (its console's counter).
+seen_placed() { curl -fsS --max-time 2 "$(analytics_url)/api/overview" 2>/dev/null | jq -r '.seen.placed // "-"' 2>/dev/null || echo -; }
+# series_polls: GET /api/series answered so far (analytics' /metrics): the page's polls.
+series_polls() {
+    curl -fsS --max-time 2 "$(analytics_url)/metrics" 2>/dev/null |
+        awk '/^orderflow_http_requests_total/ && /route="\/api\/series"/ { s += $NF } END { print s + 0 }'
+}
+start_console_analytics() {
+    port[analytics]="$(free_port "$amqp_port" "$mgmt_port" "$private_dist_port" "$private_stream_port" \
+        "${port[ingress]}" "${port[inventory]}" "${port[notification]}")"
+    mkdir -p "$work/analytics"
+    start_service analytics ORDERFLOW_DATA_DIR="$work/analytics" ORDERFLOW_ANALYTICS_FROM=next
+    wait_ready analytics
+}
+start_console_browser() {
+    local profile="$work/chromium-profile.$1" deadline polls0
+    mkdir -p "$profile"
+    polls0="$(series_polls)"
+    chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --window-size=1400,2400 --user-data-dir="$profile" --remote-debugging-port=0 \
+        "$(analytics_url)/" </dev/null >>"$logs/chromium.log" 2>&1 &
+    pid[chromium]=$!
+    # Open means drawn and polling: two polls of the page seen by analytics.
+    deadline=$((SECONDS + 30))
+    until (($(series_polls) >= polls0 + 2)); do
+        pid_alive "${pid[chromium]}" && ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+# console_drain ROUND off|on: one drain of $drain_orders orders, whole pipeline and analytics
+# running; a row of the table in console_rows, the rate in console_rate.
+console_rate="-"
+console_drain() {
+    local round="$1" mode="$2" expected placed0 deadline acked now first="" last="" first_acked=0
+    local a0 b0 c0=0 polls0 t0 t1
+    console_rate="-"
+    fresh_system "$big_seed"
+    stop_service inventory
+    placed0="$(num "$(seen_placed)")"
+    load "d-console-$round-$mode-post" --url "$ingress/orders" --body "$order_body" -c "$post_clients" --threads 2 -n "$drain_orders" --timeout 60000 || true
+    expected="$(num "$(j "$out/d-console-$round-$mode-post.json" .successes)")"
+    # analytics has read every OrderPlaced before the drain starts.
+    deadline=$((SECONDS + 60))
+    until (($(num "$(seen_placed)") >= placed0 + expected || SECONDS >= deadline)); do sleep 0.2; done
+    if [[ $mode == on ]] && ! start_console_browser "$round"; then
+        failures+=("(d) console: headless Chromium did not open the page (log: $logs/chromium.log)")
+        stop_service chromium
+        return 0
+    fi
+    a0="$(cpu_ticks "${pid[analytics]}")" b0="$(cpu_ticks "$broker_pid")"
+    [[ $mode == on ]] && c0="$(ticks_tree "${pid[chromium]}")"
+    polls0="$(series_polls)" t0="$(date +%s.%N)"
+    start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
+    deadline=$((SECONDS + (quick ? 60 : 300)))
+    while ((SECONDS < deadline)); do
+        acked="$(num "$(acked_total)")"
+        now="$(date +%s.%N)"
+        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
+        if ((acked >= expected)); then
+            last="$now"
+            break
+        fi
+        sleep 0.05
+    done
+    t1="$(date +%s.%N)"
+    local a_us b_us c_pct polls
+    a_us="$(per_order "$a0" "$(cpu_ticks "${pid[analytics]}")" "$expected")"
+    b_us="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
+    c_pct=-
+    if [[ $mode == on ]]; then
+        c_pct="$(awk -v t="$(($(ticks_tree "${pid[chromium]}") - c0))" -v hz="$clk_tck" -v a="$t0" -v b="$t1" \
+            'BEGIN { printf "%.0f %%", (b > a) ? 100 * t / hz / (b - a) : 0 }')"
+    fi
+    polls="$(($(series_polls) - polls0))"
+    [[ $mode == on ]] && stop_service chromium
+    if [[ -n "$first" && -n "$last" ]]; then
+        console_rate="$(awk -v a="$first" -v b="$last" -v n="$((expected - first_acked))" \
+            'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')"
+    else
+        failures+=("(d) console $mode, round $round: backlog not drained in time")
+    fi
+    console_rows+=("| $round | $mode | $expected | $console_rate msg/s | $a_us µs | $b_us µs | $c_pct | $polls |")
+}
+# median of the arguments (numbers; "-" ignored).
+median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+drain_console() {
+    if [[ ! -x "$bin_dir/orderflow-analytics" ]] || ! command -v chromium >/dev/null 2>&1; then
+        failures+=("(d) console: orderflow-analytics or chromium missing")
+        return 0
+    fi
+    log "(d) drain with the console closed and open: $console_rounds round(s) of $drain_orders orders"
+    start_console_analytics
+    local round mode offs=() ons=()
+    for ((round = 1; round <= console_rounds; round++)); do
+        for mode in $( ((round % 2)) && echo off on || echo on off); do
+            console_drain "$round" "$mode"
+            if [[ $mode == on ]]; then ons+=("$console_rate"); else offs+=("$console_rate"); fi
+        done
+    done
+    console_off="$(median "${offs[@]}")" console_on="$(median "${ons[@]}")"
+    console_ratio="$(ratio "$console_on" "$console_off")"
+    # 15 minutes of history: orders whose event times span the last 15 minutes, read by the
+    # running analytics; then its resident memory, now and at its peak over the whole run.
+    log "(d) 15 minutes of history at $console_fill_rate orders/s into analytics"
+    stop_service inventory
+    stop_service notification
+    stop_service ingress
+    local placed0 orders deadline
+    placed0="$(num "$(seen_placed)")"
+    if console_fill="$("$ctl" fill-history --minutes 15 --rate "$console_fill_rate" 2>>"$logs/fill-history.log")"; then
+        orders="$(jq -r .orders <<<"$console_fill")"
+        deadline=$((SECONDS + (quick ? 120 : 600)))
+        until (($(num "$(seen_placed)") >= placed0 + orders || SECONDS >= deadline)); do sleep 0.5; done
+        console_fill_seen="$(($(num "$(seen_placed)") - placed0))"
+        ((console_fill_seen >= orders)) || failures+=("(d) console: analytics read $console_fill_seen of $orders orders of history")
+        sleep 2  # a sample or two of the page's documents with the whole history
+        curl -fsS "$(analytics_url)/api/series" >"$out/d-console-series.json" 2>/dev/null || true
+        console_fill_slots="$(jq '[.orders.placed[] | select(. > 0)] | length' "$out/d-console-series.json" 2>/dev/null || echo -)"
+        console_fill_kept="$(curl -fsS "$(analytics_url)/api/overview" 2>/dev/null | jq -r '.orders_kept // "-"' || echo -)"
+    else
+        failures+=("(d) console: fill-history failed (log: $logs/fill-history.log)")
+    fi
+    console_rss="$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/${pid[analytics]}/status" 2>/dev/null || echo -)"
+    console_hwm="$(peak_mib "${pid[analytics]}")"
+    awk -v m="$console_hwm" 'BEGIN { exit !(m + 0 >= 64) }' &&
+        failures+=("(d) console: analytics peaked at $console_hwm MiB (target: under 64)")
+    stop_service analytics
+}
+
 section_d() {
     log "(d) backlog drain: $drain_orders orders"
     local t0 deadline expected fast slow acked
@@ -822,6 +976,7 @@ section_d() {
     drain_rate="$rate"
     [[ "$last" != "-" ]] || { drain_rate="-"; failures+=("(d) backlog not drained in time"); }
     drain_alone
+    drain_console
     md "## d. Backlog drain" ""
     md "$drain_orders orders posted ($post_clients keep-alive clients) while inventory was stopped, then inventory" \
         "started at 0 s. Every message takes the full exactly-once path: inbox check, reservation and" \
@@ -858,6 +1013,29 @@ section_d() {
     md "| orders | drain rate (first to last ack, 50 ms polls) | broker CPU per order | inventory CPU per order |" \
         "|---|---|---|---|"
     md "| $alone_orders | $alone_rate msg/s | ${alone_us[broker]} µs | ${alone_us[inventory]} µs |"
+    md "" "The drain with **the console open** in a browser against the same drain without it" \
+        "(target: within 5 %). Both with the whole pipeline and \`orderflow-analytics\` running" \
+        "(it follows the stream, samples the broker every second and serves the console); \"on\"" \
+        "adds headless Chromium showing the page, which polls \`/api/overview\`, \`/api/series\` and" \
+        "\`/api/dead-letters\` every second and redraws its charts. $console_rounds round(s), the order" \
+        "alternating; each drain posts $drain_orders orders with inventory stopped, waits until" \
+        "analytics has read them, then starts inventory (rate: first to last ack, 50 ms polls)." \
+        "CPU per order from inventory's start to its last ack; Chromium's as a share of one core" \
+        "over the same time; page polls = \`GET /api/series\` answered during the drain." ""
+    md "| round | console | orders | drain rate | analytics CPU per order | broker CPU per order | Chromium CPU | page polls |" \
+        "|---|---|---|---|---|---|---|---|"
+    local row
+    for row in "${console_rows[@]}"; do md "$row"; done
+    md "" "Median drain rate: closed $console_off msg/s, open $console_on msg/s: **open / closed =" \
+        "$console_ratio** (target at least 0.95)." ""
+    md "Then analytics was given **15 minutes of history**: \`orderflowctl fill-history --minutes 15" \
+        "--rate $console_fill_rate\` wrote the events of $console_fill_rate orders per second whose event times" \
+        "span the last 15 minutes (OrderPlaced, InventoryReserved or 1 in 50 InventoryRejected," \
+        "NotificationSent, as the services publish them) straight onto the stream ($console_fill), and the" \
+        "running analytics read them: $console_fill_seen orders; $console_fill_slots of the 900 one-second slots" \
+        "of the orders chart hold orders; $console_fill_kept order timelines in memory. Its memory then:" ""
+    md "| analytics VmRSS after the history | VmHWM (peak over the whole section) | target |" "|---|---|---|"
+    md "| $console_rss MiB | $console_hwm MiB | under 64 MiB |" ""
     md "" "Samples: [d-acked.csv]($data_rel/d-acked.csv) (100 ms, inventory's counter)," \
         "[d-drain.csv]($data_rel/d-drain.csv) (1 s, management API)." ""
     if [[ $have_gnuplot == 1 ]]; then
@@ -1344,7 +1522,7 @@ wants h && section_h
     echo "| build | $(grep -m1 '^CMAKE_BUILD_TYPE' "$(build_dir_path "$BUILD_DIR")/CMakeCache.txt" 2>/dev/null | cut -d= -f2) |"
     echo
     echo "Everything (broker, three services, load generator) shares the machine. The analytics"
-    echo "service is not started. Services log one line per request and message (the default)."
+    echo "service runs only in (d)'s console drains. Services log one line per request and message (the default)."
     echo
     echo "## Headline"
     echo
@@ -1357,6 +1535,8 @@ wants h && section_h
     echo "| POST /orders accepted, $post_clients keep-alive clients, inventory stopped (d) | $post_rate orders/s | 0.8 of the line above | **$(ratio "$post_rate" "$broker_pub_ingress")** of publishing as the ingress does ($(ratio "$post_rate" "$broker_pub_stream") of publish to queue and stream) |"
     echo "| inventory drain, full exactly-once path, whole pipeline running (d) | $drain_rate msg/s | 10,000 | $(ratio "$drain_rate" "$broker_con") of consume |"
     echo "| inventory drain, full exactly-once path, inventory alone (d) | $alone_rate msg/s | 10,000 | $(ratio "$alone_rate" "$broker_con") of consume |"
+    echo "| drain with the console open in Chromium / closed, medians of $console_rounds round(s) (d) | $console_ratio ($console_on / $console_off msg/s) | at least 0.95 | |"
+    echo "| analytics peak RSS, 15 minutes of history at $console_fill_rate orders/s (d) | $console_hwm MiB | under 64 MiB | |"
     echo "| flash sale oversells (c) | $oversells | 0 | |"
     echo "| accepted -> notified p99 at 50 % of the end-to-end capacity ($latency_max orders/s), whole pipeline (f) | $latency_p99_half ms (POST p99 $latency_post_p99_half ms) | 25 ms | |"
     echo
@@ -1404,6 +1584,7 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
     --arg drain_ingress_us "${drain_us[ingress]}" --arg drain_inventory_us "${drain_us[inventory]}" \
     --arg drain_notification_us "${drain_us[notification]}" \
     --arg post "$post_rate" --arg drain "$drain_rate" --arg over "$oversells" \
+    --arg console_ratio "$console_ratio" --arg console_hwm "$console_hwm" \
     --argjson failures "$(printf '%s\n' "${failures[@]}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{quick: ($quick == "1"), sync_available: ($sync == "1"), broker_publish_rate: $pub,
       broker_consume_rate: $con, broker_publish_stream_rate: $pub_stream,
@@ -1416,6 +1597,7 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
       drain_alone_rate: $alone, broker_publish_ingress_rate: $pub_ingress,
       broker_ingress_cpu_us: $broker_us_ingress, latency_max_rate: $latency_max,
       e2e_p99_ms_at_half: $e2e_p99_half,
+      console_drain_ratio: $console_ratio, analytics_peak_mib: $console_hwm,
       oversells: $over, failures: $failures}' >"$out/summary.json"
 log "report: $report"
 [[ ${#failures[@]} -eq 0 ]] || { warn "problems: ${failures[*]}"; exit 1; }

@@ -150,7 +150,7 @@ stop_service() {
 cleanup() {
     local rc=$? name
     trap - EXIT INT TERM
-    for name in ingress notification inventory; do stop_service "$name"; done
+    for name in ingress notification inventory analytics; do stop_service "$name"; done
     if [[ $vhost_created == 1 ]]; then
         curl -fsS -o /dev/null -X DELETE "$mgmt_url/api/vhosts/$vhost" 2>/dev/null ||
             warn "could not delete vhost $vhost"
@@ -234,6 +234,7 @@ declare -A port=()
 port[ingress]="$(free_port)"
 port[inventory]="$(free_port "${port[ingress]}")"
 port[notification]="$(free_port "${port[ingress]}" "${port[inventory]}")"
+port[analytics]="$(free_port "${port[ingress]}" "${port[inventory]}" "${port[notification]}")"
 ingress="http://127.0.0.1:${port[ingress]}"
 inventory="http://127.0.0.1:${port[inventory]}"
 export ORDERFLOW_DATA_DIR="$data_dir"
@@ -328,6 +329,10 @@ log "starting the services (data and logs in $data_dir)"
 start_service inventory "${slow_inventory[@]}"
 start_service notification
 start_service ingress
+# The live console (orderflow-analytics), with an admin token of this run for its replay
+# and purge buttons: every step below can be watched there too.
+console_token="$(openssl rand -hex 16 2>/dev/null || echo "demo-$$-$RANDOM")"
+start_service analytics ORDERFLOW_ADMIN_TOKEN="$console_token"
 initial_burgers="$(stock_of burger)"
 [[ -n "$initial_burgers" ]] || fail "GET /inventory has no burger"
 
@@ -337,7 +342,10 @@ step "the system" \
     "stock and emits InventoryReserved/Rejected; notification and the ingress's status" \
     "projection consume those. Broker: $(printf '%s' "$ORDERFLOW_AMQP_URL" | sed -E 's#//[^@/]*@#//#')" \
     "Inventory handles each message with an injected ${delay_ms} ms delay and a prefetch of 5," \
-    "so that a backlog is visible in its queue."
+    "so that a backlog is visible in its queue." \
+    "" \
+    "Watch it live in a browser: the console http://127.0.0.1:${port[analytics]}/ shows each" \
+    "step below as it happens (admin token for its Replay and Purge buttons: $console_token)."
 show "$bin_dir/orderflowctl" topology check || fail "the services did not declare the topology"
 pause
 

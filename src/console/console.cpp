@@ -13,6 +13,8 @@
 #include "broker/topology.hpp"
 #include "console/admin_token.hpp"
 #include "console/assets.hpp"
+#include "console/order_lookup.hpp"
+#include "console/timeline.hpp"
 #include "console/views.hpp"
 #include "ctl/dlq_ops.hpp"
 #include "ctl/mgmt_api.hpp"
@@ -158,29 +160,8 @@ Console::Console(service::Runtime& runtime, std::string admin_token)
 Console::~Console() { Stop(); }
 
 void Console::Observe(const broker::Delivery& delivery, const events::Envelope& envelope) {
-    StreamEvent event;
-    event.type = envelope.type;
-    event.event_id = envelope.event_id;
-    event.order_id = envelope.order_id;
-    const auto at = events::ParseTime(envelope.occurred_at);
-    event.at_ms = at ? events::ToUnixMillis(*at) : NowMs();
-    event.service = delivery.properties.app_id;
-    if (const auto* traceparent = delivery.properties.Header("traceparent")) {
-        if (auto ctx = events::ParseTraceparent(*traceparent)) event.trace_id = ctx->trace_id;
-    }
-    if (envelope.type == events::EventType::kInventoryRejected) {
-        if (auto decoded = events::DecodeInventoryEvent(delivery.body)) {
-            if (const auto* rejected = std::get_if<events::InventoryRejected>(&*decoded)) {
-                event.detail = rejected->reason;
-            }
-        }
-    } else if (envelope.type == events::EventType::kNotificationSent) {
-        if (auto decoded = events::DecodeNotificationSent(delivery.body)) {
-            event.detail = decoded->message;
-            event.outcome = std::string(events::OutcomeName(decoded->outcome));
-        }
-    }
-    model_.OnEvent(event, NowMs());
+    const int64_t now_ms = NowMs();
+    model_.OnEvent(ToStreamEvent(delivery, envelope, now_ms), now_ms);
     if (auto offset = delivery.properties.IntHeader("x-stream-offset")) {
         stream_offset_.store(*offset, std::memory_order_relaxed);
     }
@@ -199,45 +180,85 @@ void Console::Start() {
         }
         respond(AssetResponse(*asset));
     });
-    router.Add("GET", "/api/overview", [this](http::Request&&, http::Respond respond) {
-        std::string body;
-        {
-            std::lock_guard lock(mutex_);
-            body = overview_json_;
-        }
-        if (body.empty()) {
-            respond(Unavailable("the console has not sampled the broker yet"));
-            return;
-        }
-        respond(http::Json(200, std::move(body)));
-    });
+    // The documents the sampler publishes; 503 for the second before the first one.
+    for (const auto& [path, document, not_yet] :
+         {std::tuple{"/api/overview", &overview_json_,
+                     "the console has not sampled the broker yet"},
+          {"/api/dead-letters", &dead_letters_json_,
+           "the console has not browsed the dead-letter queues yet"}}) {
+        router.Add("GET", path, [this, document, not_yet](http::Request&&, http::Respond respond) {
+            std::string body;
+            {
+                std::lock_guard lock(mutex_);
+                body = *document;
+            }
+            if (body.empty()) {
+                respond(Unavailable(not_yet));
+                return;
+            }
+            respond(http::Json(200, std::move(body)));
+        });
+    }
     router.Add("GET", "/api/series", [this](http::Request&&, http::Respond respond) {
         respond(http::Json(200, model_.SeriesJson(NowMs())));
     });
-    router.Add("GET", "/api/dead-letters", [this](http::Request&&, http::Respond respond) {
-        std::string body;
-        {
-            std::lock_guard lock(mutex_);
-            body = dead_letters_json_;
-        }
-        if (body.empty()) {
-            respond(Unavailable("the console has not browsed the dead-letter queues yet"));
-            return;
-        }
-        respond(http::Json(200, std::move(body)));
-    });
-    router.Add("GET", "/api/orders/{id}", [this](http::Request&& request, http::Respond respond) {
-        auto body = model_.OrderJson(request.params["id"]);
-        if (!body) {
-            respond(http::JsonError(
-                404, "NOT_FOUND", "order not seen by the console",
-                fmt::format("the console keeps the last {} orders seen on the stream since it "
-                            "started; GET /orders/{{id}} on the ingress knows every order",
-                            LiveModel::kMaxOrders)));
-            return;
-        }
-        respond(http::Json(200, std::move(*body)));
-    });
+    AddOrderRoute();
+    AddActionRoutes();
+    sampler_ = std::thread([this] { SampleLoop(); });
+    admin_.Start();
+    lookup_.Start();
+    runtime_.OnShutdown([this] { Stop(); });
+}
+
+void Console::AddOrderRoute() {
+    runtime_.Router().Add(
+        "GET", "/api/orders/{id}", [this](http::Request&& request, http::Respond respond) {
+            auto id = request.params["id"];
+            if (auto body = model_.OrderJson(id)) {
+                respond(http::Json(200, std::move(*body)));
+                return;
+            }
+            const auto not_found = [](std::string details) {
+                return http::JsonError(404, "NOT_FOUND", "order not found on the stream",
+                                       std::move(details));
+            };
+            if (!UuidV7Millis(id)) {
+                respond(not_found(
+                    "not an order id of orderflow (a version-7 UUID): the console finds an "
+                    "order on the stream by the time its id carries"));
+                return;
+            }
+            // Older than the orders kept in memory: read it back from the stream, off the
+            // I/O threads.
+            lookup_.Post(
+                [this, id = std::move(id), respond = std::move(respond), not_found](bool run) {
+                    if (!run) {
+                        auto busy = http::JsonError(503, "BROKER_UNAVAILABLE",
+                                                    "too many order lookups waiting", "try again");
+                        busy.headers.emplace_back("Retry-After", "1");
+                        respond(std::move(busy));
+                        return;
+                    }
+                    const auto end = stream_offset_.load(std::memory_order_relaxed);
+                    auto found =
+                        FindOrderInStream(runtime_.Settings().Connection("console-lookup"), id,
+                                          NowMs(), end >= 0 ? std::optional(end) : std::nullopt);
+                    if (!found) {
+                        respond(Unavailable(found.error()));
+                    } else if (!found->json) {
+                        respond(not_found(fmt::format(
+                            "no event of this order on orders.events from its id's time on ({} "
+                            "messages read)",
+                            found->scanned)));
+                    } else {
+                        respond(http::Json(200, std::move(*found->json)));
+                    }
+                });
+        });
+}
+
+void Console::AddActionRoutes() {
+    auto& router = runtime_.Router();
     for (const bool replay : {true, false}) {
         const auto path = replay ? "/api/dead-letters/replay" : "/api/dead-letters/purge";
         router.Add("POST", path, [this, replay](http::Request&& request, http::Respond respond) {
@@ -251,7 +272,12 @@ void Console::Start() {
                 respond(std::move(action.error()));
                 return;
             }
-            Enqueue([this, replay, action = std::move(*action), respond = std::move(respond)] {
+            admin_.Post([this, replay, action = std::move(*action),
+                         respond = std::move(respond)](bool run) {
+                if (!run) {
+                    respond(Unavailable("too many console actions waiting; try again"));
+                    return;
+                }
                 auto client =
                     broker::Client::Connect(runtime_.Settings().Connection("console-admin"));
                 if (!client) {
@@ -314,42 +340,17 @@ void Console::Start() {
             });
         });
     }
-    sampler_ = std::thread([this] { SampleLoop(); });
-    admin_ = std::thread([this] { AdminLoop(); });
-    runtime_.OnShutdown([this] { Stop(); });
-}
-
-void Console::Enqueue(std::function<void()> action) {
-    {
-        std::lock_guard lock(mutex_);
-        actions_.push_back(std::move(action));
-    }
-    wake_.notify_all();
 }
 
 void Console::Stop() {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && !sampler_.joinable() && !admin_.joinable()) return;
         stopping_ = true;
     }
     wake_.notify_all();
     if (sampler_.joinable()) sampler_.join();
-    if (admin_.joinable()) admin_.join();
-}
-
-void Console::AdminLoop() {
-    while (true) {
-        std::function<void()> action;
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !actions_.empty(); });
-            if (actions_.empty()) return;  // stopping, nothing left
-            action = std::move(actions_.front());
-            actions_.pop_front();
-        }
-        action();
-    }
+    admin_.Stop();
+    lookup_.Stop();
 }
 
 void Console::SampleLoop() {

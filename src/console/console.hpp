@@ -8,15 +8,15 @@
 //  - the sampler thread owns two AMQP connections (queue depths, DLQ browsing) and the
 //    management API calls; once a second it rebuilds the overview and, when a DLQ changed,
 //    the dead-letter document, and publishes both as strings under `mutex_`;
-//  - the admin thread owns the connection of replays and purges, one action at a time,
-//    taken from `actions_` (an HTTP handler only enqueues and answers from there);
+//  - the admin thread (a TaskThread) owns the connection of replays and purges, one action at
+//    a time (an HTTP handler only posts the action, which answers when done);
+//  - the lookup thread reads the stream back for an order no longer in memory
+//    (order_lookup.hpp), one lookup at a time;
 //  - HTTP I/O threads only read the published strings, the model and the assets.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +24,7 @@
 
 #include "broker/message.hpp"
 #include "console/live_model.hpp"
+#include "console/task_thread.hpp"
 #include "events/events.hpp"
 #include "service/runtime.hpp"
 
@@ -44,9 +45,10 @@ class Console final {
 
   private:
     void SampleLoop();
-    void AdminLoop();
-    void Enqueue(std::function<void()> action);
     void Stop();
+    // The write actions (replay, purge) and the order route.
+    void AddActionRoutes();
+    void AddOrderRoute();
 
     service::Runtime& runtime_;
     std::string admin_token_;
@@ -59,10 +61,10 @@ class Console final {
     bool refresh_dead_letters_ = true;
     std::string overview_json_;
     std::string dead_letters_json_;
-    std::deque<std::function<void()>> actions_;
 
     std::thread sampler_;
-    std::thread admin_;
+    TaskThread admin_{16};
+    TaskThread lookup_{4};
 };
 
 }  // namespace orderflow::console

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "console/json_writer.hpp"
 #include "events/ids.hpp"
 
 namespace orderflow::console {
@@ -19,11 +20,8 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) 
 
 size_t Index(events::EventType type) { return static_cast<size_t>(type); }
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void String(Writer& w, std::string_view text) {
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-}
+using json::String;
+using json::Writer;
 
 }  // namespace
 
@@ -92,22 +90,17 @@ void LiveModel::OnEvent(const StreamEvent& event, int64_t now_ms) {
         }
     }
     auto& timeline = it->second;
-    if (timeline.trace_id.empty()) timeline.trace_id = event.trace_id;
-    timeline.stages.push_back({event.type, event.at_ms, event.service, event.event_id});
-    if (event.type == events::EventType::kInventoryRejected) timeline.reason = event.detail;
+    timeline.Add(event);
     if (event.type != events::EventType::kNotificationSent) return;
-    timeline.text = event.detail;
-    timeline.outcome = event.outcome;
     // End-to-end time of this order, in the 10 s slot of its notification.
-    const auto placed =
-        std::ranges::find(timeline.stages, events::EventType::kOrderPlaced, &Stage::type);
-    if (placed == timeline.stages.end()) return;
+    const auto placed_ms = timeline.PlacedAt();
+    if (!placed_ms) return;
     const int64_t index = FloorDiv(at_s, kLatencyStep);
     if (index <= FloorDiv(now_s, kLatencyStep) - kLatencySlots) return;
     auto& slot = LatencyFor(index);
     ++slot.count;
     ++slot.buckets[static_cast<size_t>(
-        BucketOf(static_cast<double>(std::max<int64_t>(0, event.at_ms - placed->at_ms))))];
+        BucketOf(static_cast<double>(std::max<int64_t>(0, event.at_ms - *placed_ms))))];
 }
 
 void LiveModel::OnDepths(int64_t now_ms, const std::map<std::string, int64_t>& depths) {
@@ -230,65 +223,14 @@ std::string LiveModel::SeriesJson(int64_t now_ms) const {
     }
     w.EndObject();
     w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
+    return json::Text(buffer);
 }
 
 std::optional<std::string> LiveModel::OrderJson(const std::string& order_id) const {
     std::lock_guard lock(mutex_);
     const auto it = orders_.find(order_id);
     if (it == orders_.end()) return std::nullopt;
-    auto stages = it->second.stages;
-    std::ranges::stable_sort(stages, {}, &Stage::at_ms);
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("order_id");
-    String(w, order_id);
-    w.Key("trace_id");
-    String(w, it->second.trace_id);
-    w.Key("outcome");
-    if (it->second.outcome.empty()) {
-        w.Null();
-    } else {
-        String(w, it->second.outcome);
-    }
-    w.Key("reason");
-    if (it->second.reason.empty()) {
-        w.Null();
-    } else {
-        String(w, it->second.reason);
-    }
-    w.Key("notification");
-    if (it->second.text.empty()) {
-        w.Null();
-    } else {
-        String(w, it->second.text);
-    }
-    w.Key("events");
-    w.StartArray();
-    const Stage* previous = nullptr;
-    for (const auto& stage : stages) {
-        w.StartObject();
-        w.Key("type");
-        String(w, events::TypeName(stage.type));
-        w.Key("at");
-        String(w, events::FormatTime(events::FromUnixMillis(stage.at_ms)));
-        w.Key("service");
-        String(w, stage.service);
-        w.Key("event_id");
-        String(w, stage.event_id);
-        w.Key("since_previous_ms");
-        if (previous) {
-            w.Int64(stage.at_ms - previous->at_ms);
-        } else {
-            w.Null();
-        }
-        w.EndObject();
-        previous = &stage;
-    }
-    w.EndArray();
-    w.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize());
+    return it->second.Json(order_id, {"memory", {}});
 }
 
 }  // namespace orderflow::console

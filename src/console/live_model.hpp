@@ -4,7 +4,8 @@
 // recent orders, and the depth of each work queue per second (fed by the broker sampler).
 //
 // Memory: 900 one-second slots, 90 ten-second latency histograms of kLatencyBuckets
-// counters, and at most kMaxOrders timelines (oldest evicted first): a few MiB in all.
+// counters, and at most kMaxOrders timelines (oldest evicted first): a few MiB in all. An
+// older order's timeline is read from the stream on demand (order_lookup.hpp).
 //
 // Threading: every method locks; the stream consumer's thread calls OnEvent, the sampler
 // thread OnDepths, the HTTP threads the *Json readers. Time is passed in (milliseconds
@@ -21,20 +22,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "console/timeline.hpp"
 #include "events/events.hpp"
 
 namespace orderflow::console {
-
-struct StreamEvent {
-    events::EventType type = events::EventType::kOrderPlaced;
-    std::string event_id;
-    std::string order_id;
-    int64_t at_ms = 0;     // occurred_at
-    std::string service;   // app_id of the emitter
-    std::string trace_id;  // from traceparent
-    std::string detail;    // rejection reason, or the notification text
-    std::string outcome;   // NotificationSent: confirmed|rejected
-};
 
 class LiveModel final {
   public:
@@ -76,20 +67,6 @@ class LiveModel final {
         int64_t count = 0;
         std::array<uint32_t, kLatencyBuckets> buckets{};
     };
-    struct Stage {
-        events::EventType type;
-        int64_t at_ms;
-        std::string service;
-        std::string event_id;
-    };
-    struct Timeline {
-        std::string trace_id;
-        std::vector<Stage> stages;
-        std::string reason;
-        std::string text;
-        std::string outcome;
-    };
-
     Slot& SlotFor(int64_t second);
     LatencySlot& LatencyFor(int64_t index);
     static double Percentile(const LatencySlot& slot, double q);

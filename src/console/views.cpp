@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "console/json_writer.hpp"
 #include "ctl/common.hpp"
 #include "ctl/messages.hpp"
 #include "events/ids.hpp"
@@ -15,11 +16,11 @@
 namespace orderflow::console {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::Member;
+using json::MemberOrNull;
+using json::String;
+using json::Writer;
 
-void String(Writer& w, std::string_view text) {
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-}
 void Rate(Writer& w, double value) { w.Double(std::round(value * 10) / 10); }
 
 std::string Member(const rapidjson::Value& object, const char* name) {
@@ -100,22 +101,15 @@ std::string OverviewJson(const OverviewInput& input) {
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
-    w.Key("at");
-    String(w, events::FormatTime(events::FromUnixMillis(input.now_ms)));
+    Member(w, "at", events::FormatTime(events::FromUnixMillis(input.now_ms)));
     w.Key("read_only");
     w.Bool(input.read_only);
-    w.Key("vhost");
-    String(w, input.vhost);
+    Member(w, "vhost", input.vhost);
     w.Key("broker");
     w.StartObject();
     w.Key("ok");
     w.Bool(input.status.has_value());
-    w.Key("error");
-    if (input.status_error.empty()) {
-        w.Null();
-    } else {
-        String(w, input.status_error);
-    }
+    MemberOrNull(w, "error", input.status_error);
     w.Key("warnings");
     w.StartArray();
     if (input.status) {
@@ -130,20 +124,14 @@ std::string OverviewJson(const OverviewInput& input) {
     if (input.status) {
         for (const auto& queue : input.status->queues) {
             w.StartObject();
-            w.Key("name");
-            String(w, queue.name);
-            w.Key("service");
-            String(w, ServiceOf(queue.name));
+            Member(w, "name", queue.name);
+            Member(w, "service", ServiceOf(queue.name));
             w.Key("exists");
             w.Bool(queue.exists);
             w.Key("ready");
             w.Int64(queue.ready);
-            w.Key("unacked");
-            if (queue.detailed) {
-                w.Int64(queue.unacked);
-            } else {
-                w.Null();
-            }
+            MemberOrNull(w, "unacked",
+                         queue.detailed ? std::optional(queue.unacked) : std::nullopt);
             w.Key("unacked_stale");
             w.Bool(queue.unacked_stale);
             w.Key("consumers");
@@ -179,28 +167,18 @@ std::string OverviewJson(const OverviewInput& input) {
     w.EndArray();
     w.Key("stream");
     w.StartObject();
-    w.Key("name");
-    String(w, "orders.events");
-    w.Key("messages");
-    if (input.status && input.status->stream_messages) {
-        w.Int64(*input.status->stream_messages);
-    } else {
-        w.Null();
-    }
-    w.Key("last_offset");
-    if (input.stream_last_offset) {
-        w.Int64(*input.stream_last_offset);
-    } else {
-        w.Null();
-    }
+    Member(w, "name", "orders.events");
+    // The broker's count (RabbitMQ refreshes it only now and then) and the exact last offset
+    // the console read.
+    MemberOrNull(w, "messages", input.status ? input.status->stream.broker_messages : std::nullopt);
+    MemberOrNull(w, "last_offset", input.stream_last_offset);
     w.EndObject();
 
     w.Key("services");
     w.StartArray();
     for (const char* service : {"ingress", "inventory", "notification", "analytics"}) {
         w.StartObject();
-        w.Key("name");
-        String(w, service);
+        Member(w, "name", service);
         w.Key("replicas");
         if (!input.replicas) {
             w.Null();
@@ -209,10 +187,8 @@ std::string OverviewJson(const OverviewInput& input) {
             for (const auto& replica : *input.replicas) {
                 if (replica.service != service) continue;
                 w.StartObject();
-                w.Key("host");
-                String(w, replica.host);
-                w.Key("pid");
-                String(w, replica.pid);
+                Member(w, "host", replica.host);
+                Member(w, "pid", replica.pid);
                 w.Key("connections");
                 w.StartArray();
                 for (const auto& role : replica.roles) String(w, role);
@@ -243,7 +219,7 @@ std::string OverviewJson(const OverviewInput& input) {
     w.Key("orders_kept");
     w.Uint64(input.orders_kept);
     w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
+    return json::Text(buffer);
 }
 
 std::string DeadLettersJson(int64_t now_ms, const std::vector<DlqBrowse>& browsed,
@@ -274,28 +250,20 @@ std::string DeadLettersJson(int64_t now_ms, const std::vector<DlqBrowse>& browse
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
-    w.Key("at");
-    String(w, events::FormatTime(events::FromUnixMillis(now_ms)));
+    Member(w, "at", events::FormatTime(events::FromUnixMillis(now_ms)));
     w.Key("browse_limit");
     w.Uint64(browse_limit);
     w.Key("dlqs");
     w.StartArray();
     for (const auto& dlq : browsed) {
         w.StartObject();
-        w.Key("queue");
-        String(w, dlq.queue);
-        w.Key("dlq");
-        String(w, dlq.dlq);
+        Member(w, "queue", dlq.queue);
+        Member(w, "dlq", dlq.dlq);
         w.Key("messages");
         w.Int64(dlq.messages);
         w.Key("browsed");
         w.Uint64(dlq.letters.size());
-        w.Key("error");
-        if (dlq.error.empty()) {
-            w.Null();
-        } else {
-            String(w, dlq.error);
-        }
+        MemberOrNull(w, "error", dlq.error);
         w.EndObject();
     }
     w.EndArray();
@@ -303,29 +271,24 @@ std::string DeadLettersJson(int64_t now_ms, const std::vector<DlqBrowse>& browse
     w.StartArray();
     for (const auto& group : groups) {
         w.StartObject();
-        w.Key("queue");
-        String(w, group.queue);
-        w.Key("kind");
-        String(w, group.kind);
-        w.Key("reason");
-        String(w, group.reason);
+        for (const auto& [key, value] :
+             {std::pair<const char*, const std::string&>{"queue", group.queue},
+              {"kind", group.kind},
+              {"reason", group.reason}}) {
+            Member(w, key, value);
+        }
         w.Key("count");
         w.Uint64(group.letters.size());
-        w.Key("first_failed_at");
-        String(w, group.first);
-        w.Key("last_failed_at");
-        String(w, group.last);
+        Member(w, "first_failed_at", group.first);
+        Member(w, "last_failed_at", group.last);
         w.Key("messages");
         w.StartArray();
         for (const auto* letter : group.letters) {
             const auto& p = letter->properties;
             w.StartObject();
-            w.Key("message_id");
-            String(w, p.message_id);
-            w.Key("type");
-            String(w, p.type);
-            w.Key("correlation_id");
-            String(w, p.correlation_id);
+            Member(w, "message_id", p.message_id);
+            Member(w, "type", p.type);
+            Member(w, "correlation_id", p.correlation_id);
             w.Key("replay_count");
             w.Int(ctl::ReplayCountOf(p));
             w.Key("headers");
@@ -337,14 +300,12 @@ std::string DeadLettersJson(int64_t now_ms, const std::vector<DlqBrowse>& browse
                 String(w, ctl::BodyPreview(ctl::FieldText(it->second), 1000));
             }
             if (const auto* traceparent = p.Header("traceparent")) {
-                w.Key("traceparent");
-                String(w, *traceparent);
+                Member(w, "traceparent", *traceparent);
             }
             w.EndObject();
             w.Key("body_bytes");
             w.Uint64(letter->body.size());
-            w.Key("body_preview");
-            String(w, ctl::BodyPreview(letter->body));
+            Member(w, "body_preview", ctl::BodyPreview(letter->body));
             w.EndObject();
         }
         w.EndArray();
@@ -352,7 +313,7 @@ std::string DeadLettersJson(int64_t now_ms, const std::vector<DlqBrowse>& browse
     }
     w.EndArray();
     w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
+    return json::Text(buffer);
 }
 
 }  // namespace orderflow::console

@@ -167,6 +167,20 @@ int Run(int argc, char** argv) {
     status->add_flag("--json", status_options.json, "Print JSON once");
     status->callback([&] { command = [&] { return RunStatus(global, status_options); }; });
 
+    // fill-history: N minutes of orders written onto the stream (scripts/bench.sh (d)).
+    auto* fill = app.add_subcommand(
+        "fill-history",
+        "Write the events of N minutes of orders straight onto the stream orders.events");
+    FillHistoryOptions fill_options;
+    fill->add_option("--minutes", fill_options.minutes, "Minutes of event time, ending now")
+        ->check(CLI::Range(0.01, 10080.0))
+        ->capture_default_str();
+    fill->add_option("--rate", fill_options.rate, "Orders per second of event time")
+        ->check(CLI::Range(0.01, 100000.0))
+        ->capture_default_str();
+    fill->add_option("--seed", fill_options.seed, "Random seed of the ids")->capture_default_str();
+    fill->callback([&] { command = [&] { return RunFillHistory(global, fill_options); }; });
+
 #if defined(ORDERFLOW_CTL_WITH_LOAD)
     // load --url URL [--rate R | --concurrency C] --duration D [--csv F]: src/load.
     load::AddLoadCommand(app, command);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -50,5 +51,13 @@ struct StatusOptions {
     bool json = false;
 };
 int RunStatus(const GlobalOptions& global, const StatusOptions& options);
+
+struct FillHistoryOptions {
+    double minutes = 15;
+    double rate = 50;  // orders per second of event time
+    uint64_t seed = 1;
+};
+// The history of N minutes of orders, written straight onto orders.events (bench, tests).
+int RunFillHistory(const GlobalOptions& global, const FillHistoryOptions& options);
 
 }  // namespace orderflow::ctl

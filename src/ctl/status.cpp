@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 namespace orderflow::ctl {
 namespace {
@@ -26,6 +27,15 @@ double RateMember(const rapidjson::Value& stats, const char* details) {
     if (it == stats.MemberEnd() || !it->value.IsObject()) return 0;
     const auto rate = it->value.FindMember("rate");
     return rate != it->value.MemberEnd() && rate->value.IsNumber() ? rate->value.GetDouble() : 0;
+}
+
+// Members whose unknown values are written as null.
+void OptionalInts(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                  std::initializer_list<std::pair<const char*, std::optional<int64_t>>> members) {
+    for (const auto& [key, value] : members) {
+        writer.Key(key);
+        value ? writer.Int64(*value) : writer.Null();
+    }
 }
 
 std::string Header() {
@@ -58,12 +68,29 @@ std::string Row(const QueueStatus& queue) {
                        FormatEta(queue.eta_seconds));
 }
 
+// "stream orders.events: 48210 messages (offsets 0-48209, read from the stream; the
+// management API's count, 0, is stale)", or the broker's count said to be such.
+std::string StreamLine(const StreamStatus& stream) {
+    if (!stream.Known()) return {};
+    const auto messages = *stream.Messages();
+    if (!stream.read) {
+        return fmt::format(
+            "stream orders.events: {} messages (the management API's count, refreshed only now "
+            "and then)",
+            messages);
+    }
+    std::string where = stream.first_offset ? fmt::format("offsets {}-{}, read from the stream",
+                                                          *stream.first_offset, *stream.last_offset)
+                                            : std::string("read from the stream");
+    if (stream.BrokerStale()) {
+        where += fmt::format("; the management API's count, {}, is stale", *stream.broker_messages);
+    }
+    return fmt::format("stream orders.events: {} messages ({})", messages, where);
+}
+
 std::vector<std::string> Footer(const StatusSnapshot& snapshot) {
     std::vector<std::string> lines;
-    if (snapshot.stream_messages) {
-        lines.push_back(
-            fmt::format("stream orders.events: {} messages", *snapshot.stream_messages));
-    }
+    if (const auto line = StreamLine(snapshot.stream); !line.empty()) lines.push_back(line);
     if (std::ranges::any_of(snapshot.queues, &QueueStatus::unacked_stale)) {
         lines.push_back(
             "?: unacked as of the management API's last record, older than the exact ready "
@@ -115,6 +142,12 @@ void ApplyExactDepth(QueueStatus& queue, std::optional<int64_t> record_ready) {
     }
 }
 
+std::optional<int64_t> StreamStatus::Messages() const {
+    if (!read) return broker_messages;
+    if (!first_offset || !last_offset) return 0;
+    return *last_offset - *first_offset + 1;
+}
+
 std::string FormatEta(std::optional<double> seconds) {
     if (!seconds) return "-";
     const auto total = static_cast<int64_t>(std::ceil(*seconds));
@@ -156,16 +189,12 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         writer.String(queue.name.c_str());
         writer.Key("exists");
         writer.Bool(queue.exists);
-        const std::pair<const char*, std::optional<int64_t>> counts[] = {
-            {"ready", queue.ready},
-            {"unacked", queue.detailed ? std::optional(queue.unacked) : std::nullopt},
-            {"consumers", queue.consumers},
-            {"dlq_ready", queue.dlq_ready},
-            {"retry_ready", queue.retry_ready}};
-        for (const auto& [key, value] : counts) {
-            writer.Key(key);
-            value ? writer.Int64(*value) : writer.Null();
-        }
+        OptionalInts(writer,
+                     {{"ready", queue.ready},
+                      {"unacked", queue.detailed ? std::optional(queue.unacked) : std::nullopt},
+                      {"consumers", queue.consumers},
+                      {"dlq_ready", queue.dlq_ready},
+                      {"retry_ready", queue.retry_ready}});
         for (const auto& [key, value] : {std::pair{"publish_rate", queue.rates.publish},
                                          std::pair{"deliver_rate", queue.rates.deliver}}) {
             writer.Key(key);
@@ -186,13 +215,20 @@ std::string RenderJson(const StatusSnapshot& snapshot) {
         writer.EndObject();
     }
     writer.EndArray();
-    if (snapshot.stream_messages) {
+    if (const auto& stream = snapshot.stream; stream.Known()) {
         writer.Key("stream");
         writer.StartObject();
         writer.Key("name");
         writer.String("orders.events");
         writer.Key("messages");
-        writer.Int64(*snapshot.stream_messages);
+        writer.Int64(*stream.Messages());
+        writer.Key("source");
+        writer.String(stream.read ? "stream" : "management");
+        OptionalInts(writer, {{"first_offset", stream.first_offset},
+                              {"last_offset", stream.last_offset},
+                              {"broker_messages", stream.broker_messages}});
+        writer.Key("broker_messages_stale");
+        writer.Bool(stream.BrokerStale());
         writer.EndObject();
     }
     if (!snapshot.warnings.empty()) {
@@ -222,8 +258,18 @@ std::string RenderLines(const StatusSnapshot& snapshot) {
             NetRate(queue),
             queue.eta_seconds ? fmt::format("{:.0f}", std::ceil(*queue.eta_seconds)) : "-");
     }
-    if (snapshot.stream_messages) {
-        out += fmt::format("{} stream=orders.events messages={}\n", at, *snapshot.stream_messages);
+    if (const auto& stream = snapshot.stream; stream.Known()) {
+        out += fmt::format("{} stream=orders.events messages={} source={}", at, *stream.Messages(),
+                           stream.read ? "stream" : "management");
+        if (stream.first_offset) {
+            out += fmt::format(" first_offset={} last_offset={}", *stream.first_offset,
+                               *stream.last_offset);
+        }
+        if (stream.read && stream.broker_messages) {
+            out += fmt::format(" broker_messages={}{}", *stream.broker_messages,
+                               stream.BrokerStale() ? " broker_stale=true" : "");
+        }
+        out += "\n";
     }
     for (const auto& warning : snapshot.warnings) {
         out += fmt::format("{} warning=\"{}\"\n", at, warning);

@@ -51,11 +51,28 @@ struct QueueStatus {
     int64_t Backlog() const { return ready + unacked; }
 };
 
+// The stream orders.events. RabbitMQ 3.10 refreshes a stream's message count in the
+// management API (and in a passive declare) only now and then: it can say 0 for a stream
+// holding thousands. Its first and last offsets, read from the stream itself, give the
+// exact count (offsets are consecutive); the broker's count is then only shown beside it,
+// marked stale when it differs.
+struct StreamStatus {
+    std::optional<int64_t> broker_messages;  // the management API's count
+    bool read = false;                       // the stream itself was read
+    std::optional<int64_t> first_offset;     // when read: nullopt for an empty stream
+    std::optional<int64_t> last_offset;
+
+    // The exact count when the stream was read, else the broker's (maybe stale) one.
+    std::optional<int64_t> Messages() const;
+    bool BrokerStale() const { return read && broker_messages && Messages() != broker_messages; }
+    bool Known() const { return read || broker_messages.has_value(); }
+};
+
 struct StatusSnapshot {
     events::TimePoint at;
     std::vector<QueueStatus> queues;
-    std::optional<int64_t> stream_messages;  // orders.events, when the management API has it
-    std::vector<std::string> warnings;       // shown, not fatal (--watch keeps going)
+    StreamStatus stream;
+    std::vector<std::string> warnings;  // shown, not fatal (--watch keeps going)
 };
 
 // Corrects the management API's figures with the exact ready depth and its trend: an

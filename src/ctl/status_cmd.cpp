@@ -8,7 +8,9 @@
 // time to drain follow the exact ready depths of successive samples (DepthTrend), as the
 // management counters lag by a statistics interval or more on a busy broker. Without the
 // management API status still answers with the depths, and shows unacked and the rates as
-// unknown with a warning. Output: the table on a terminal, key=value lines otherwise, JSON
+// unknown with a warning. The stream's message count comes from its first and last offsets,
+// read from the stream itself (stream_offsets.hpp): RabbitMQ 3.10's own count of a stream
+// can be stale for long. Output: the table on a terminal, key=value lines otherwise, JSON
 // with --json; --watch redraws the table in place (ANSI) or appends lines.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -88,7 +90,7 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
     }
     mgmt->ca_file = global.amqp_ca_file;  // one CA for the broker's amqps and https
     StatusSampler sampler(ConnectionFor(global, "status"), std::move(*mgmt),
-                          VhostOf(global.amqp_url));
+                          VhostOf(global.amqp_url), /*read_stream=*/true);
     if (options.watch && !options.json) return Watch(sampler, global, options);
     auto snapshot = sampler.Sample();
     if (!snapshot) return Fail(snapshot.error());

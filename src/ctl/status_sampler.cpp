@@ -5,11 +5,16 @@
 
 #include "broker/topology.hpp"
 #include "ctl/common.hpp"
+#include "ctl/stream_offsets.hpp"
 
 namespace orderflow::ctl {
 
-StatusSampler::StatusSampler(broker::ConnectionOptions connection, HttpUrl mgmt, std::string vhost)
-    : connection_(std::move(connection)), mgmt_(std::move(mgmt)), vhost_(std::move(vhost)) {}
+StatusSampler::StatusSampler(broker::ConnectionOptions connection, HttpUrl mgmt, std::string vhost,
+                             bool read_stream)
+    : connection_(std::move(connection)),
+      mgmt_(std::move(mgmt)),
+      vhost_(std::move(vhost)),
+      read_stream_(read_stream) {}
 
 std::expected<StatusSnapshot, std::string> StatusSampler::Sample() {
     StatusSnapshot snapshot;
@@ -64,7 +69,19 @@ std::expected<StatusSnapshot, std::string> StatusSampler::Sample() {
         snapshot.queues.push_back(std::move(status));
     }
     if (const auto it = by_name.find(broker::kEventStream.value); it != by_name.end()) {
-        snapshot.stream_messages = it->second.messages;
+        snapshot.stream.broker_messages = it->second.messages;
+    }
+    if (read_stream_) {
+        if (auto offsets = ReadStreamOffsets(connection_, broker::kEventStream)) {
+            snapshot.stream.read = true;
+            snapshot.stream.first_offset = offsets->first;
+            snapshot.stream.last_offset = offsets->last;
+        } else {
+            snapshot.warnings.push_back(
+                fmt::format("stream {} not read ({}): its count is the management API's, which "
+                            "RabbitMQ refreshes only now and then",
+                            broker::kEventStream.value, offsets.error()));
+        }
     }
     return snapshot;
 }

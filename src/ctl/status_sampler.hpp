@@ -28,7 +28,10 @@ namespace orderflow::ctl {
 
 class StatusSampler final {
   public:
-    StatusSampler(broker::ConnectionOptions connection, HttpUrl mgmt, std::string vhost);
+    // `read_stream`: also read orders.events' first and last offsets (stream_offsets.hpp), for
+    // an exact message count; the console, which follows the stream anyway, does without.
+    StatusSampler(broker::ConnectionOptions connection, HttpUrl mgmt, std::string vhost,
+                  bool read_stream = false);
     std::expected<StatusSnapshot, std::string> Sample();
 
   private:
@@ -44,6 +47,7 @@ class StatusSampler final {
     broker::ConnectionOptions connection_;
     HttpUrl mgmt_;
     std::string vhost_;
+    bool read_stream_;
     std::optional<broker::Client> client_;
     std::map<std::string, RateTracker> trackers_;
     std::map<std::string, DepthTrend> trends_;

@@ -262,6 +262,13 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     const std::string inventory_ready =
         R"([data-queue="inventory.order-placed"] [data-field="ready"])";
     CHECK(Figure(browser, inventory_ready) == 0);
+    // A console younger than 15 minutes draws what it has across the chart (from its first
+    // sample, a minute at least), not a sliver at the right edge of 900 empty seconds.
+    const auto depth_points =
+        browser.Run("return Chart.getChart('chart-depth').data.labels.length;");
+    REQUIRE(depth_points.IsInt());
+    CHECK(depth_points.GetInt() >= 60);
+    CHECK(depth_points.GetInt() < 300);
     browser.Screenshot(out / "1-loaded.png");
 
     // Inventory stopped, orders waiting: the page shows the broker's backlog.
@@ -329,6 +336,7 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     auto stages = browser.Run(
         "return [...document.querySelectorAll('.timeline li')].map(li => li.dataset.stage);");
     CHECK(JsonText(stages) == R"(["placed","reserved","notified"])");
+    CHECK(browser.Text("#order").find("null") == std::string::npos);  // no absent part printed
     browser.Screenshot(out / "6-order-timeline.png");
 
     // No console error, no failed request, no request to another origin, all along.

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "events/ids.hpp"
 #include "support.hpp"
 
 using namespace orderflow;
@@ -311,4 +312,52 @@ TEST_CASE("the console page and its assets come from the binary and allow only t
     CHECK(page.body.find("href=\"http") == std::string::npos);
     CHECK(page.body.find("//") == std::string::npos);  // no protocol-relative URL either
     CHECK(HttpCall("GET", analytics.Port(), "/assets/nope.js").status == 404);
+}
+
+TEST_CASE("an order the console did not keep in memory is read back from the stream by its id",
+          "[console]") {
+    Pipeline p;
+    p.StartAll();
+    // Two orders before analytics starts at the stream's end: it never sees their events.
+    std::vector<std::string> ids;
+    for (const char* sku : {"burger", "nothing-of-this"}) {
+        const auto placed = PostOrder(p.ingress.Port(), "lookup", {{sku, 1}});
+        REQUIRE(placed.status == 202);
+        ids.push_back(JsonField(placed.body, "order_id"));
+    }
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 30s));
+    auto env = AnalyticsEnv(p, "");
+    env["ORDERFLOW_ANALYTICS_FROM"] = "next";
+    Service analytics("orderflow-analytics", env, p.dir);
+    analytics.Start();
+    REQUIRE(analytics.WaitReady());
+    REQUIRE(Eventually([&] { return GetDoc(analytics, "/api/overview").has_value(); }, 20s));
+    REQUIRE((*GetDoc(analytics, "/api/overview"))["orders_kept"].GetInt() == 0);
+
+    const auto confirmed = GetDoc(analytics, "/api/orders/" + ids[0]);
+    REQUIRE(confirmed);
+    const auto& doc = *confirmed;
+    CHECK(std::string(doc["source"].GetString()) == "stream");
+    CHECK(std::string(doc["note"].GetString()).starts_with("read back from the stream"));
+    CHECK(std::string(doc["outcome"].GetString()) == "confirmed");
+    std::vector<std::string> stages;
+    for (const auto& event : doc["events"].GetArray()) stages.push_back(event["type"].GetString());
+    CHECK(stages ==
+          std::vector<std::string>{"OrderPlaced", "InventoryReserved", "NotificationSent"});
+    CHECK(std::string(doc["events"][0]["service"].GetString()) == "ingress");
+    CHECK(std::string(doc["trace_id"].GetString()).size() == 32);
+
+    const auto rejected = GetDoc(analytics, "/api/orders/" + ids[1]);
+    REQUIRE(rejected);
+    CHECK(std::string((*rejected)["outcome"].GetString()) == "rejected");
+    CHECK(std::string((*rejected)["reason"].GetString()).find("nothing-of-this") !=
+          std::string::npos);
+
+    // An id of the right shape that no order has: 404 after reading to the stream's end;
+    // something that is not an orderflow id: 404 at once.
+    const auto unknown = HttpCall("GET", analytics.Port(), "/api/orders/" + events::NewUuid());
+    INFO(unknown.body);
+    CHECK(unknown.status == 404);
+    CHECK(unknown.body.find("messages read") != std::string::npos);
+    CHECK(HttpCall("GET", analytics.Port(), "/api/orders/not-an-id").status == 404);
 }

@@ -4,10 +4,16 @@
 #include <rapidjson/document.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
 
 #include "console/admin_token.hpp"
 #include "console/live_model.hpp"
+#include "console/order_lookup.hpp"
+#include "console/task_thread.hpp"
+#include "console/timeline.hpp"
 #include "console/views.hpp"
+#include "events/ids.hpp"
 
 using namespace orderflow;
 using namespace orderflow::console;
@@ -175,4 +181,56 @@ TEST_CASE("replicas come from the connections each service names and the consume
     CHECK((*replicas)[0].consumes == std::vector<std::string>{"inventory.order-placed"});
     CHECK((*replicas)[1].pid == "42");
     CHECK((*replicas)[1].consumes.empty());  // connected, not consuming
+}
+
+TEST_CASE("an order id tells the console when the order was placed", "[console]") {
+    const auto before = events::ToUnixMillis(std::chrono::system_clock::now());
+    const auto id = events::NewUuid();
+    const auto after = events::ToUnixMillis(std::chrono::system_clock::now());
+    const auto ms = UuidV7Millis(id);
+    REQUIRE(ms);
+    CHECK(*ms >= before);
+    CHECK(*ms <= after);
+    CHECK(UuidV7Millis("017f22e2-79b0-7cc3-98c4-dc0c0c07398f") == 0x017f22e279b0);
+    CHECK_FALSE(UuidV7Millis("f47ac10b-58cc-4372-a567-0e02b2c3d479"));  // version 4
+    CHECK_FALSE(UuidV7Millis("not-an-id"));
+}
+
+TEST_CASE("a timeline says where it came from", "[console]") {
+    Timeline timeline;
+    timeline.Add(Event(EventType::kOrderPlaced, "x", kT0));
+    CHECK(timeline.PlacedAt() == kT0);
+    CHECK_FALSE(timeline.Notified());
+    const auto doc = Parse(timeline.Json("x", {"stream", "read back"}));
+    CHECK(std::string(doc["source"].GetString()) == "stream");
+    CHECK(std::string(doc["note"].GetString()) == "read back");
+    CHECK(doc["outcome"].IsNull());
+    LiveModel model;
+    model.OnEvent(Event(EventType::kOrderPlaced, "y", kT0), kT0);
+    const auto kept = Parse(*model.OrderJson("y"));
+    CHECK(std::string(kept["source"].GetString()) == "memory");
+    CHECK(kept["note"].IsNull());
+}
+
+TEST_CASE("the console's task thread runs tasks in order and refuses beyond its bound",
+          "[console]") {
+    TaskThread thread(2);
+    std::mutex mutex;
+    std::vector<std::string> seen;
+    const auto task = [&](std::string name) {
+        return [&, name](bool run) {
+            std::lock_guard lock(mutex);
+            seen.push_back((run ? "ran " : "refused ") + name);
+        };
+    };
+    // Not started: two wait, the third is refused at once.
+    thread.Post(task("a"));
+    thread.Post(task("b"));
+    thread.Post(task("c"));
+    CHECK(seen == std::vector<std::string>{"refused c"});
+    thread.Start();
+    thread.Stop();  // runs what waits
+    CHECK(seen == std::vector<std::string>{"refused c", "ran a", "ran b"});
+    thread.Post(task("d"));  // stopped: refused
+    CHECK(seen.back() == "refused d");
 }

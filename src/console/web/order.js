@@ -8,7 +8,8 @@ const LABELS = {
 };
 
 export function renderOrder(root, order) {
-  root.replaceChildren(
+  // replaceChildren would print a null as the text "null": only the parts that exist.
+  root.replaceChildren(...[
     el("div", { class: "order-head" },
       el("div", {}, "order ", el("code", {}, order.order_id)),
       el("div", {}, "trace ", el("code", { "data-field": "trace_id" }, order.trace_id || "–"),
@@ -22,7 +23,9 @@ export function renderOrder(root, order) {
         el("span", { class: "service" }, e.service || "?"),
         el("span", { class: "delta" }, e.since_previous_ms === null ? "" : `+${ms(e.since_previous_ms)}`)))),
     order.reason ? el("p", {}, "rejected: ", el("em", {}, order.reason)) : null,
-    order.notification ? el("blockquote", { "data-field": "notification" }, order.notification) : null);
+    order.note ? el("p", { class: "muted", "data-field": "source" }, order.note) : null,
+    order.notification ? el("blockquote", { "data-field": "notification" }, order.notification) : null,
+  ].filter(Boolean));
 }
 
 export async function showOrder(root, id) {

@@ -73,8 +73,11 @@ export function renderPipeline(root, overview) {
     el("div", { class: "route" }, el("code", {}, "#  (every event)"), el("span", { class: "arrow" }, "→")),
     el("div", { class: "queue stream", "data-queue": stream.name },
       el("div", { class: "queue-head" }, el("span", { class: "queue-name" }, stream.name), el("span", { class: "badge" }, "stream")),
-      el("div", { class: "backlog" }, el("span", { class: "big", "data-field": "messages" }, num(stream.messages)), el("span", { class: "muted" }, " messages kept (broker's count, refreshed now and then)")),
-      el("div", { class: "muted", "data-field": "last_offset" }, `read up to offset ${num(stream.last_offset)}`),
+      el("div", { class: "backlog" },
+        el("span", { class: "muted" }, "read up to offset "),
+        el("span", { class: "big", "data-field": "last_offset" }, num(stream.last_offset))),
+      el("div", { class: "muted", "data-field": "messages", title: "RabbitMQ 3.10 refreshes a stream's count only now and then; the offset is exact" },
+        `broker's count: ${num(stream.messages)} messages (refreshed only now and then)`),
       el("div", { class: "muted" }, `seen by the console: ${num(overview.seen.placed)} placed · ${num(overview.seen.reserved)} reserved · ${num(overview.seen.rejected)} rejected · ${num(overview.seen.notified)} notified`)),
     el("span", { class: "arrow" }, "→"),
     serviceBox("analytics", services.analytics, "stream reader, this console")));
