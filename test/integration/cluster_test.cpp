@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Database.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -86,6 +87,17 @@ class ClusterNodes final {
 std::string LeaderOf(const Vhost& vhost, const std::string& queue) {
     const auto answer = MgmtCall("GET", "/api/queues/" + vhost.Name() + "/" + queue, "");
     return answer.status == 200 ? JsonField(answer.body, "leader") : std::string();
+}
+
+// How many nodes hold a replica of the quorum queue `queue` (the management API's
+// "members"), 0 if unknown.
+size_t MembersOf(const Vhost& vhost, const std::string& queue) {
+    const auto body = MgmtCall("GET", "/api/queues/" + vhost.Name() + "/" + queue, "").body;
+    const auto start = body.find("\"members\":[");
+    if (start == std::string::npos) return 0;
+    const auto end = body.find(']', start);
+    return static_cast<size_t>(std::count(body.begin() + static_cast<std::ptrdiff_t>(start),
+                                          body.begin() + static_cast<std::ptrdiff_t>(end), '@'));
 }
 
 // Ready messages in `queue` (a passive declare through any node: the management API's
@@ -184,6 +196,13 @@ int LeaderUnderLoad(const ClusterNodes& nodes, ClusterPipeline& p, std::optional
     p.StartAll();
     const auto leader = nodes.NumberOf(LeaderOf(p.vhost, "inventory.order-placed"));
     REQUIRE(leader > 0);
+    // SPEC 9: every quorum queue has a replica on each of the three nodes.
+    for (const std::string queue :
+         {"inventory.order-placed", "inventory.order-placed.dlq", "inventory.order-placed.retry.1",
+          "notification.inventory-events", "ingress.order-status"}) {
+        INFO("queue " << queue);
+        CHECK(MembersOf(p.vhost, queue) == 3);
+    }
     load.emplace(OrderLoad::Options{.ports = {p.ingress1.Port(), p.ingress2.Port()},
                                     .threads = 4,
                                     .user_prefix = "cluster",
