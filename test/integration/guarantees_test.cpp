@@ -166,16 +166,7 @@ TEST_CASE("duplicates of a message are acked, not left unacknowledged", "[guaran
     auto client = ConnectBroker(p.vhost);
     const std::string event_id = events::NewUuid();
     const std::string order_id = events::NewUuid();
-    broker::OutgoingMessage message;
-    message.exchange = broker::kEventsExchange;
-    message.routing_key = broker::RoutingKey{"order.placed"};
-    message.properties.message_id = event_id;
-    message.properties.correlation_id = order_id;
-    message.properties.type = "OrderPlaced";
-    message.body = R"({"event_id":")" + event_id +
-                   R"(","event_type":"OrderPlaced","schema_version":1,)"
-                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
-                   order_id + R"(","user_id":"dup","items":[{"sku":"pizza","quantity":1}]})";
+    const auto message = OrderPlacedEvent(event_id, order_id, "dup", "pizza", 1);
     for (int i = 0; i < 5; ++i) {
         REQUIRE(client.Publish(message) == broker::PublishStatus::kConfirmed);
     }
