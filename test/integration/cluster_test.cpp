@@ -318,7 +318,8 @@ TEST_CASE("a node paused for 20 s under POSTs to 2 ingress replicas loses and do
 
 TEST_CASE(
     "retries waiting in a delay queue whose leader is killed, and poison published during "
-    "the node loss, all end in the DLQ once with their failure record",
+    "the node loss, all end in the DLQ once with their failure record, and stay there when "
+    "the DLQ's own leader is killed",
     "[.cluster]") {
     ClusterNodes nodes;
     // Every order fails transiently: 3 attempts (delays 1 s, 2 s), then the DLQ.
@@ -371,6 +372,14 @@ TEST_CASE(
     REQUIRE(Eventually([&] { return Depth(p.vhost, dlq.value) >= kOrders; }, 120s, 500ms));
     REQUIRE(Eventually([&] { return Depth(p.vhost, poison_dlq.value) >= 1; }, 60s, 500ms));
     std::this_thread::sleep_for(3s);  // a duplicate dead letter would arrive now
+    // Dead letters already in a DLQ survive the loss of its leader too (SPEC 9): bring the
+    // first node back, kill the node leading the DLQ, and read the letters through another.
+    nodes.Restart(leader);
+    const auto dlq_leader = nodes.NumberOf(LeaderOf(p.vhost, dlq.value));
+    REQUIRE(dlq_leader > 0);
+    nodes.Kill(dlq_leader);
+    REQUIRE(Eventually([&] { return Depth(p.vhost, dlq.value) >= kOrders; }, 60s, 500ms));
+    client = ConnectBroker(p.vhost);  // it may have been connected to the killed node
     std::map<std::string, int> letters;
     while (true) {
         auto got = client.Get(dlq);
@@ -406,7 +415,7 @@ TEST_CASE(
         INFO("order " << id);
         CHECK(letters[id] == 1);
     }
-    nodes.Restart(leader);
+    nodes.Restart(dlq_leader);
 }
 
 TEST_CASE(
