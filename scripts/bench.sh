@@ -689,12 +689,32 @@ cpu_row() {
             (b > 0 ? sprintf("%.0f/s (%.0f/s)", cores * 1e6 / t, cores * 1e6 / b) : "-")
     }'
 }
-# Messages inventory has acked so far, from its /metrics (immediate, unlike the mgmt API).
 # acked_total [URL]: messages a service (default inventory) has acked so far, from its
 # /metrics (immediate, unlike the management API).
 acked_total() {
     curl -fsS --max-time 2 "${1:-$inventory}/metrics" 2>/dev/null |
         awk '/^orderflow_messages_acked_total/ { s += $NF; n++ } END { if (n) print s; else print "-" }'
+}
+# wait_for_acks EXPECTED [URL...]: polls the ack counters of the URLs (default inventory's)
+# every 50 ms until together they reach EXPECTED, for at most 300 s (60 s quick). Sets the
+# caller's `first` (time of the first ack seen), `first_acked` (the count then) and `last`
+# (when EXPECTED was reached; left empty on a timeout).
+wait_for_acks() {
+    local expected="$1" deadline acked now url
+    shift
+    [[ $# -gt 0 ]] || set -- "$inventory"
+    deadline=$((SECONDS + (quick ? 60 : 300)))
+    while ((SECONDS < deadline)); do
+        acked=0
+        for url in "$@"; do acked=$((acked + $(num "$(acked_total "$url")"))); done
+        now="$(date +%s.%N)"
+        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
+        if ((acked >= expected)); then
+            last="$now"
+            break
+        fi
+        sleep 0.05
+    done
 }
 # The drain again with inventory alone on the broker: notification and the ingress are
 # stopped once the backlog is posted, so their events wait in their queues. Isolates the
@@ -713,17 +733,7 @@ drain_alone() {
     stop_service ingress
     b0="$(cpu_ticks "$broker_pid")"
     start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
-    deadline=$((SECONDS + (quick ? 60 : 300)))
-    while ((SECONDS < deadline)); do
-        acked="$(num "$(acked_total)")"
-        now="$(date +%s.%N)"
-        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
-        if ((acked >= expected)); then
-            last="$now"
-            break
-        fi
-        sleep 0.05
-    done
+    wait_for_acks "$expected"
     alone_us[broker]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
     alone_us[inventory]="$(per_order 0 "$(cpu_ticks "${pid[inventory]}")" "$expected")"
     alone_orders="$expected"
@@ -812,17 +822,7 @@ console_drain() {
     [[ $mode == on ]] && c0="$(ticks_tree "${pid[chromium]}")"
     polls0="$(series_polls)" t0="$(date +%s.%N)"
     start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
-    deadline=$((SECONDS + (quick ? 60 : 300)))
-    while ((SECONDS < deadline)); do
-        acked="$(num "$(acked_total)")"
-        now="$(date +%s.%N)"
-        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
-        if ((acked >= expected)); then
-            last="$now"
-            break
-        fi
-        sleep 0.05
-    done
+    wait_for_acks "$expected"
     t1="$(date +%s.%N)"
     local a_us b_us c_pct polls
     a_us="$(per_order "$a0" "$(cpu_ticks "${pid[analytics]}")" "$expected")"
@@ -1268,18 +1268,7 @@ store_run() {
         fi
         urls+=("http://127.0.0.1:${port[$r]}")
     done
-    deadline=$((SECONDS + (quick ? 60 : 300)))
-    while ((SECONDS < deadline)); do
-        acked=0
-        for r in "${urls[@]}"; do acked=$((acked + $(num "$(acked_total "$r")"))); done
-        now="$(date +%s.%N)"
-        [[ -z "$first" && $acked -gt 0 ]] && first="$now" first_acked="$acked"
-        if ((acked >= expected)); then
-            last="$now"
-            break
-        fi
-        sleep 0.05
-    done
+    wait_for_acks "$expected" "${urls[@]}"
     g_broker_us[$label]="$(per_order "$b0" "$(cpu_ticks "$broker_pid")" "$expected")"
     g_pg_us[$label]="$([[ -n "$url" ]] && per_order "$p0" "$(pg_ticks)" "$expected" || echo -)"
     for r in inventory $(seq -f 'inventory%g' 2 "$replicas"); do

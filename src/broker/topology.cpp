@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <optional>
 
 #include "broker/impl/amqp_util.hpp"
 #include "broker/impl/connection.hpp"
@@ -201,16 +202,26 @@ std::expected<void, std::string> DeclareAll(Connection& connection, amqp_channel
     const auto refused = [&](const amqp_rpc_reply_t& reply) {
         return check_if_refused && ReplyCode(reply) == kAccessRefused;
     };
+    // One declare's reply: nullopt to go on, else what DeclareAll returns (`describe` words
+    // the broker's error).
+    const auto settle =
+        [&](const amqp_rpc_reply_t& reply,
+            const auto& describe) -> std::optional<std::expected<void, std::string>> {
+        const bool no_permission = refused(reply);
+        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
+        auto error = connection.Check(channel, reply);
+        if (error.empty()) return std::nullopt;
+        if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
+        answered = broker_refused;
+        return std::unexpected(describe(error));
+    };
     for (const auto& exchange : topology.exchanges) {
         amqp_exchange_declare(state, channel, Bytes(exchange.name.value), Bytes(exchange.type), 0,
                               1, 0, 0, amqp_empty_table);
-        const auto reply = amqp_get_rpc_reply(state);
-        const bool no_permission = refused(reply);
-        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
-        if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
-            answered = broker_refused;
-            return std::unexpected(DeclareError("exchange", exchange.name.value, error));
+        if (auto done = settle(amqp_get_rpc_reply(state), [&](const std::string& error) {
+                return DeclareError("exchange", exchange.name.value, error);
+            })) {
+            return *done;
         }
     }
     amqp_pool_t pool;
@@ -222,27 +233,21 @@ std::expected<void, std::string> DeclareAll(Connection& connection, amqp_channel
     for (const auto& queue : topology.queues) {
         const auto arguments = ToAmqpTable(queue.arguments, &pool);
         amqp_queue_declare(state, channel, Bytes(queue.name.value), 0, 1, 0, 0, arguments);
-        const auto reply = amqp_get_rpc_reply(state);
-        const bool no_permission = refused(reply);
-        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
-        if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
-            answered = broker_refused;
-            return std::unexpected(DeclareError("queue", queue.name.value, error));
+        if (auto done = settle(amqp_get_rpc_reply(state), [&](const std::string& error) {
+                return DeclareError("queue", queue.name.value, error);
+            })) {
+            return *done;
         }
     }
     for (const auto& binding : topology.bindings) {
         amqp_queue_bind(state, channel, Bytes(binding.queue.value), Bytes(binding.exchange.value),
                         Bytes(binding.key.value), amqp_empty_table);
-        const auto reply = amqp_get_rpc_reply(state);
-        const bool no_permission = refused(reply);
-        const bool broker_refused = ReplyCode(reply) != 0;  // read before Check frees it
-        if (auto error = connection.Check(channel, reply); !error.empty()) {
-            if (no_permission) return CheckPassivelyOn(connection, channel, topology, answered);
-            answered = broker_refused;
-            return std::unexpected(fmt::format("cannot bind queue '{}' to '{}' with '{}': {}",
-                                               binding.queue.value, binding.exchange.value,
-                                               binding.key.value, error));
+        if (auto done = settle(amqp_get_rpc_reply(state), [&](const std::string& error) {
+                return fmt::format("cannot bind queue '{}' to '{}' with '{}': {}",
+                                   binding.queue.value, binding.exchange.value, binding.key.value,
+                                   error);
+            })) {
+            return *done;
         }
     }
     return {};
