@@ -120,6 +120,23 @@ ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j1 --timeout
 if [[ $test_status == 0 ]]; then
     log "all tests passed"
 else
+    # The last lines of each failed test's output, again at the end: a CI log that keeps
+    # only its head and tail still shows why.
+    last_log="$build_dir/Testing/Temporary/LastTest.log"
+    if [[ -f "$last_log" ]]; then
+        awk '
+            /^[0-9]+\/[0-9]+ Testing: / { name = $0; sub(/^[0-9]+\/[0-9]+ Testing: /, "", name); n = 0; inout = 0; next }
+            /^Output:$/ { inout = 1; next }
+            inout && /^<end of output>$/ { inout = 0; next }
+            inout && !/^-+$/ { buf[name, ++n] = $0; cnt[name] = n }
+            /^Test Failed/ { failed[name] = 1 }
+            END {
+                for (t in failed) {
+                    printf "[test.sh] last lines of the failed test \"%s\":\n", t
+                    for (i = (cnt[t] > 25 ? cnt[t] - 24 : 1); i <= cnt[t]; i++) print "    " buf[t, i]
+                }
+            }' "$last_log" >&2 || true
+    fi
     warn "ctest failed (status $test_status)"
 fi
 exit "$test_status"

@@ -11,9 +11,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
+# fail REASON: the report, then the reason as the last line (the tail is what a CI log keeps);
+# the output directory stays for inspection.
 fail() {
-    echo "bench_quick_test: $*" >&2
     [[ -z "${report:-}" || ! -f "$report" ]] || cat "$report" >&2
+    echo "bench_quick_test: FAILED: $* (output kept in $out)" >&2
+    trap - EXIT
     exit 1
 }
 
@@ -24,7 +27,8 @@ reports=("$out"/*.md)
 [[ ${#reports[@]} -eq 1 ]] || fail "expected one report in $out, found ${#reports[@]}"
 report="${reports[0]}"
 data="${report%.md}"
-[[ $status -eq 0 ]] || fail "scripts/bench.sh --quick exited with $status"
+[[ $status -eq 0 ]] ||
+    fail "scripts/bench.sh --quick exited with $status; problems: $(jq -c .failures "$data/summary.json" 2>/dev/null || echo '(no summary)')"
 
 for heading in '## Machine' '## Headline' "## 0. The load generator's ceiling" \
     '## a. Sync vs async' '## b. Sync vs async at 250 and 500' '## c. Flash sale' \
