@@ -180,6 +180,10 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+# A command that stops the bench early (set -e) names itself: the report would not.
+set -o errtrace
+# shellcheck disable=SC2154  # BASH_COMMAND and BASHPID are bash's
+trap '[[ $BASHPID != "$$" ]] || warn "stopped by a failed command at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -692,7 +696,7 @@ cpu_row() {
 # acked_total [URL]: messages a service (default inventory) has acked so far, from its
 # /metrics (immediate, unlike the management API).
 acked_total() {
-    curl -fsS --max-time 2 "${1:-$inventory}/metrics" 2>/dev/null |
+    { curl -fsS --max-time 2 "${1:-$inventory}/metrics" 2>/dev/null || true; } |
         awk '/^orderflow_messages_acked_total/ { s += $NF; n++ } END { if (n) print s; else print "-" }'
 }
 # wait_for_acks EXPECTED [URL...]: polls the ack counters of the URLs (default inventory's)
@@ -772,8 +776,11 @@ analytics_url() { echo "http://127.0.0.1:${port[analytics]}"; }
 seen_placed() { curl -fsS --max-time 2 "$(analytics_url)/api/overview" 2>/dev/null | jq -r '.seen.placed // "-"' 2>/dev/null || echo -; }
 # series_polls: GET /api/series answered so far (analytics' /metrics): the page's polls.
 series_polls() {
-    curl -fsS --max-time 2 "$(analytics_url)/metrics" 2>/dev/null |
-        awk '/^orderflow_http_requests_total/ && /route="\/api\/series"/ { s += $NF } END { print s + 0 }'
+    local body _
+    for _ in 1 2 3; do  # a busy analytics may miss a 2 s deadline: "0" would skew the count
+        body="$(curl -fsS --max-time 2 "$(analytics_url)/metrics" 2>/dev/null)" && break
+    done
+    awk '/^orderflow_http_requests_total/ && /route="\/api\/series"/ { s += $NF } END { print s + 0 }' <<<"${body:-}"
 }
 start_console_analytics() {
     port[analytics]="$(free_port "$amqp_port" "$mgmt_port" "$private_dist_port" "$private_stream_port" \
@@ -843,7 +850,7 @@ console_drain() {
     console_rows+=("| $round | $mode | $expected | $console_rate msg/s | $a_us µs | $b_us µs | $c_pct | $polls |")
 }
 # median of the arguments (numbers; "-" ignored).
-median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 drain_console() {
     if [[ ! -x "$bin_dir/orderflow-analytics" ]] || ! command -v chromium >/dev/null 2>&1; then
         failures+=("(d) console: orderflow-analytics or chromium missing")
@@ -1446,7 +1453,7 @@ section_h() {
     cluster_url="$(sed -n 's/^ORDERFLOW_AMQP_URL=//p' "$env_file")"
     h_services "$cluster_url"
     leader="$(curl -fsS --max-time 10 "$(sed -n 's/^ORDERFLOW_MGMT_URL=//p' "$env_file")/api/queues/%2f/inventory.order-placed" |
-        jq -r '.leader // empty')"
+        jq -r '.leader // empty' || true)"
     node=""
     for n in 1 2 3; do
         [[ "$(sed -n "s/^ORDERFLOW_CLUSTER_NODE_$n=//p" "$env_file")" == "$leader" ]] && node="$n"
