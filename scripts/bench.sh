@@ -224,7 +224,7 @@ stop_service() {
         kill -TERM "$p" 2>/dev/null || true
         local deadline=$((SECONDS + 30))
         while pid_alive "$p" && ((SECONDS < deadline)); do sleep 0.1; done
-        pid_alive "$p" && kill -KILL "$p" 2>/dev/null
+        if pid_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
     fi
     wait "$p" 2>/dev/null || true
     pid[$name]=""

@@ -140,7 +140,7 @@ stop_service() {
         kill -TERM "${pid[$name]}" 2>/dev/null || true
         deadline=$((SECONDS + 20))
         while pid_alive "${pid[$name]}" && ((SECONDS < deadline)); do sleep 0.2; done
-        pid_alive "${pid[$name]}" && kill -KILL "${pid[$name]}" 2>/dev/null
+        if pid_alive "${pid[$name]}"; then kill -KILL "${pid[$name]}" 2>/dev/null || true; fi
     fi
     { wait "${pid[$name]}" || true; } 2>/dev/null  # no "Terminated" notice from bash
     unset "pid[$name]"

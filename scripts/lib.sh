@@ -192,7 +192,8 @@ pid_alive() {
     [[ "$1" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$1" 2>/dev/null || return 1
     state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || true)"
-    [[ "$state" != Z ]]
+    # No state: the process was reaped between kill -0 and the read (gone, not alive).
+    [[ -n "$state" && "$state" != Z ]]
 }
 
 # wait_pid_exit PID SECONDS: waits for a process that is not our child to exit.
