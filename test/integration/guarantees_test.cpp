@@ -1,9 +1,14 @@
 // SPEC section 6, the parts the pipeline tests reach only indirectly: an unroutable event is
 // an error and not a silent drop (at the ingress and at inventory's outbox relay), events are
 // published persistent, a duplicate is acked, a dead letter keeps the original message's
-// properties, and a stop by SIGTERM or SIGINT acks what it applied and publishes its outbox
-// before the process exits (checked without restarting it, so nothing redone later hides a
-// loss).
+// properties, a stop by SIGTERM or SIGINT acks what it applied and publishes its outbox
+// before the process exits, for inventory and for notification (checked without restarting
+// it, so nothing redone later hides a loss), and processed ids are pruned after the
+// retention.
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <thread>
@@ -216,33 +221,24 @@ TEST_CASE("a dead letter keeps the original properties, traceparent and body", "
     CHECK(*dead.properties.Header("x-error-kind") == "poison");
 }
 
-TEST_CASE("a stop by SIGTERM or SIGINT acks what inventory applied and publishes its outbox",
-          "[guarantees]") {
-    const auto backend = GENERATE(from_range(StoreBackends()));
-    const int signal = GENERATE(SIGTERM, SIGINT);
-    StoreBackendScope store_backend(backend);
-    // A prefetch of 20: SIGTERM finishes what was delivered, and the rest must stay queued.
-    Pipeline p({}, {{"ORDERFLOW_INJECT_DELAY_MS", "10"}, {"ORDERFLOW_PREFETCH", "20"}});
-    p.StartAll();
+namespace {
+
+// Stops `victim`, the consumer of `queue`, by `signal` while it drains the orders `ids`,
+// and checks without restarting it what SIGTERM/SIGINT promise (SPEC section 6): it exits
+// 0, what it did not ack is back in its queue, and what it acked had its events published,
+// so those orders move on without it. An effect applied but not acked would leave a
+// notified order's message in the queue; an ack without the outbox published, an order
+// stuck at `before` with no message left.
+void CheckStopMidDrain(Pipeline& p, Service& victim, const broker::QueueName& queue, int signal,
+                       const std::vector<std::string>& ids, const std::string& before) {
     auto client = ConnectBroker(p.vhost);
-    constexpr int kOrders = 200;
-    std::vector<std::string> ids;
-    for (int i = 0; i < kOrders; ++i) {
-        auto answer = PostOrder(p.ingress.Port(), "stop" + std::to_string(i), {{"fries", 1}});
-        REQUIRE(answer.status == 202);
-        ids.push_back(JsonField(answer.body, "order_id"));
-    }
-    std::this_thread::sleep_for(300ms);  // mid-drain: inventory takes >= 10 ms an order
-    p.inventory.Kill(signal);
-    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
-    // Inventory is gone and stays gone. What it did not ack is back in its queue; what it
-    // acked must have had its event published, so those orders move on without it. An
-    // effect applied but not acked would leave a notified order's message in the queue; an
-    // ack without the outbox published, an order stuck at accepted with no message left.
-    const auto left = ReadyIn(client, broker::kInventoryQueue);
-    INFO("signal " << signal << ", " << left << " of " << kOrders << " left in the queue");
+    const auto total = static_cast<int>(ids.size());
+    victim.Kill(signal);
+    REQUIRE(victim.Wait(20s) == std::optional<int>(0));
+    const auto left = ReadyIn(client, queue);
+    INFO("signal " << signal << ", " << left << " of " << total << " left in " << queue.value);
     CHECK(left > 0);
-    CHECK(left < static_cast<uint32_t>(kOrders));
+    CHECK(left < static_cast<uint32_t>(total));
     int notified = 0;
     int waiting = 0;
     REQUIRE(Eventually(
@@ -252,12 +248,115 @@ TEST_CASE("a stop by SIGTERM or SIGINT acks what inventory applied and publishes
             for (const auto& id : ids) {
                 const auto status = StatusOf(p.ingress.Port(), id);
                 if (status == "notified") ++notified;
-                if (status == "accepted") ++waiting;
+                if (status == before) ++waiting;
             }
-            return notified + waiting == kOrders;
+            return notified + waiting == total;
         },
         30s, 500ms));
-    INFO(notified << " notified, " << waiting << " still accepted");
+    INFO(notified << " notified, " << waiting << " still " << before);
     CHECK(waiting == static_cast<int>(left));
-    CHECK(ReadyIn(client, broker::kInventoryQueue) == left);
+    CHECK(ReadyIn(client, queue) == left);
+}
+
+std::vector<std::string> PostOrders(Pipeline& p, const std::string& prefix, int count) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+        auto answer = PostOrder(p.ingress.Port(), prefix + std::to_string(i), {{"fries", 1}});
+        REQUIRE(answer.status == 202);
+        ids.push_back(JsonField(answer.body, "order_id"));
+    }
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a stop by SIGTERM or SIGINT acks what inventory applied and publishes its outbox",
+          "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    const int signal = GENERATE(SIGTERM, SIGINT);
+    StoreBackendScope store_backend(backend);
+    // A prefetch of 20: SIGTERM finishes what was delivered, and the rest must stay queued.
+    Pipeline p({}, {{"ORDERFLOW_INJECT_DELAY_MS", "10"}, {"ORDERFLOW_PREFETCH", "20"}});
+    p.StartAll();
+    const auto ids = PostOrders(p, "stop", 200);
+    std::this_thread::sleep_for(300ms);  // mid-drain: inventory takes >= 10 ms an order
+    CheckStopMidDrain(p, p.inventory, broker::kInventoryQueue, signal, ids, "accepted");
+}
+
+TEST_CASE("a stop by SIGTERM acks what notification applied and publishes its outbox",
+          "[guarantees]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
+    Pipeline p;
+    // Notification, slow and with a prefetch of 20, in place of the pipeline's own.
+    auto env = p.env;
+    env["ORDERFLOW_INJECT_DELAY_MS"] = "10";
+    env["ORDERFLOW_PREFETCH"] = "20";
+    Service notification("orderflow-notification", env, p.dir);
+    p.inventory.Start();
+    p.ingress.Start();
+    notification.Start();
+    REQUIRE(p.inventory.WaitReady());
+    REQUIRE(p.ingress.WaitReady());
+    REQUIRE(notification.WaitReady());
+    const auto ids = PostOrders(p, "stopn", 200);
+    // Inventory has reserved every order before the stop, so each one's message is either
+    // acked by notification (the order goes on to notified) or still in its queue.
+    REQUIRE(Eventually(
+        [&] {
+            return std::ranges::none_of(
+                ids, [&](const auto& id) { return StatusOf(p.ingress.Port(), id) == "accepted"; });
+        },
+        30s, 200ms));
+    CheckStopMidDrain(p, notification, broker::kNotificationQueue, SIGTERM, ids, "reserved");
+}
+
+TEST_CASE("inventory prunes processed message ids older than the retention and keeps the newer",
+          "[guarantees]") {
+    // SPEC section 6: processed ids are pruned after the retention (default 7 days). The
+    // service prunes at its first batch, then hourly; the store tests check the statement
+    // on both backends, this one that the service runs it with the retention it was given.
+    StoreBackendScope store_backend("sqlite");
+    Pipeline p;
+    p.StartAll();
+    const auto first = PostOrders(p, "prune", 2);
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), first); }, 30s));
+    p.inventory.Kill(SIGTERM);
+    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
+
+    const auto db_path = (p.dir / "inventory.db").string();
+    const auto ids_in = [&] {
+        SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+        SQLite::Statement query(db, "SELECT message_id FROM processed_messages ORDER BY 1");
+        std::vector<std::string> ids;
+        while (query.executeStep()) ids.push_back(query.getColumn(0).getString());
+        return ids;
+    };
+    const auto before = ids_in();
+    REQUIRE(before.size() == 2);
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    constexpr int64_t kDay = 24LL * 3600 * 1000;
+    {
+        SQLite::Database db(db_path, SQLite::OPEN_READWRITE);
+        SQLite::Statement age(
+            db, "UPDATE processed_messages SET processed_at = ? WHERE message_id = ?");
+        age.bind(1, static_cast<int64_t>(now_ms - 8 * kDay));  // beyond the 7 days
+        age.bind(2, before[0]);
+        REQUIRE(age.exec() == 1);
+        age.reset();
+        age.bind(1, static_cast<int64_t>(now_ms - 6 * kDay));  // within them
+        age.bind(2, before[1]);
+        REQUIRE(age.exec() == 1);
+    }
+
+    p.inventory.Start();
+    REQUIRE(p.inventory.WaitReady());
+    const auto later = PostOrders(p, "prune-later", 1);
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), later); }, 30s));
+    const auto after = ids_in();
+    CHECK(std::ranges::find(after, before[0]) == after.end());
+    CHECK(std::ranges::find(after, before[1]) != after.end());
+    CHECK(after.size() == 2);  // the 6-day id and the new order's
 }
