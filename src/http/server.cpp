@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <thread>
 
 #include "http/impl/session.hpp"
 #include "telemetry/log.hpp"
@@ -109,11 +110,25 @@ class Server::Impl final : public std::enable_shared_from_this<Impl> {
 
     uint16_t Port() const { return port_; }
 
-    void Stop() {
+    void Stop() { Close(impl::CloseSession); }
+
+    bool Drain(std::chrono::milliseconds timeout) {
+        Close(impl::CloseSessionIfIdle);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (state_->handling.load() > 0) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return true;
+    }
+
+  private:
+    // Stops accepting and starting requests, then applies `close` to every open session.
+    void Close(void (*close)(const std::shared_ptr<impl::Session>&)) {
         state_->stopped = true;
         // The acceptor belongs to the strand; so does the sweep, which therefore sees every
         // session the accept loop registered before the acceptor closed.
-        asio::dispatch(strand_, [self = shared_from_this()] {
+        asio::dispatch(strand_, [self = shared_from_this(), close] {
             boost::system::error_code ec;
             self->acceptor_.close(ec);
             self->retry_timer_.cancel();
@@ -124,12 +139,11 @@ class Server::Impl final : public std::enable_shared_from_this<Impl> {
                     sessions.push_back(session);
             }
             for (const auto& weak : sessions) {
-                if (auto session = weak.lock()) impl::CloseSession(session);
+                if (auto session = weak.lock()) close(session);
             }
         });
     }
 
-  private:
     void DoAccept() {
         acceptor_.async_accept(
             asio::make_strand(io_),
@@ -188,5 +202,7 @@ std::expected<void, std::string> Server::Start() { return impl_->Start(); }
 uint16_t Server::Port() const { return impl_->Port(); }
 
 void Server::Stop() { impl_->Stop(); }
+
+bool Server::Drain(std::chrono::milliseconds timeout) { return impl_->Drain(timeout); }
 
 }  // namespace orderflow::http

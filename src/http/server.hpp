@@ -90,6 +90,11 @@ class Server final {
     std::expected<void, std::string> Start();  // binds and listens
     uint16_t Port() const;                     // the bound port
     void Stop();                               // stops accepting; open connections close
+    // A graceful stop's first step: stops accepting and starting requests (a request read
+    // from now on is answered 503 SHUTTING_DOWN), closes idle connections, and waits up to
+    // `timeout` until every request already in the handler's hands is answered. Blocks:
+    // call it from a thread that does not run the io_context. False on timeout.
+    bool Drain(std::chrono::milliseconds timeout);
 
   private:
     class Impl;

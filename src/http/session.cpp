@@ -60,6 +60,7 @@ class Session final : public std::enable_shared_from_this<Session> {
           state_(std::move(state)) {}
 
     ~Session() {
+        Uncount();
         Release();
         std::lock_guard lock(state_->mutex);
         state_->sessions.erase(this);
@@ -68,6 +69,12 @@ class Session final : public std::enable_shared_from_this<Session> {
     void Start() { asio::post(executor_, Wrap(&Session::ReadHeader)); }
 
     void Close() { asio::post(executor_, Wrap(&Session::DoClose)); }
+
+    void CloseIfIdle() {
+        asio::post(executor_, Guard([](Session& self) {
+                       if (!self.counted_ && !self.writing_) self.DoClose();
+                   }));
+    }
 
   private:
     void Crash(std::string_view what) {
@@ -152,6 +159,13 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
 
     void Dispatch() {
+        if (state_->stopped) {
+            // Stopping: a request read now is not started, and says so (nothing was done).
+            auto refusal = JsonError(503, "SHUTTING_DOWN", "The service is stopping",
+                                     "nothing was done: retry, another replica may answer");
+            refusal.headers.emplace_back("Retry-After", "1");
+            return Answer(std::move(refusal), true);
+        }
         stream_.expires_never();  // the handler timer takes over while the handler works
         auto& message = parser_->get();
         Request request = ToRequest(message);
@@ -161,6 +175,8 @@ class Session final : public std::enable_shared_from_this<Session> {
         started_ = std::chrono::steady_clock::now();
         const uint64_t seq = ++seq_;
         awaiting_ = true;
+        counted_ = true;
+        state_->handling.fetch_add(1);
         handler_timer_.expires_after(state_->options.handler_timeout);
         handler_timer_.async_wait(Guard([seq](Session& self, beast::error_code ec) {
             if (!ec) self.OnHandlerTimeout(seq);
@@ -225,8 +241,11 @@ class Session final : public std::enable_shared_from_this<Session> {
         auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
             ToBeastResponse(std::move(response), version, !close));
         stream_.expires_after(state_->options.idle_timeout);
+        writing_ = true;
         bhttp::async_write(stream_, *out,
                            Guard([out, close](Session& self, beast::error_code ec, std::size_t) {
+                               self.writing_ = false;
+                               self.Uncount();  // answered (or the client is gone)
                                if (ec) return self.DoClose();
                                if (close) return self.Linger();
                                self.parser_.reset();
@@ -262,6 +281,14 @@ class Session final : public std::enable_shared_from_this<Session> {
         stream_.close();
         // Free the slot now: a handler may hold its Respond (and so this object) for longer.
         Release();
+        Uncount();  // nobody is left to answer
+    }
+
+    void Uncount() {
+        if (counted_) {
+            counted_ = false;
+            state_->handling.fetch_sub(1);
+        }
     }
 
     void Release() {
@@ -285,6 +312,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     bool keep_alive_ = false;
     bool closed_ = false;
     bool released_ = false;
+    bool counted_ = false;  // holds one of state_->handling
+    bool writing_ = false;  // an answer is being written
 };
 
 void StartSession(tcp::socket socket, const std::shared_ptr<ServerState>& state) {
@@ -304,5 +333,7 @@ void StartSession(tcp::socket socket, const std::shared_ptr<ServerState>& state)
 }
 
 void CloseSession(const std::shared_ptr<Session>& session) { session->Close(); }
+
+void CloseSessionIfIdle(const std::shared_ptr<Session>& session) { session->CloseIfIdle(); }
 
 }  // namespace orderflow::http::impl

@@ -128,6 +128,13 @@ int Runtime::Run() {
     }
     const int signal = stopped.get();
     telemetry::Log(telemetry::LogLevel::kInfo, "shutting down", {{"signal", signal}});
+    // HTTP first: every request already being handled gets its answer while the publisher,
+    // the store and the consumers it may need still run; new ones are refused (503).
+    const auto drain = std::chrono::milliseconds(config_.shutdown_timeout_ms);
+    if (!server_->Drain(drain)) {
+        telemetry::Log(telemetry::LogLevel::kWarn, "requests still in flight at shutdown",
+                       {{"waited_ms", static_cast<int64_t>(drain.count())}});
+    }
     for (auto& hook : shutdown_hooks_) {
         try {
             hook();

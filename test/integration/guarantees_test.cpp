@@ -9,6 +9,7 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <thread>
@@ -359,4 +360,46 @@ TEST_CASE("inventory prunes processed message ids older than the retention and k
     CHECK(std::ranges::find(after, before[0]) == after.end());
     CHECK(std::ranges::find(after, before[1]) != after.end());
     CHECK(after.size() == 2);  // the 6-day id and the new order's
+}
+
+TEST_CASE("a stop by SIGTERM answers the POSTs in flight: every order published was answered 202",
+          "[guarantees]") {
+    // The ingress's in-flight work is the requests it is handling: each one whose
+    // OrderPlaced the broker confirmed gets its 202 before the process exits, so the
+    // inventory queue (nobody consumes it here) holds exactly one message per 202.
+    Pipeline p;
+    p.ingress.Start();
+    REQUIRE(p.ingress.WaitReady());
+    std::atomic<bool> stop{false};
+    std::atomic<int> accepted{0};
+    std::atomic<int> unanswered{0};
+    std::atomic<int> other{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+        clients.emplace_back([&, c] {
+            for (int i = 0; !stop; ++i) {
+                const auto answer =
+                    PostOrder(p.ingress.Port(),
+                              "term" + std::to_string(c) + "-" + std::to_string(i), {{"fries", 1}});
+                if (answer.status == 202) {
+                    ++accepted;
+                } else if (answer.status == 0) {
+                    ++unanswered;  // refused once the listener is closed, or cut
+                    std::this_thread::sleep_for(10ms);
+                } else {
+                    ++other;
+                }
+            }
+        });
+    }
+    std::this_thread::sleep_for(1s);
+    p.ingress.Kill(SIGTERM);
+    const auto exit_code = p.ingress.Wait(20s);
+    stop = true;
+    for (auto& client : clients) client.join();
+    REQUIRE(exit_code == std::optional<int>(0));
+    INFO(accepted << " accepted, " << unanswered << " unanswered, " << other << " other answers");
+    REQUIRE(accepted > 0);
+    auto client = ConnectBroker(p.vhost);
+    CHECK(ReadyIn(client, broker::kInventoryQueue) == static_cast<uint32_t>(accepted.load()));
 }

@@ -190,3 +190,44 @@ TEST_CASE("the handler timeout answers 504 for a handler that never responds", "
     REQUIRE(result.has_value());
     CHECK(result->status == 504);
 }
+
+TEST_CASE("Drain waits for the answer the handler holds and closes the idle connections",
+          "[http][net]") {
+    std::promise<http::Respond> held;
+    Harness h({}, [&](http::Request&& request, http::Respond respond) {
+        if (request.path == "/slow") return held.set_value(std::move(respond));
+        respond(http::Json(200, "{}"));
+    });
+    RawSocket busy(h.server->Port());
+    busy.Send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    auto holder = held.get_future();
+    REQUIRE(holder.wait_for(5s) == std::future_status::ready);
+    auto respond = holder.get();  // the handler has the request and has not answered
+    RawSocket idle(h.server->Port());
+    RawSocket half(h.server->Port());
+    half.Send("GET /x HTTP/1.1\r\nHost: t\r\n");  // not a whole request: nothing started
+    std::this_thread::sleep_for(50ms);
+
+    auto drained = std::async(std::launch::async, [&] { return h.server->Drain(5s); });
+    CHECK(drained.wait_for(300ms) == std::future_status::timeout);  // waits for /slow
+    CHECK(idle.Read(2s).empty());
+    CHECK(idle.eof);
+    CHECK(half.Read(2s).empty());
+    CHECK(half.eof);
+    respond(http::Json(202, R"({"status":"accepted"})"));
+    CHECK(drained.get());
+    const auto answer = busy.Read(2s, R"({"status":"accepted"})");
+    CHECK(answer.starts_with("HTTP/1.1 202"));
+    CHECK(answer.find("Connection: close") != std::string::npos);
+}
+
+TEST_CASE("Drain gives up after its timeout when the handler never answers", "[http][net]") {
+    std::promise<http::Respond> held;
+    Harness h({},
+              [&](http::Request&&, http::Respond respond) { held.set_value(std::move(respond)); });
+    RawSocket busy(h.server->Port());
+    busy.Send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    auto holder = held.get_future();
+    REQUIRE(holder.wait_for(5s) == std::future_status::ready);
+    CHECK_FALSE(h.server->Drain(200ms));
+}

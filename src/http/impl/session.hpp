@@ -18,8 +18,11 @@ class Session;
 struct ServerState {
     ServerOptions options;
     Handler handler;
-    std::atomic<size_t> live{0};  // sessions holding a connection slot
-    std::atomic<bool> stopped{false};
+    std::atomic<size_t> live{0};       // sessions holding a connection slot
+    std::atomic<bool> stopped{false};  // draining or stopped: no request reaches the handler
+    // Requests handed to the handler whose answer is not yet written (or whose connection
+    // has not closed): what a graceful stop waits for.
+    std::atomic<int> handling{0};
     std::mutex mutex;  // guards `sessions`
     std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;
 };
@@ -30,5 +33,8 @@ void StartSession(boost::asio::ip::tcp::socket socket, const std::shared_ptr<Ser
 
 // Closes the connection from any thread (posted onto the session's strand).
 void CloseSession(const std::shared_ptr<Session>& session);
+// Closes the connection unless a request of it is in the handler's hands or its answer is
+// being written (those close after the answer, as `stopped` asks).
+void CloseSessionIfIdle(const std::shared_ptr<Session>& session);
 
 }  // namespace orderflow::http::impl
