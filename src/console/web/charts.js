@@ -70,9 +70,11 @@ const MAX_POINTS = 225;
 // Merges the one-second slots into buckets of `k` seconds aligned on the clock (so that a
 // finished bucket keeps its value from one poll to the next and only the newest changes):
 // a depth keeps its bucket's largest sample (a peak is not flattened), a rate the mean of
-// its slots. k = 1 (a console younger than MAX_POINTS seconds) leaves the slots as they are.
-function bucketed(t, columns, k, reduce) {
-  if (k === 1) return { t, columns };
+// its slots. A console younger than MAX_POINTS seconds keeps its slots as they are.
+// Exported for the browser test, which checks it on 15 minutes of made-up slots.
+export function bucketed(t, columns, reduce) {
+  const k = Math.ceil(t.length / MAX_POINTS);
+  if (k <= 1) return { t, columns };
   const starts = [];
   const out = columns.map(([name]) => [name, []]);
   let current = null;
@@ -91,8 +93,8 @@ function bucketed(t, columns, k, reduce) {
   return { t: starts, columns: out.map(([name, groups]) => [name, groups.map(reduce)]) };
 }
 const present = (group) => group.filter((v) => v !== null && v !== undefined);
-const largest = (group) => (present(group).length ? Math.max(...present(group)) : null);
-const mean = (group) => {
+export const largest = (group) => (present(group).length ? Math.max(...present(group)) : null);
+export const mean = (group) => {
   const v = present(group);
   return v.length ? Math.round((10 * v.reduce((a, b) => a + b, 0)) / v.length) / 10 : null;
 };
@@ -119,9 +121,8 @@ export function renderCharts(series) {
   const from = firstWithData([...depth, ...orders].map(([, v]) => v), series.t.length, 60);
   const cut = (entries, start) => entries.map(([name, v]) => [name, v.slice(start)]);
   const t = series.t.slice(from);
-  const k = Math.ceil(t.length / MAX_POINTS);
-  const d = bucketed(t, cut(depth, from), k, largest);
-  const o = bucketed(t, cut(orders, from), k, mean);
+  const d = bucketed(t, cut(depth, from), largest);
+  const o = bucketed(t, cut(orders, from), mean);
   setData(charts.depth, d.t.map(timeLabel), d.columns);
   setData(charts.orders, o.t.map(timeLabel), o.columns);
   const e2e = series.e2e;
