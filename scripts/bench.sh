@@ -763,12 +763,16 @@ console_ratio="-" console_off="-" console_on="-" console_rss="-" console_hwm="-"
 console_paired="-" console_off_range="-" console_on_range="-" console_chromium="-"
 console_rows=()
 console_fill="" console_fill_slots="-" console_fill_kept="-" console_fill_seen="-"
-# ticks_tree PID: CPU ticks of a process and all its descendants (Chromium's helpers).
+# ticks_tree PID: CPU ticks of a process and all its descendants (Chromium's helpers). A
+# helper that exits between ps and the read of its stat counts nothing (an empty answer in
+# the arithmetic stopped a whole bench run once).
 ticks_tree() {
-    local root="$1" p total=0
+    local root="$1" p t total=0
     for p in $(ps -e -o pid=,ppid= | awk -v r="$root" '
         { parent[$1] = $2 } END { for (p in parent) { q = p; while (q != "" && q != 0) { if (q == r) { print p; break } q = parent[q] } } }'); do
-        total=$((total + $(cpu_ticks "$p")))
+        t="$(cpu_ticks "$p")"
+        [[ "$t" =~ ^[0-9]+$ ]] || continue
+        total=$((total + t))
     done
     echo "$total"
 }
