@@ -269,7 +269,45 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     REQUIRE(depth_points.IsInt());
     CHECK(depth_points.GetInt() >= 60);
     CHECK(depth_points.GetInt() < 300);
+    // The pipeline is patched in place: the card seen now is the one that shows the backlog.
+    browser.Run(
+        "window.inventoryCard = document.querySelector('[data-queue=\"inventory.order-placed\"]'); "
+        "return true;");
     browser.Screenshot(out / "1-loaded.png");
+
+    // 15 minutes of one-second slots (made up: a 5,000-message peak at one slot, 10 orders/s
+    // throughout) drawn as at most 225 clock-aligned buckets: the peak kept, the rate kept;
+    // and a window one second later (its edge now cutting the oldest bucket) changes no
+    // finished bucket, so an idle chart is not redrawn at every poll.
+    const auto buckets = browser.Run(R"(
+        return import('/assets/charts.js').then(({ bucketed, largest, mean }) => {
+          const slots = (start) => Array.from({ length: 900 }, (_, i) => (1796316001 + start + i) * 1000);
+          const t = slots(0);
+          const d = bucketed(t, [["q", t.map((ms) => (ms === 1796316501000 ? 5000 : 0))]], largest);
+          const o = bucketed(t, [["placed", t.map(() => 10)]], mean);
+          const rising = (start) => {
+            const s = slots(start);
+            return bucketed(s, [["r", s.map((ms) => ms / 1000 - 1796316000)]], mean);
+          };
+          const a = rising(3), b = rising(4);
+          const before = new Map(a.t.slice(0, -1).map((ms, i) => [ms, a.columns[0][1][i]]));
+          const shared = b.t.filter((ms) => before.has(ms)).length;
+          const unchanged = b.t.every((ms, i) => !before.has(ms) || before.get(ms) === b.columns[0][1][i]);
+          return { points: d.t.length, peak: Math.max(...d.columns[0][1]),
+                   rates: [...new Set(o.columns[0][1])], aligned: d.t.every((ms) => (ms / 1000) % 4 === 0),
+                   shared, unchanged,
+                   young: bucketed([1000, 2000, 3000], [["q", [1, 2, 3]]], largest).columns[0][1] };
+        });)");
+    INFO(JsonText(buckets));
+    REQUIRE(buckets.IsObject());
+    CHECK(buckets["points"].GetInt() <= 225);
+    CHECK(buckets["points"].GetInt() >= 200);
+    CHECK(buckets["peak"].GetInt() == 5000);
+    CHECK(JsonText(buckets["rates"]) == "[10]");
+    CHECK(buckets["aligned"].GetBool());
+    CHECK(buckets["shared"].GetInt() >= 200);
+    CHECK(buckets["unchanged"].GetBool());
+    CHECK(JsonText(buckets["young"]) == "[1,2,3]");
 
     // Inventory stopped, orders waiting: the page shows the broker's backlog.
     p.inventory.Kill(SIGTERM);
@@ -285,6 +323,10 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     REQUIRE(broker.Publish(poison) == broker::PublishStatus::kConfirmed);
     REQUIRE(ReadyOnBroker(broker, "inventory.order-placed") == 13);
     REQUIRE(Eventually([&] { return Figure(browser, inventory_ready) == 13; }, 10s));
+    CHECK(browser
+              .Run("return document.querySelector('[data-queue=\"inventory.order-placed\"]') === "
+                   "window.inventoryCard;")
+              .GetBool());
     CHECK(browser.Text(R"([data-queue="inventory.order-placed"] .badge)") == "no consumer");
     CHECK(browser.Text(R"([data-service="inventory"] [data-replica])") == "no replica connected");
     browser.Screenshot(out / "2-backlog-inventory-stopped.png");

@@ -1,7 +1,7 @@
 // The console's main loop: polls /api/overview, /api/series and /api/dead-letters every
 // second and hands each document to its panel; every figure on the page comes from /api/.
 import { getJson, token, setToken } from "./api.js";
-import { el, time } from "./format.js";
+import { el, time, patchChildren } from "./format.js";
 import { renderPipeline } from "./pipeline.js";
 import { renderCharts } from "./charts.js";
 import { renderDeadLetters } from "./deadletters.js";
@@ -20,7 +20,7 @@ function renderHeader(overview) {
   document.getElementById("read-only").hidden = !readOnly;
   document.getElementById("token-form").hidden = readOnly;
   const warnings = [overview.broker.error, ...overview.broker.warnings].filter(Boolean);
-  document.getElementById("warnings").replaceChildren(...warnings.map((w) => el("div", {}, w)));
+  patchChildren(document.getElementById("warnings"), warnings.map((w) => el("div", {}, w)));
 }
 
 let drawn = "";

@@ -43,3 +43,37 @@ export function time(iso) {
   if (!iso) return "–";
   return iso.replace("T", " ").replace("Z", "");
 }
+
+// Makes the children of `parent` look like `next` (freshly built nodes of the same panel)
+// by changing only what differs: a text, an attribute, a node of another kind, children
+// added or removed at the end. The panels build their whole tree every second, which is
+// cheap while it is detached; putting it in place with replaceChildren made the browser
+// restyle and lay out the whole panel every second, this touches only the figures that
+// moved. Listeners are not compared: a panel that attaches them is replaced, not patched.
+export function patchChildren(parent, next) {
+  const nodes = [...next];
+  for (let i = 0; i < nodes.length; i++) {
+    const old = parent.childNodes[i];
+    if (old) patchNode(old, nodes[i]);
+    else parent.append(nodes[i]);
+  }
+  while (parent.childNodes.length > nodes.length) parent.lastChild.remove();
+}
+
+function patchNode(node, next) {
+  if (node.nodeType !== next.nodeType || node.nodeName !== next.nodeName) {
+    node.replaceWith(next);
+    return;
+  }
+  if (node.nodeType !== Node.ELEMENT_NODE) {
+    if (node.nodeValue !== next.nodeValue) node.nodeValue = next.nodeValue;
+    return;
+  }
+  for (const { name, value } of next.attributes) {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+  }
+  for (const { name } of [...node.attributes]) {
+    if (!next.hasAttribute(name)) node.removeAttribute(name);
+  }
+  patchChildren(node, next.childNodes);
+}

@@ -1,7 +1,7 @@
 // Pipeline panel: the topology of SPEC section 3 as rows "route -> queue -> consumer",
 // each queue with its live figures and each service with its replicas. A function of
 // GET /api/overview.
-import { el, num, rate, eta } from "./format.js";
+import { el, num, rate, eta, patchChildren } from "./format.js";
 
 const ROUTES = {
   "inventory.order-placed": "order.placed",
@@ -81,12 +81,13 @@ export function renderPipeline(root, overview) {
       el("div", { class: "muted" }, `seen by the console: ${num(overview.seen.placed)} placed · ${num(overview.seen.reserved)} reserved · ${num(overview.seen.rejected)} rejected · ${num(overview.seen.notified)} notified`)),
     el("span", { class: "arrow" }, "→"),
     serviceBox("analytics", services.analytics, "stream reader, this console")));
-  root.replaceChildren(
+  // Built whole, put in place by patching: only the figures that changed touch the page.
+  patchChildren(root, [
     el("div", { class: "entry" },
       el("div", { class: "client" }, "clients ", el("code", {}, "POST /orders")),
       el("span", { class: "arrow" }, "→"),
       serviceBox("ingress", services.ingress, "publishes OrderPlaced"),
       el("span", { class: "arrow" }, "→"),
       el("div", { class: "exchange" }, "exchange ", el("code", {}, "orders"), el("span", { class: "muted" }, " (topic)"))),
-    el("div", { class: "rows" }, rows));
+    el("div", { class: "rows" }, rows)]);
 }
