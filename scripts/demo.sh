@@ -306,6 +306,20 @@ wait_all_notified() {
     done
 }
 
+# wait_queue_field QUEUE FIELD VALUE: polls that figure for up to 15 s until it equals
+# VALUE; sets `seen` to the last value read. A DLQ's ready count dips for a moment while the
+# console browses it (its messages are fetched and put back), so a figure is taken when
+# seen, not read again.
+seen=""
+wait_queue_field() {
+    local _
+    for _ in $(seq 1 60); do
+        seen="$(queue_field "$1" "$2")"
+        [[ "$seen" != "$3" ]] || return 0
+        sleep 0.25
+    done
+    return 1
+}
 # queue_field QUEUE FIELD: one figure of `orderflowctl status` (its key=value lines).
 queue_field() {
     ctl status 2>/dev/null | awk -v q="queue=$1" -v f="$2" '
@@ -413,13 +427,8 @@ show "$bin_dir/orderflowctl" publish --routing-key order.placed --body \
 show "$bin_dir/orderflowctl" publish --routing-key order.placed --body \
     "{\"event_id\":\"$poison_version_id\",\"event_type\":\"OrderPlaced\",\"schema_version\":9,\"occurred_at\":\"2026-11-21T12:00:00.000Z\",\"order_id\":\"$poison_version_id\",\"user_id\":\"demo\",\"items\":[{\"sku\":\"burger\",\"quantity\":1}]}" ||
     fail "publish failed"
-dlq=""
-for _ in $(seq 1 40); do
-    dlq="$(queue_field inventory.order-placed dlq)"
-    [[ "$dlq" != 3 ]] || break
-    sleep 0.25
-done
-[[ "$dlq" == 3 ]] || fail "inventory.order-placed.dlq holds ${dlq:-?} messages, expected the 3 poison ones"
+wait_queue_field inventory.order-placed dlq 3 ||
+    fail "inventory.order-placed.dlq holds ${seen:-?} messages, expected the 3 poison ones"
 show "$bin_dir/orderflowctl" dlq list
 show "$bin_dir/orderflowctl" dlq show inventory.order-placed
 kinds="$(ctl dlq show inventory.order-placed --json | grep -o '"kind":"poison"' | wc -l)"
@@ -438,11 +447,8 @@ start_service inventory ORDERFLOW_INJECT_FAIL_RATE=1 ORDERFLOW_MAX_ATTEMPTS=2 \
 post_orders 1 burger 1
 replay_event="$(json_string "$last_answer" event_id)"
 replay_order="$(json_string "$last_answer" order_id)"
-for _ in $(seq 1 60); do
-    [[ "$(queue_field inventory.order-placed dlq)" != 4 ]] || break
-    sleep 0.25
-done
-[[ "$(queue_field inventory.order-placed dlq)" == 4 ]] || fail "order $replay_order was not dead-lettered"
+wait_queue_field inventory.order-placed dlq 4 ||
+    fail "order $replay_order was not dead-lettered (the DLQ holds ${seen:-?})"
 say "The outage is over: inventory restarts healthy. The order is still in the DLQ:"
 stop_service inventory
 start_service inventory
@@ -454,7 +460,8 @@ for _ in $(seq 1 60); do
     sleep 0.25
 done
 [[ "$(order_status "$replay_order")" == notified ]] || fail "the replayed order did not reach 'notified'"
-[[ "$(queue_field inventory.order-placed dlq)" == 3 ]] || fail "the DLQ should hold the 3 poison messages only"
+wait_queue_field inventory.order-placed dlq 3 ||
+    fail "the DLQ should hold the 3 poison messages only (it holds ${seen:-?})"
 show curl -fsS "$ingress/orders/$replay_order"
 echo
 ok "replayed with confirm, then removed from the DLQ; the poison stays for a human to look at"
