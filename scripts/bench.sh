@@ -859,12 +859,14 @@ console_drain() {
     fi
     console_rows+=("| $round | $mode | $expected | $console_rate msg/s | $a_us µs | $b_us µs | $c_pct | $polls |")
 }
-# median of the arguments (numbers; "-" ignored).
-median() { printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# median_real: the median of the arguments with two decimals (ratios, percentages).
-median_real() { printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# range: "lowest-highest" of the arguments (numbers; "-" ignored).
-range() { printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print NR ? lo "-" hi : "-" }'; }
+# numbers ARG...: the arguments that are numbers ("-" and the like left out), ascending.
+numbers() { printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g; }
+# median ARG...: the median of the numbers among the arguments ("-" when there are none),
+# rounded to a whole number when it falls between two; median_real with two decimals
+# (ratios, percentages); range: "lowest-highest".
+median() { numbers "$@" | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_real() { numbers "$@" | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { numbers "$@" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print NR ? lo "-" hi : "-" }'; }
 drain_console() {
     if [[ ! -x "$bin_dir/orderflow-analytics" ]] || ! command -v chromium >/dev/null 2>&1; then
         failures+=("(d) console: orderflow-analytics or chromium missing")

@@ -93,7 +93,10 @@ export function bucketed(t, columns, reduce) {
   return { t: starts, columns: out.map(([name, groups]) => [name, groups.map(reduce)]) };
 }
 const present = (group) => group.filter((v) => v !== null && v !== undefined);
-export const largest = (group) => (present(group).length ? Math.max(...present(group)) : null);
+export const largest = (group) => {
+  const v = present(group);
+  return v.length ? Math.max(...v) : null;
+};
 export const mean = (group) => {
   const v = present(group);
   return v.length ? Math.round((10 * v.reduce((a, b) => a + b, 0)) / v.length) / 10 : null;
