@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "broker/client.hpp"
@@ -145,28 +146,42 @@ TEST_CASE(
         ~Unlimit() { MgmtCall("DELETE", path, ""); }
     } unlimit{limits};
     // Every connection of the vhost (the management API lists them a little after they
-    // open): the three services' consumers and publishers, the sync clients, ours.
-    const auto count = [&] {
-        const auto listed =
-            MgmtCall("GET", "/api/vhosts/" + p.vhost.Name() + "/connections?columns=name", "").body;
-        int open = 0;
-        for (auto pos = listed.find("\"name\""); pos != std::string::npos;
-             pos = listed.find("\"name\"", pos + 1)) {
-            ++open;
-        }
-        return open;
-    };
-    int open = 0;
+    // open): the three services' consumers and publishers, the sync clients, ours. Counted
+    // once inventory's publisher is among them (a service is ready before its publisher's
+    // connection is listed: CI at 8124099 once counted without it) and the count is steady.
+    constexpr std::string_view kPublisher = "orderflow-inventory publisher";
+    size_t open = 0;
     REQUIRE(Eventually(
         [&] {
-            const int now = count();
-            const bool steady = now > 0 && now == open;
+            const auto now = ConnectionNames(p.vhost).size();
+            const bool steady =
+                now > 0 && now == open && !ConnectionNames(p.vhost, kPublisher).empty();
             open = now;
             return steady;
         },
         15s, 500ms));
-    REQUIRE(MgmtCall("PUT", limits, fmt::format(R"({{"value":{}}})", open - 1)).status / 100 == 2);
-    REQUIRE(CloseConnections(p.vhost, "orderflow-inventory publisher") == 1);
+    // The listing can lag the broker (a connection that just closed is still listed for a
+    // moment), so the count may be too high: close the publisher, and if a new connection of
+    // it shows up, the limit let it in: lower the limit and close that one too.
+    std::set<std::string> closed;
+    const auto reopened = [&] {
+        for (const auto& name : ConnectionNames(p.vhost, kPublisher)) {
+            if (!closed.contains(name)) return true;
+        }
+        return false;
+    };
+    auto limit = open - 1;
+    for (int round = 0;; ++round) {
+        REQUIRE(round < 5);
+        REQUIRE(MgmtCall("PUT", limits, fmt::format(R"({{"value":{}}})", limit)).status / 100 ==
+                2);
+        for (const auto& name : ConnectionNames(p.vhost, kPublisher)) {
+            if (closed.insert(name).second) CloseConnection(name);
+        }
+        if (!Eventually(reopened, 2s, 100ms)) break;
+        --limit;
+    }
+    CHECK(closed.size() >= 1);
 
     const auto poison = Raw(R"({"not": json})", events::NewUuid());
     REQUIRE(client.Publish(poison) == broker::PublishStatus::kConfirmed);

@@ -193,13 +193,13 @@ broker::Client ConnectBroker(const Vhost& vhost) {
     return std::move(*client);
 }
 
-int CloseConnections(const Vhost& vhost, std::string_view named) {
+std::vector<std::string> ConnectionNames(const Vhost& vhost, std::string_view named) {
     const auto listed = MgmtCall(
         "GET", "/api/vhosts/" + vhost.Name() + "/connections?columns=name,client_properties", "");
     rapidjson::Document connections;
     connections.Parse(listed.body.c_str());
-    if (connections.HasParseError() || !connections.IsArray()) return 0;
-    int closed = 0;
+    std::vector<std::string> names;
+    if (connections.HasParseError() || !connections.IsArray()) return names;
     for (const auto& connection : connections.GetArray()) {
         if (!connection.HasMember("name") || !connection["name"].IsString()) continue;
         std::string label;  // connection_name, as the clients set it
@@ -210,15 +210,24 @@ int CloseConnections(const Vhost& vhost, std::string_view named) {
             label = connection["client_properties"]["connection_name"].GetString();
         }
         if (!named.empty() && label.find(named) == std::string::npos) continue;
-        std::string encoded;
-        for (const unsigned char c : std::string_view(connection["name"].GetString())) {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            encoded +=
-                std::isalnum(c) != 0 || c == '.' ? std::string(1, static_cast<char>(c)) : hex;
-        }
-        if (MgmtCall("DELETE", "/api/connections/" + encoded, "").status == 204) ++closed;
+        names.emplace_back(connection["name"].GetString());
     }
+    return names;
+}
+
+bool CloseConnection(const std::string& name) {
+    std::string encoded;
+    for (const unsigned char c : name) {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", c);
+        encoded += std::isalnum(c) != 0 || c == '.' ? std::string(1, static_cast<char>(c)) : hex;
+    }
+    return MgmtCall("DELETE", "/api/connections/" + encoded, "").status == 204;
+}
+
+int CloseConnections(const Vhost& vhost, std::string_view named) {
+    int closed = 0;
+    for (const auto& name : ConnectionNames(vhost, named)) closed += CloseConnection(name) ? 1 : 0;
     return closed;
 }
 

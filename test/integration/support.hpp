@@ -55,6 +55,14 @@ broker::Client ConnectBroker(const Vhost& vhost);
 // would; returns how many it closed.
 int CloseConnections(const Vhost& vhost, std::string_view named = {});
 
+// The broker's names ("127.0.0.1:54321 -> 127.0.0.1:5672") of the connections of `vhost`
+// whose connection_name contains `named`, as the management API lists them (it may still
+// list a connection for a moment after it closed).
+std::vector<std::string> ConnectionNames(const Vhost& vhost, std::string_view named = {});
+
+// Closes the connection the broker calls `name`; false if the broker did not (e.g. gone).
+bool CloseConnection(const std::string& name);
+
 // An orderflow binary run as a child process with its log in `dir`/<name>.log. `binary`
 // may also be an absolute path (another program, e.g. nginx), run with `args`.
 class Service final {
