@@ -173,8 +173,7 @@ TEST_CASE(
     auto limit = open - 1;
     for (int round = 0;; ++round) {
         REQUIRE(round < 5);
-        REQUIRE(MgmtCall("PUT", limits, fmt::format(R"({{"value":{}}})", limit)).status / 100 ==
-                2);
+        REQUIRE(MgmtCall("PUT", limits, fmt::format(R"({{"value":{}}})", limit)).status / 100 == 2);
         for (const auto& name : ConnectionNames(p.vhost, kPublisher)) {
             if (closed.insert(name).second) CloseConnection(name);
         }

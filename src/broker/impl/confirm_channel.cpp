@@ -5,6 +5,10 @@
 #include <amqp_framing.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "broker/impl/amqp_util.hpp"
 #include "broker/impl/log.hpp"
@@ -14,6 +18,25 @@ namespace {
 
 constexpr amqp_channel_t kChannel = 1;
 constexpr int kMaxFramesPerRead = 4096;  // so a steady stream of acks cannot starve sending
+
+// Frame header (type, channel, payload size) and frame-end octet: AMQP 0-9-1, 4.2.3.
+constexpr size_t kFrameOverhead = 8;
+constexpr unsigned char kFrameEnd = 0xCE;
+
+void PutBigEndian(unsigned char* at, uint64_t value, int octets) {
+    for (int i = octets - 1; i >= 0; --i, value >>= 8) at[i] = static_cast<unsigned char>(value);
+}
+
+void AppendFrame(std::string& out, uint8_t type, amqp_channel_t channel, const void* payload,
+                 size_t size) {
+    unsigned char head[7];
+    head[0] = type;
+    PutBigEndian(head + 1, channel, 2);
+    PutBigEndian(head + 3, size, 4);
+    out.append(reinterpret_cast<const char*>(head), sizeof head);
+    out.append(static_cast<const char*>(payload), size);
+    out.push_back(static_cast<char>(kFrameEnd));
+}
 
 }  // namespace
 
@@ -58,23 +81,107 @@ std::expected<void, std::string> ConfirmChannel::Publish(const OutgoingMessage& 
                                                          PublishCallback& callback) {
     amqp_basic_properties_t properties;
     ToAmqpProperties(message.properties, &pool_, properties);
-    const int status =
-        amqp_basic_publish(connection_.Get(), kChannel, Bytes(message.exchange.value),
-                           Bytes(message.routing_key.value), message.mandatory ? 1 : 0, 0,
-                           &properties, Bytes(message.body));
-    recycle_amqp_pool(&pool_);
-    if (status != AMQP_STATUS_OK) {
-        // A frame may be half written: the connection cannot be trusted any more.
-        connection_.MarkBroken();
-        return std::unexpected("publish failed: " + StatusText(status));
+    if (connection_.Tls()) {
+        // Through OpenSSL: rabbitmq-c writes the frames (three writes a message).
+        const int status =
+            amqp_basic_publish(connection_.Get(), kChannel, Bytes(message.exchange.value),
+                               Bytes(message.routing_key.value), message.mandatory ? 1 : 0, 0,
+                               &properties, Bytes(message.body));
+        recycle_amqp_pool(&pool_);
+        if (status != AMQP_STATUS_OK) {
+            // A frame may be half written: the connection cannot be trusted any more.
+            connection_.MarkBroken();
+            return std::unexpected("publish failed: " + StatusText(status));
+        }
+    } else {
+        // The frames amqp_basic_publish would write (method, content header, body split at
+        // frame_max), encoded by rabbitmq-c's own encoders into out_: Flush() writes a
+        // whole batch with one send() where rabbitmq-c makes three a message.
+        const auto encoded = Encode(message, properties);
+        recycle_amqp_pool(&pool_);
+        if (!encoded) {
+            connection_.MarkBroken();
+            return std::unexpected(encoded.error());
+        }
     }
     tracker_.Add(next_tag_++, {std::move(callback), message.properties.message_id,
                                message.exchange.value, message.routing_key.value});
     return {};
 }
 
+std::expected<void, std::string> ConfirmChannel::Encode(const OutgoingMessage& message,
+                                                        amqp_basic_properties_t& properties) {
+    const size_t frame_max = static_cast<size_t>(amqp_get_frame_max(connection_.Get()));
+    if (frame_max <= kFrameOverhead + 12) {
+        return std::unexpected("publish failed: frame_max too small");
+    }
+    scratch_.resize(frame_max - kFrameOverhead);
+    const size_t start = out_.size();
+    const auto failed = [&](std::string_view what, int status) {
+        out_.resize(start);
+        return std::unexpected(
+            fmt::format("publish failed: cannot encode the {}: {}", what, StatusText(status)));
+    };
+    // basic.publish: method id, then its arguments.
+    amqp_basic_publish_t method{};
+    method.exchange = Bytes(message.exchange.value);
+    method.routing_key = Bytes(message.routing_key.value);
+    method.mandatory = message.mandatory ? 1 : 0;
+    PutBigEndian(scratch_.data(), AMQP_BASIC_PUBLISH_METHOD, 4);
+    int size = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &method,
+                                  amqp_bytes_t{scratch_.size() - 4, scratch_.data() + 4});
+    if (size < 0) return failed("basic.publish method", size);
+    AppendFrame(out_, AMQP_FRAME_METHOD, kChannel, scratch_.data(), 4 + static_cast<size_t>(size));
+    // Content header: class, weight 0, body size, then the properties.
+    PutBigEndian(scratch_.data(), AMQP_BASIC_CLASS, 2);
+    PutBigEndian(scratch_.data() + 2, 0, 2);
+    PutBigEndian(scratch_.data() + 4, message.body.size(), 8);
+    size = amqp_encode_properties(AMQP_BASIC_CLASS, &properties,
+                                  amqp_bytes_t{scratch_.size() - 12, scratch_.data() + 12});
+    if (size < 0) return failed("properties", size);
+    AppendFrame(out_, AMQP_FRAME_HEADER, kChannel, scratch_.data(), 12 + static_cast<size_t>(size));
+    // Body frames of at most frame_max - 8 octets.
+    const size_t max_body = frame_max - kFrameOverhead;
+    for (size_t offset = 0; offset < message.body.size(); offset += max_body) {
+        AppendFrame(out_, AMQP_FRAME_BODY, kChannel, message.body.data() + offset,
+                    std::min(max_body, message.body.size() - offset));
+    }
+    return {};
+}
+
+std::expected<void, std::string> ConfirmChannel::Flush() {
+    const int fd = connection_.Fd();
+    size_t written = 0;
+    while (written < out_.size()) {
+        const ssize_t n = ::send(fd, out_.data() + written, out_.size() - written, MSG_NOSIGNAL);
+        if (n >= 0) {
+            written += static_cast<size_t>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            // rabbitmq-c's socket is non-blocking: wait until it takes more. Stop() cuts a
+            // wait on a broker that stopped reading with shutdown(), which ends this poll.
+            pollfd writable{fd, POLLOUT, 0};
+            if (::poll(&writable, 1, -1) >= 0 || errno == EINTR) continue;
+        }
+        const int error = errno;
+        out_.clear();
+        connection_.MarkBroken();  // a frame may be half written
+        return std::unexpected(fmt::format("publish failed: {}", std::strerror(error)));
+    }
+    out_.clear();
+    return {};
+}
+
 ConfirmChannel::ReadResult ConfirmChannel::Read(std::vector<Completion>& done) {
     ReadResult result;
+    if (!out_.empty()) {  // frames before anything rabbitmq-c may send (a heartbeat)
+        if (auto flushed = Flush(); !flushed) {
+            result.lost = flushed.error();
+            return result;
+        }
+    }
     auto* state = connection_.Get();
     for (int frames = 0; frames < kMaxFramesPerRead; ++frames) {
         amqp_frame_t frame;

@@ -27,10 +27,14 @@ class ConfirmChannel final {
     ConfirmChannel(const ConfirmChannel&) = delete;
     ConfirmChannel& operator=(const ConfirmChannel&) = delete;
 
-    // Writes the message; on an error the connection is unusable and the callback was not
-    // taken (the caller still owns it).
+    // Writes the message, or on a plain TCP connection encodes its frames for Flush() to
+    // write with the others of a batch; on an error the connection is unusable and the
+    // callback was not taken (the caller still owns it).
     std::expected<void, std::string> Publish(const OutgoingMessage& message,
                                              PublishCallback& callback);
+    // Writes what Publish() encoded, in one send() when the socket takes it all. On an error
+    // the connection is unusable; the messages stay in flight for FailAll().
+    std::expected<void, std::string> Flush();
     size_t InFlight() const { return tracker_.Size(); }
 
     struct ReadResult {
@@ -46,11 +50,15 @@ class ConfirmChannel final {
         tracker_.FailAll(status, done);
     }
     int Fd() const { return connection_.Fd(); }
+    bool Tls() const { return connection_.Tls(); }
     void Close();  // channel.close and connection.close, as far as the socket allows
 
   private:
     explicit ConfirmChannel(Connection connection);
     std::expected<void, std::string> SelectConfirms();
+    // Appends the frames of `message` to out_ (nothing, on an error).
+    std::expected<void, std::string> Encode(const OutgoingMessage& message,
+                                            amqp_basic_properties_t& properties);
     // False (with the reason in `result`) when the connection is gone.
     bool HandleMethod(const amqp_frame_t& frame, std::vector<Completion>& done, ReadResult& result);
     bool HandleReturn(const amqp_frame_t& frame, ReadResult& result);
@@ -59,6 +67,8 @@ class ConfirmChannel final {
     ConfirmTracker tracker_;
     uint64_t next_tag_ = 1;  // delivery tags count from 1 on each channel
     amqp_pool_t pool_;
+    std::string out_;                     // encoded frames not yet written
+    std::vector<unsigned char> scratch_;  // one frame's payload while it is encoded
 };
 
 }  // namespace orderflow::broker::impl

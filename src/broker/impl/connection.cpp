@@ -134,6 +134,7 @@ std::expected<Connection, std::string> Connection::OpenNode(const ConnectionOpti
     amqp_connection_state_t state = amqp_new_connection();
     if (state == nullptr) return std::unexpected("out of memory creating a connection");
     Connection connection(state);
+    connection.tls_ = url->tls;
     const auto where = fmt::format("{}:{}", url->host, url->port);
 
     amqp_socket_t* socket = url->tls ? amqp_ssl_socket_new(state) : amqp_tcp_socket_new(state);
@@ -223,6 +224,7 @@ std::expected<Connection, std::string> Connection::OpenNode(const ConnectionOpti
 Connection::Connection(Connection&& other) noexcept
     : state_(std::exchange(other.state_, nullptr)),
       broken_(other.broken_),
+      tls_(other.tls_),
       ring_(std::move(other.ring_)),
       node_(other.node_) {}
 
@@ -231,6 +233,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
         Release();
         state_ = std::exchange(other.state_, nullptr);
         broken_ = other.broken_;
+        tls_ = other.tls_;
         ring_ = std::move(other.ring_);
         node_ = other.node_;
     }

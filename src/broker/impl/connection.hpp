@@ -45,6 +45,7 @@ class Connection final {
 
     amqp_connection_state_t Get() const { return state_; }
     int Fd() const;
+    bool Tls() const { return tls_; }  // amqps://: bytes go through OpenSSL, not the fd
 
     std::expected<void, std::string> OpenChannel(amqp_channel_t channel);
     // Best effort channel.close (RPC bounded by the RPC timeout).
@@ -70,6 +71,7 @@ class Connection final {
     void Release();  // frees the state; a broken connection moves the ring to the next node
     amqp_connection_state_t state_ = nullptr;
     bool broken_ = false;  // socket error or connection.close: no clean close possible
+    bool tls_ = false;
     std::shared_ptr<NodeRing> ring_;
     size_t node_ = 0;
 };
