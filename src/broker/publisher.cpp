@@ -6,8 +6,6 @@
 // kNotConnected/kStopped answers, which run on the caller's thread.
 #include "broker/publisher.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -35,16 +33,6 @@ struct Request {
     OutgoingMessage message;
     PublishCallback callback;
 };
-
-// TCP_CORK on or off, for a batch over TLS (on plain TCP the channel writes a batch with
-// one send()). Corked, the kernel holds what OpenSSL writes for each message and sends it
-// in full segments when uncorked, so the network path, and on loopback the broker's
-// reads, run once a batch instead of once a message. Best effort: a socket that refuses
-// it just sends as before.
-void Cork(int fd, bool on) {
-    const int value = on ? 1 : 0;
-    (void)::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-}
 
 void Invoke(const PublishCallback& callback, PublishStatus status) {
     if (!callback) return;
@@ -210,9 +198,7 @@ class Publisher::Impl final {
                 queue_.pop_front();
             }
         }
-        const int fd = channel_->Fd();
-        const bool cork = batch.size() > 1 && fd >= 0 && channel_->Tls();
-        if (cork) Cork(fd, true);
+        channel_->BeginBatch(batch.size());
         for (size_t i = 0; i < batch.size(); ++i) {
             auto sent = channel_->Publish(batch[i].message, batch[i].callback);
             if (!sent) {
@@ -225,7 +211,6 @@ class Publisher::Impl final {
             }
             counters_.published.fetch_add(1, std::memory_order_relaxed);
         }
-        if (cork) Cork(fd, false);  // sends what the batch wrote
         if (auto flushed = channel_->Flush(); !flushed) {
             // Every message of the batch is in flight: Disconnect fails them all.
             Disconnect(flushed.error());

@@ -132,8 +132,8 @@ int Runtime::Run() {
             while (true) {
                 const telemetry::LogBatch lines;
                 if (io_.run_one() == 0) break;  // stopped, or no work left
-                for (int ready = 0; ready < kReadyPerPass && io_.poll_one() > 0; ++ready) {
-                }
+                int ready = 0;
+                while (ready < kReadyPerPass && io_.poll_one() > 0) ++ready;
             }
         });
     }

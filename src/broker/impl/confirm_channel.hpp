@@ -27,13 +27,17 @@ class ConfirmChannel final {
     ConfirmChannel(const ConfirmChannel&) = delete;
     ConfirmChannel& operator=(const ConfirmChannel&) = delete;
 
-    // Writes the message, or on a plain TCP connection encodes its frames for Flush() to
-    // write with the others of a batch; on an error the connection is unusable and the
-    // callback was not taken (the caller still owns it).
+    // A batch: BeginBatch(count), Publish() each message, Flush(). On plain TCP Publish()
+    // encodes the frames and Flush() writes the whole batch with one send(); over TLS
+    // rabbitmq-c writes them through OpenSSL, and a batch of several is corked until
+    // Flush() so that it leaves in full segments.
+    void BeginBatch(size_t count);
+    // On an error the connection is unusable and the callback was not taken (the caller
+    // still owns it).
     std::expected<void, std::string> Publish(const OutgoingMessage& message,
                                              PublishCallback& callback);
-    // Writes what Publish() encoded, in one send() when the socket takes it all. On an error
-    // the connection is unusable; the messages stay in flight for FailAll().
+    // Ends the batch. On an error the connection is unusable; the messages stay in flight
+    // for FailAll().
     std::expected<void, std::string> Flush();
     size_t InFlight() const { return tracker_.Size(); }
 
@@ -50,7 +54,6 @@ class ConfirmChannel final {
         tracker_.FailAll(status, done);
     }
     int Fd() const { return connection_.Fd(); }
-    bool Tls() const { return connection_.Tls(); }
     void Close();  // channel.close and connection.close, as far as the socket allows
 
   private:
@@ -68,6 +71,7 @@ class ConfirmChannel final {
     uint64_t next_tag_ = 1;  // delivery tags count from 1 on each channel
     amqp_pool_t pool_;
     std::string out_;                     // encoded frames not yet written
+    bool corked_ = false;                 // TLS: TCP_CORK set by BeginBatch()
     std::vector<unsigned char> scratch_;  // one frame's payload while it is encoded
 };
 
