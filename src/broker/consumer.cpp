@@ -11,6 +11,7 @@
 
 #include <amqp.h>  // before amqp_framing.h, which needs it first
 #include <amqp_framing.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -52,7 +53,10 @@ class Consumer::Impl final {
         std::lock_guard lock(mutex_);
         if (started_ || stop_) return;
         started_ = true;
-        thread_ = std::thread([this] { Run(); });
+        thread_ = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "consumer");
+            Run();
+        });
     }
 
     bool Connected() const { return connected_.load(); }

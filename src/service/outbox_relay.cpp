@@ -2,6 +2,7 @@
 #include "service/outbox_relay.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <vector>
@@ -39,7 +40,10 @@ OutboxRelay::OutboxRelay(std::unique_ptr<store::Session> session, broker::Publis
 OutboxRelay::~OutboxRelay() { Stop(); }
 
 void OutboxRelay::Start() {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "outbox-relay");
+        Run();
+    });
 }
 
 void OutboxRelay::Notify() {

@@ -2,6 +2,7 @@
 #include "service/runtime.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -125,6 +126,7 @@ int Runtime::Run() {
     std::vector<std::thread> threads;
     for (int i = 0; i < std::max(1, config_.http_threads); ++i) {
         threads.emplace_back([this] {
+            ::pthread_setname_np(::pthread_self(), "http");
             // io_.run(), in passes: one handler (waiting for it), then those already
             // ready, up to kReadyPerPass. The log lines of a pass ("request handled", one a
             // request) go out in one write() at its end rather than one write() each.

@@ -1,6 +1,8 @@
 // Group-commit writer; see store_writer.hpp.
 #include "service/store_writer.hpp"
 
+#include <pthread.h>
+
 #include <vector>
 
 #include "telemetry/log.hpp"
@@ -8,7 +10,10 @@
 namespace orderflow::service {
 
 StoreWriter::StoreWriter(std::unique_ptr<store::Session> session) : session_(std::move(session)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "store-writer");
+        Run();
+    });
 }
 
 StoreWriter::~StoreWriter() { Stop(); }
