@@ -291,6 +291,9 @@ restart_inventory() {  # [VAR=VALUE...]
 
 # cpu_ticks PID: utime + stime of a process so far (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# sys_ticks PID: stime alone (field 15), the kernel's part of cpu_ticks: system calls,
+# loopback TCP, context switches, fsync.
+sys_ticks() { awk '{ print $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Peak resident memory in MiB (VmHWM), reset by reset_peak (clear_refs 5).
 peak_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 reset_peak() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null || true; }
@@ -349,6 +352,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 broker_pub="-" broker_con="-" broker_pub_stream="-" broker_con_stream="-"
 broker_us="-" broker_us_stream="-"
 broker_pub_ingress="-" broker_con_ingress="-" broker_us_ingress="-"
+broker_pub_one="-" broker_con_one="-" broker_us_one="-" broker_one_messages=0
 # per_order TICKS_BEFORE TICKS_AFTER COUNT: CPU microseconds per item (- without items).
 per_order() {
     awk -v a="$1" -v b="$2" -v n="$3" -v hz="$clk_tck" \
@@ -384,6 +388,18 @@ section_e() {
         broker_con_ingress="$(r0 "$(j "$out/broker-ingress.json" .consume_rate)")"
     else
         failures+=("(e) broker-bench --as-ingress: $(tail -n 1 "$out/broker-ingress.err")")
+    fi
+    # The same with one message in flight: what each message costs the broker when nothing
+    # shares its reads, writes and fsyncs, as at moderate rates of evenly spaced orders.
+    broker_one_messages=$((broker_messages / 5))
+    before="$(cpu_ticks "$broker_pid")"
+    if "$ctl" broker-bench --messages "$broker_one_messages" --as-ingress --in-flight 1 \
+        --json >"$out/broker-ingress-1.json" 2>"$out/broker-ingress-1.err"; then
+        broker_us_one="$(per_order "$before" "$(cpu_ticks "$broker_pid")" "$broker_one_messages")"
+        broker_pub_one="$(r0 "$(j "$out/broker-ingress-1.json" .publish_rate)")"
+        broker_con_one="$(r0 "$(j "$out/broker-ingress-1.json" .consume_rate)")"
+    else
+        failures+=("(e) broker-bench --as-ingress --in-flight 1: $(tail -n 1 "$out/broker-ingress-1.err")")
     fi
 }
 wants e && section_e
@@ -684,6 +700,8 @@ EOF
 
 post_rate="-" drain_rate="-"
 declare -A post_us=([broker]=- [ingress]=-) drain_us=([broker]=- [inventory]=- [notification]=- [ingress]=-)
+# The same, stime alone (the kernel's part).
+declare -A post_sys=([broker]=- [ingress]=-) drain_sys=([broker]=- [inventory]=- [notification]=- [ingress]=-)
 # cpu_row LABEL BROKER INGRESS INVENTORY NOTIFICATION: a row of the CPU-per-order table, with
 # the total and the rate at which that work alone would fill every core of this machine.
 cpu_row() {
@@ -924,14 +942,16 @@ section_d() {
     local t0 deadline expected fast slow acked
     fresh_system "$big_seed"
     stop_service inventory
-    local -A cpu0=()
-    cpu0[broker]="$(cpu_ticks "$broker_pid")"
-    cpu0[ingress]="$(cpu_ticks "${pid[ingress]}")"
+    local -A cpu0=() sys0=()
+    cpu0[broker]="$(cpu_ticks "$broker_pid")" sys0[broker]="$(sys_ticks "$broker_pid")"
+    cpu0[ingress]="$(cpu_ticks "${pid[ingress]}")" sys0[ingress]="$(sys_ticks "${pid[ingress]}")"
     load d-post --url "$ingress/orders" --body "$order_body" -c "$post_clients" --threads 2 -n "$drain_orders" --timeout 60000 || true
     post_rate="$(r0 "$(j "$out/d-post.json" .success_rps)")"
     expected="$(num "$(j "$out/d-post.json" .successes)")"
     post_us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
     post_us[ingress]="$(per_order "${cpu0[ingress]}" "$(cpu_ticks "${pid[ingress]}")" "$expected")"
+    post_sys[broker]="$(per_order "${sys0[broker]}" "$(sys_ticks "$broker_pid")" "$expected")"
+    post_sys[ingress]="$(per_order "${sys0[ingress]}" "$(sys_ticks "${pid[ingress]}")" "$expected")"
     # The management API's depth lags (statistics every second, later under load): wait
     # until it shows the backlog, so the curve starts full.
     deadline=$((SECONDS + 30))
@@ -941,8 +961,10 @@ section_d() {
     t0="$(date +%s.%N)"
     local name status_acked0
     status_acked0="$(num "$(acked_total "$ingress")")"
-    cpu0[broker]="$(cpu_ticks "$broker_pid")"
-    for name in ingress notification; do cpu0[$name]="$(cpu_ticks "${pid[$name]}")"; done
+    cpu0[broker]="$(cpu_ticks "$broker_pid")" sys0[broker]="$(sys_ticks "$broker_pid")"
+    for name in ingress notification; do
+        cpu0[$name]="$(cpu_ticks "${pid[$name]}")" sys0[$name]="$(sys_ticks "${pid[$name]}")"
+    done
     start_service inventory ORDERFLOW_INVENTORY_SEED="$data_dir/seed.json"
     # Two samplers: inventory's own ack counter every 100 ms (exact and immediate: the drain
     # time and rate), and the broker's view of both queues every second (the curve as an
@@ -980,7 +1002,10 @@ section_d() {
     drain_us[inventory]="$(per_order 0 "$(cpu_ticks "${pid[inventory]}")" "$expected")"
     for name in ingress notification; do
         drain_us[$name]="$(per_order "${cpu0[$name]}" "$(cpu_ticks "${pid[$name]}")" "$expected")"
+        drain_sys[$name]="$(per_order "${sys0[$name]}" "$(sys_ticks "${pid[$name]}")" "$expected")"
     done
+    drain_sys[broker]="$(per_order "${sys0[broker]}" "$(sys_ticks "$broker_pid")" "$expected")"
+    drain_sys[inventory]="$(per_order 0 "$(sys_ticks "${pid[inventory]}")" "$expected")"
     # Let the broker's view catch up (both queues empty), for the end of the curve.
     local until_empty=$((SECONDS + 15))
     while ((SECONDS < until_empty)); do
@@ -1029,6 +1054,8 @@ section_d() {
         "|---|---|---|---|---|---|---|"
     md "$(cpu_row "posting, per accepted order" "${post_us[broker]}" "${post_us[ingress]}" 0 0)"
     md "$(cpu_row "drain, per order" "${drain_us[broker]}" "${drain_us[ingress]}" "${drain_us[inventory]}" "${drain_us[notification]}")"
+    md "| of which in the kernel (stime), posting | ${post_sys[broker]} | ${post_sys[ingress]} | - | - | | |"
+    md "| of which in the kernel (stime), drain | ${drain_sys[broker]} | ${drain_sys[ingress]} | ${drain_sys[inventory]} | ${drain_sys[notification]} | | |"
     if [[ -n "$baseline" ]]; then
         # --baseline: the same two rows of an earlier report (one run each), for before/after.
         md "" "Before, from one earlier run (\`--baseline $baseline\`), same table:" "" \
@@ -1169,9 +1196,10 @@ section_f() {
         "stage in the ingress's order history (the OrderPlaced's and the NotificationSent's" \
         "\`occurred_at\`, millisecond resolution), read from the ingress's store once every" \
         "accepted order was notified (waited up to 60 s); none is left out. CPU per order is" \
-        "utime + stime of each process over the run and that wait." ""
-    md "| offered | orders/s offered | accepted | POST p50 ms | POST p95 ms | POST p99 ms | POST max ms | notified | accepted -> notified p50 ms | p95 ms | p99 ms | max ms | CPU µs per order: broker / ingress / inventory / notification |" \
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "utime + stime of each process over the run and that wait; the kernel's part of it" \
+        "(stime alone) in the last column." ""
+    md "| offered | orders/s offered | accepted | POST p50 ms | POST p95 ms | POST p99 ms | POST max ms | notified | accepted -> notified p50 ms | p95 ms | p99 ms | max ms | CPU µs per order: broker / ingress / inventory / notification | of which kernel µs |" \
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     echo "share,rate,accepted,post_p50_ms,post_p95_ms,post_p99_ms,post_max_ms,notified,e2e_p50_ms,e2e_p95_ms,e2e_p99_ms,e2e_max_ms,cpu_broker_us,cpu_ingress_us,cpu_inventory_us,cpu_notification_us" \
         >"$out/f-summary.csv"
     for share in "${latency_shares[@]}"; do
@@ -1179,9 +1207,11 @@ section_f() {
         ((rate > 0)) || rate=1
         name="f-$share"
         fresh_system "$big_seed"
-        local -A cpu0=() us=()
-        for service in "${services[@]}"; do cpu0[$service]="$(cpu_ticks "${pid[$service]}")"; done
-        cpu0[broker]="$(cpu_ticks "$broker_pid")"
+        local -A cpu0=() us=() sys0=() sys=()
+        for service in "${services[@]}"; do
+            cpu0[$service]="$(cpu_ticks "${pid[$service]}")" sys0[$service]="$(sys_ticks "${pid[$service]}")"
+        done
+        cpu0[broker]="$(cpu_ticks "$broker_pid")" sys0[broker]="$(sys_ticks "$broker_pid")"
         status0="$(num "$(acked_total "$ingress")")"
         log "  $share %: $rate orders/s"
         load "$name-post" --url "$ingress/orders" --body "$order_body" --rate "$rate" --threads 2 \
@@ -1194,8 +1224,10 @@ section_f() {
         done
         for service in "${services[@]}"; do
             us[$service]="$(per_order "${cpu0[$service]}" "$(cpu_ticks "${pid[$service]}")" "$expected")"
+            sys[$service]="$(per_order "${sys0[$service]}" "$(sys_ticks "${pid[$service]}")" "$expected")"
         done
         us[broker]="$(per_order "${cpu0[broker]}" "$(cpu_ticks "$broker_pid")" "$expected")"
+        sys[broker]="$(per_order "${sys0[broker]}" "$(sys_ticks "$broker_pid")" "$expected")"
         # Per order: accepted -> notified, and its two hops (accepted -> reserved or rejected:
         # the ingress's publish, the broker, inventory's consumer up to its handler; then ->
         # notified: inventory's commit and ack, its outbox relay, the broker, notification).
@@ -1220,7 +1252,7 @@ section_f() {
             latency_p99_half="${stats[3]}"
             latency_post_p99_half="$(ms "$(j "$out/$name-post.json" .latency_ms.p99)")"
         fi
-        md "| $share % | $rate | $expected | $(ms "$(j "$out/$name-post.json" .latency_ms.p50)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p95)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p99)") | $(ms "$(j "$out/$name-post.json" .latency_ms.max)") | ${stats[0]} | ${stats[1]} | ${stats[2]} | ${stats[3]} | ${stats[4]} | ${us[broker]} / ${us[ingress]} / ${us[inventory]} / ${us[notification]} |"
+        md "| $share % | $rate | $expected | $(ms "$(j "$out/$name-post.json" .latency_ms.p50)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p95)") | $(ms "$(j "$out/$name-post.json" .latency_ms.p99)") | $(ms "$(j "$out/$name-post.json" .latency_ms.max)") | ${stats[0]} | ${stats[1]} | ${stats[2]} | ${stats[3]} | ${stats[4]} | ${us[broker]} / ${us[ingress]} / ${us[inventory]} / ${us[notification]} | ${sys[broker]} / ${sys[ingress]} / ${sys[inventory]} / ${sys[notification]} |"
         echo "$share,$rate,$expected,$(j "$out/$name-post.json" .latency_ms.p50),$(j "$out/$name-post.json" .latency_ms.p95),$(j "$out/$name-post.json" .latency_ms.p99),$(j "$out/$name-post.json" .latency_ms.max),${stats[0]},${stats[1]},${stats[2]},${stats[3]},${stats[4]},${us[broker]},${us[ingress]},${us[inventory]},${us[notification]}" \
             >>"$out/f-summary.csv"
     done
@@ -1584,13 +1616,18 @@ wants h && section_h
         echo "| $broker_messages | quorum queue | $broker_pub msg/s | $broker_con msg/s | $broker_us µs |"
         echo "| $broker_messages | quorum queue + stream | $broker_pub_stream msg/s | $broker_con_stream msg/s | $broker_us_stream µs |"
         echo "| $broker_messages | as the ingress, at most $post_clients in flight | $broker_pub_ingress msg/s | $broker_con_ingress msg/s | $broker_us_ingress µs |"
+        echo "| $broker_one_messages | as the ingress, 1 in flight | $broker_pub_one msg/s | $broker_con_one msg/s | $broker_us_one µs |"
         echo
         echo "The last row is the fair ceiling of POST /orders (\`--as-ingress --in-flight $post_clients\`):"
         echo "every message published exactly as the ingress publishes an OrderPlaced (through a topic"
         echo "exchange to a quorum queue declared as \`inventory.order-placed\` and to a stream declared"
         echo "as \`orders.events\`, a fresh event body and ids, the same properties and \`traceparent\`"
         echo "header, persistent, mandatory), with no more messages awaiting a confirm than the POST"
-        echo "run (d) has clients, each of which waits for its answer before the next order."
+        echo "run (d) has clients, each of which waits for its answer before the next order. With one"
+        echo "message in flight (the row below it) each message's publish, confirm, queue append and"
+        echo "stream write is a round of its own, as when orders arrive evenly spaced at a moderate"
+        echo "rate (section f): the broker's CPU per message at 1 in flight over that at $post_clients is"
+        echo "**$(ratio "$broker_us_one" "$broker_us_ingress")**."
         echo
     fi
     cat "$report.tmp"
@@ -1602,6 +1639,10 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
     --arg post_broker_us "${post_us[broker]}" --arg post_ingress_us "${post_us[ingress]}" \
     --arg drain_broker_us "${drain_us[broker]}" --arg alone "$alone_rate" \
     --arg pub_ingress "$broker_pub_ingress" --arg broker_us_ingress "$broker_us_ingress" \
+    --arg broker_us_one "$broker_us_one" \
+    --arg post_broker_sys "${post_sys[broker]}" --arg post_ingress_sys "${post_sys[ingress]}" \
+    --arg drain_broker_sys "${drain_sys[broker]}" --arg drain_ingress_sys "${drain_sys[ingress]}" \
+    --arg drain_inventory_sys "${drain_sys[inventory]}" --arg drain_notification_sys "${drain_sys[notification]}" \
     --arg latency_max "$latency_max" --arg e2e_p99_half "$latency_p99_half" \
     --arg drain_ingress_us "${drain_us[ingress]}" --arg drain_inventory_us "${drain_us[inventory]}" \
     --arg drain_notification_us "${drain_us[notification]}" \
@@ -1618,7 +1659,11 @@ jq -n --arg quick "$quick" --arg sync "$sync_available" --arg pub "$broker_pub" 
                      inventory: $drain_inventory_us, notification: $drain_notification_us},
       post_orders_rate: $post, drain_rate: $drain,
       drain_alone_rate: $alone, broker_publish_ingress_rate: $pub_ingress,
-      broker_ingress_cpu_us: $broker_us_ingress, latency_max_rate: $latency_max,
+      broker_ingress_cpu_us: $broker_us_ingress, broker_ingress_one_in_flight_cpu_us: $broker_us_one,
+      post_kernel_us: {broker: $post_broker_sys, ingress: $post_ingress_sys},
+      drain_kernel_us: {broker: $drain_broker_sys, ingress: $drain_ingress_sys,
+                        inventory: $drain_inventory_sys, notification: $drain_notification_sys},
+      latency_max_rate: $latency_max,
       e2e_p99_ms_at_half: $e2e_p99_half,
       console_drain_ratio: $console_ratio, console_drain_paired_ratio: $console_paired,
       console_chromium_pct: $console_chromium, analytics_peak_mib: $console_hwm,

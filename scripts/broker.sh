@@ -12,6 +12,8 @@
 #   ORDERFLOW_BROKER_DIST_PORT (25672)   ORDERFLOW_BROKER_STREAM_PORT (5552)
 #   ORDERFLOW_BROKER_NODE (orderflow@localhost)
 # stop/status/env use DIR/ports.env when it exists.
+# ORDERFLOW_BROKER_ERL_ARGS adds Erlang VM flags to the node (an experiment such as
+# "+S 1:1", one scheduler; see the README's performance section). Unset: RabbitMQ's own.
 #
 # --tls (SPEC section 11): a CA and a server certificate for "localhost" made with openssl in
 # DIR/tls/ (make_broker_certs in lib.sh); the node listens for amqps:// only (no plain AMQP
@@ -176,7 +178,7 @@ derive() {
         RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
         RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
         RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${ORDERFLOW_BROKER_ERL_ARGS:-}"
         ERL_EPMD_ADDRESS=127.0.0.1
         ERL_CRASH_DUMP="$dir/log/erl_crash.dump"
     )

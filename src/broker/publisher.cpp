@@ -6,6 +6,7 @@
 // kNotConnected/kStopped answers, which run on the caller's thread.
 #include "broker/publisher.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -68,7 +69,10 @@ class Publisher::Impl final {
         std::lock_guard lock(mutex_);
         if (started_ || stopping_) return;
         started_ = true;
-        thread_ = std::thread([this] { Run(); });
+        thread_ = std::thread([this] {
+            ::pthread_setname_np(::pthread_self(), "publisher");
+            Run();
+        });
     }
 
     void Publish(OutgoingMessage message, PublishCallback callback) {

@@ -134,6 +134,10 @@ void OutboxRelay::Run() {
                            {{"error", e.what()}});
             result = -1;
         }
+        metrics_
+            .GetCounter("orderflow_outbox_relay_rounds_total",
+                        "Rounds of the outbox relay: looks at the outbox for rows to publish")
+            .Inc();
         std::unique_lock lock(mutex_);
         ++rounds_;
         idle_ = result == 0;

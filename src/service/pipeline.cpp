@@ -133,6 +133,7 @@ void MessagePipeline::LeaveBreadcrumb(const std::string& message_id) {
 // Inside the batch's transaction; may run again if the store asks for a retry.
 void MessagePipeline::RunBatch(const std::vector<broker::Delivery>& batch,
                                std::vector<Action>& actions, store::UnitOfWork& unit) {
+    wrote_outbox_ = false;
     std::vector<size_t> todo;
     std::vector<std::string> ids;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -227,6 +228,7 @@ void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
             throw std::runtime_error("emitted event fails its schema: " + valid.error().message);
         }
         const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
+        wrote_outbox_ = true;
         unit.AddOutbox(store::OutboxEntry{
             .exchange = broker::kEventsExchange.value,
             .routing_key = std::string(events::RoutingKey(event.type)),
@@ -304,7 +306,10 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
         std::filesystem::remove(options_.breadcrumb, ignored);
     }
     Settle(batch, actions, out);
-    if (emitted && outbox_ready_) outbox_ready_();
+    // The relay looks at the outbox when told there is something in it (and once a second):
+    // a batch whose handlers emitted nothing (the ingress's order-status projection) does
+    // not wake it.
+    if (emitted && wrote_outbox_ && outbox_ready_) outbox_ready_();
 }
 
 void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,

@@ -124,7 +124,8 @@ class MessagePipeline final {
     std::map<std::string_view, telemetry::Counter*> consumed_;
     telemetry::Counter* acked_ = nullptr;
     telemetry::Histogram* handling_ = nullptr;
-    bool isolating_ = false;  // this batch holds returned messages: breadcrumbs are left
+    bool isolating_ = false;     // this batch holds returned messages: breadcrumbs are left
+    bool wrote_outbox_ = false;  // this batch's transaction added outbox rows
 };
 
 }  // namespace orderflow::service

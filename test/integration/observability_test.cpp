@@ -47,6 +47,17 @@ double Sample(const std::string& scrape, const std::string& name,
     return 0;
 }
 
+// `count` orders of one salad each, by users `prefix`0, `prefix`1, ...; their order ids.
+std::vector<std::string> PostSaladOrders(Pipeline& p, const std::string& prefix, int count) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+        const auto answer = PostOrder(p.ingress.Port(), prefix + std::to_string(i), {{"salad", 1}});
+        REQUIRE(answer.status == 202);
+        ids.push_back(JsonField(answer.body, "order_id"));
+    }
+    return ids;
+}
+
 std::string Scrape(const Service& service) {
     const auto answer = HttpCall("GET", service.Port(), "/metrics");
     REQUIRE(answer.status == 200);
@@ -174,13 +185,7 @@ TEST_CASE("metrics counters follow the orders through every service", "[observab
     const auto notification_before = Scrape(p.notification);
 
     constexpr int kOrders = 20;
-    std::vector<std::string> ids;
-    for (int i = 0; i < kOrders; ++i) {
-        const auto answer =
-            PostOrder(p.ingress.Port(), "metrics" + std::to_string(i), {{"salad", 1}});
-        REQUIRE(answer.status == 202);
-        ids.push_back(JsonField(answer.body, "order_id"));
-    }
+    const auto ids = PostSaladOrders(p, "metrics", kOrders);
     // One request that fails validation, counted by status.
     REQUIRE(
         HttpCall("POST", p.ingress.Port(), "/orders", "{", {{"Content-Type", "application/json"}})
@@ -225,4 +230,32 @@ TEST_CASE("metrics counters follow the orders through every service", "[observab
     CHECK(inventory.find("# TYPE orderflow_messages_consumed_total counter") != std::string::npos);
     CHECK(ingress.find("# TYPE orderflow_http_request_duration_seconds histogram") !=
           std::string::npos);
+}
+
+TEST_CASE("an outbox relay with nothing to publish is not woken by every message consumed",
+          "[observability]") {
+    // A relay looks at its outbox when a batch added rows to it, and once a second. The
+    // ingress's order-status projection emits nothing, so its relay must not run a round (two
+    // queries on its store) for each of the two events an order sends back to the ingress.
+    Pipeline p;
+    p.StartAll();
+    const auto ingress_before = Scrape(p.ingress);
+    const auto inventory_before = Scrape(p.inventory);
+    const auto start = std::chrono::steady_clock::now();
+    constexpr int kOrders = 30;
+    const auto ids = PostSaladOrders(p, "quiet", kOrders);
+    REQUIRE(Eventually([&] { return AllNotified(p.ingress.Port(), ids); }, 60s, 100ms));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto rounds = [](const std::string& before, const std::string& after) {
+        return Sample(after, "orderflow_outbox_relay_rounds_total", {}) -
+               Sample(before, "orderflow_outbox_relay_rounds_total", {});
+    };
+    // The ingress consumed 2 x 30 events: its relay ran once a second, and one round more
+    // for the second under way at each end.
+    const double ingress_rounds = rounds(ingress_before, Scrape(p.ingress));
+    INFO("ingress relay rounds " << ingress_rounds << " in " << seconds << " s");
+    CHECK(ingress_rounds <= seconds + 2);
+    // Inventory's relay emitted an InventoryReserved per order: it was woken to publish them.
+    CHECK(rounds(inventory_before, Scrape(p.inventory)) >= 1);
 }
