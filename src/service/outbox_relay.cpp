@@ -33,7 +33,13 @@ broker::OutgoingMessage ToMessage(const store::OutboxEntry& entry) {
 
 OutboxRelay::OutboxRelay(std::unique_ptr<store::Session> session, broker::Publisher& publisher,
                          telemetry::Registry& metrics)
-    : session_(std::move(session)), publisher_(publisher), metrics_(metrics) {
+    : session_(std::move(session)),
+      publisher_(publisher),
+      published_(metrics.GetCounter("orderflow_outbox_published_total",
+                                    "Outbox events confirmed by the broker")),
+      rounds_total_(metrics.GetCounter(
+          "orderflow_outbox_relay_rounds_total",
+          "Rounds of the outbox relay: looks at the outbox for rows to publish")) {
     depth_ = session_->OutboxDepth().value_or(0);
 }
 
@@ -110,8 +116,7 @@ int OutboxRelay::PublishChunk() {
         }
         (void)session_->ReleaseOutbox(unconfirmed);
     }
-    metrics_.GetCounter("orderflow_outbox_published_total", "Outbox events confirmed by the broker")
-        .Inc(static_cast<double>(confirmed.size()));
+    published_.Inc(static_cast<double>(confirmed.size()));
     if (failed) {
         telemetry::Log(telemetry::LogLevel::kWarn, "outbox publish incomplete; will retry",
                        {{"confirmed", static_cast<int64_t>(confirmed.size())},
@@ -134,10 +139,7 @@ void OutboxRelay::Run() {
                            {{"error", e.what()}});
             result = -1;
         }
-        metrics_
-            .GetCounter("orderflow_outbox_relay_rounds_total",
-                        "Rounds of the outbox relay: looks at the outbox for rows to publish")
-            .Inc();
+        rounds_total_.Inc();
         std::unique_lock lock(mutex_);
         ++rounds_;
         idle_ = result == 0;

@@ -50,7 +50,9 @@ class OutboxRelay final {
 
     std::unique_ptr<store::Session> session_;  // relay thread only (and the constructor)
     broker::Publisher& publisher_;
-    telemetry::Registry& metrics_;
+    // Looked up once: a round must not search the registry by name.
+    telemetry::Counter& published_;
+    telemetry::Counter& rounds_total_;
     std::thread thread_;
     std::mutex mutex_;
     std::condition_variable wake_;
