@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "telemetry/log.hpp"
@@ -39,9 +40,7 @@ OutboxRelay::OutboxRelay(std::unique_ptr<store::Session> session, broker::Publis
                                     "Outbox events confirmed by the broker")),
       rounds_total_(metrics.GetCounter(
           "orderflow_outbox_relay_rounds_total",
-          "Rounds of the outbox relay: looks at the outbox for rows to publish")) {
-    depth_ = session_->OutboxDepth().value_or(0);
-}
+          "Rounds of the outbox relay: looks at the outbox for rows to publish")) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
@@ -100,10 +99,11 @@ int OutboxRelay::PublishChunk() {
         failed = round->failed;
         first_failure = round->first_failure;
     }
-    if (auto deleted = session_->DeleteOutbox(confirmed); !deleted) {
-        // Published but still there: published again later, and dropped downstream as a
-        // duplicate by message_id.
-        throw std::runtime_error("deleting published outbox rows: " + deleted.error().message);
+    {
+        // Deleted by the next batch transaction (TakeConfirmed), else by DeleteConfirmed.
+        std::lock_guard lock(mutex_);
+        if (confirmed_.empty()) confirmed_since_ = std::chrono::steady_clock::now();
+        confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
     }
     if (failed) {
         // What was not confirmed goes back at once, for us or another replica to send.
@@ -127,13 +127,47 @@ int OutboxRelay::PublishChunk() {
     return static_cast<int>(confirmed.size());
 }
 
+std::vector<int64_t> OutboxRelay::TakeConfirmed() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(confirmed_, {});
+}
+
+void OutboxRelay::GiveBack(std::vector<int64_t> ids) {
+    if (ids.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        if (confirmed_.empty()) confirmed_since_ = std::chrono::steady_clock::now();
+        confirmed_.insert(confirmed_.end(), ids.begin(), ids.end());
+    }
+    wake_.notify_one();  // its deadline may come sooner than the one being waited for
+}
+
+void OutboxRelay::DeleteConfirmed(bool all) {
+    std::vector<int64_t> ids;
+    {
+        std::lock_guard lock(mutex_);
+        if (confirmed_.empty()) return;
+        if (!all && flushing_ == 0 &&
+            std::chrono::steady_clock::now() - confirmed_since_ < kDeleteGrace) {
+            return;
+        }
+        ids.swap(confirmed_);
+    }
+    if (auto deleted = session_->DeleteOutbox(ids); !deleted) {
+        // Still claimed by us, so not published again; deleted on a later round (or, if we
+        // stop first, published again after a restart and dropped downstream as duplicates).
+        GiveBack(std::move(ids));
+        throw std::runtime_error("deleting published outbox rows: " + deleted.error().message);
+    }
+}
+
 void OutboxRelay::Run() {
     auto backoff = std::chrono::milliseconds(100);
     while (true) {
         int result = 0;
         try {
+            DeleteConfirmed(false);
             result = PublishChunk();
-            if (auto depth = session_->OutboxDepth()) depth_ = *depth;
         } catch (const std::exception& e) {
             telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
                            {{"error", e.what()}});
@@ -142,30 +176,53 @@ void OutboxRelay::Run() {
         rounds_total_.Inc();
         std::unique_lock lock(mutex_);
         ++rounds_;
-        idle_ = result == 0;
+        idle_ = result == 0 && confirmed_.empty();
         drained_.notify_all();
-        if (stop_) return;
-        if (result > 0) continue;  // more may be waiting
+        if (stop_) break;
+        // A full chunk: more may be waiting. A short one emptied the outbox of what we may
+        // publish; rows committed since then have notified us.
+        if (result == kChunk) continue;
         if (result < 0) {
             wake_.wait_for(lock, backoff, [&] { return stop_; });
             backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            if (stop_) break;
             continue;
         }
         backoff = std::chrono::milliseconds(100);
-        // Also wake periodically: rows from before a restart, or after a reconnect.
-        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return notified_ || stop_; });
+        // Until notified; also once a second (rows from before a restart, or after a
+        // reconnect), and when confirmed ids waited kDeleteGrace for a batch to take them.
+        const auto periodic = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (!notified_ && !stop_) {
+            const bool held = !confirmed_.empty();
+            const auto deadline =
+                held ? std::min(periodic, confirmed_since_ + kDeleteGrace) : periodic;
+            if (wake_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                (held == !confirmed_.empty() || deadline == periodic)) {
+                break;
+            }
+        }
         notified_ = false;
-        if (stop_) return;
+        if (stop_) break;
+    }
+    // What was confirmed is deleted now: after a restart it would be published again.
+    try {
+        DeleteConfirmed(true);
+    } catch (const std::exception& e) {
+        telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay stopping", {{"error", e.what()}});
     }
 }
 
 bool OutboxRelay::Flush(std::chrono::milliseconds timeout) {
-    Notify();
     std::unique_lock lock(mutex_);
+    ++flushing_;  // confirmed ids are deleted at once, not left for a batch to take
+    notified_ = true;
+    wake_.notify_one();
     // Only a round that started after this call can vouch for an empty outbox.
     const auto after = rounds_ + 1;
     // Idle rather than empty: rows other replicas hold are theirs to publish.
-    return drained_.wait_for(lock, timeout, [&] { return rounds_ > after && idle_; });
+    const bool drained = drained_.wait_for(lock, timeout, [&] { return rounds_ > after && idle_; });
+    --flushing_;
+    return drained;
 }
 
 void OutboxRelay::Stop() {

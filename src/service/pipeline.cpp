@@ -28,6 +28,22 @@ struct MessagePipeline::Action {
     std::chrono::steady_clock::time_point start;
 };
 
+// The ids a batch took from the relay: given back unless its transaction deleted them.
+struct MessagePipeline::ConfirmedRows {
+    explicit ConfirmedRows(const OutboxHooks& hooks) : hooks(hooks) {
+        if (hooks.take_confirmed) ids = hooks.take_confirmed();
+    }
+    ~ConfirmedRows() {
+        if (!ids.empty() && hooks.give_back) hooks.give_back(std::move(ids));
+    }
+    ConfirmedRows(const ConfirmedRows&) = delete;
+    ConfirmedRows& operator=(const ConfirmedRows&) = delete;
+    void Deleted() { ids.clear(); }
+
+    const OutboxHooks& hooks;
+    std::vector<int64_t> ids;
+};
+
 namespace {
 
 std::string HostName() {
@@ -47,14 +63,14 @@ std::string TraceId(const broker::Delivery& delivery) {
 
 MessagePipeline::MessagePipeline(Options options, store::Session& session, MessageHandler& handler,
                                  broker::Publisher& publisher, FaultInjector& faults,
-                                 telemetry::Registry& metrics, std::function<void()> outbox_ready)
+                                 telemetry::Registry& metrics, OutboxHooks outbox)
     : options_(std::move(options)),
       session_(session),
       handler_(handler),
       publisher_(publisher),
       faults_(faults),
       metrics_(metrics),
-      outbox_ready_(std::move(outbox_ready)),
+      outbox_(std::move(outbox)),
       rng_(options_.seed),
       consumer_id_(fmt::format("{}@{}", options_.service, HostName())) {}
 
@@ -257,10 +273,17 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
     auto pause = std::chrono::milliseconds(100);
     bool waited = false;
     std::optional<store::StoreError> failure;
+    // The outbox rows the relay published since the last batch are deleted with this one.
+    ConfirmedRows confirmed(outbox_);
     while (true) {
-        auto result =
-            session_.Transact([&](store::UnitOfWork& unit) { RunBatch(batch, actions, unit); });
-        if (result) break;
+        auto result = session_.Transact([&](store::UnitOfWork& unit) {
+            RunBatch(batch, actions, unit);
+            unit.DeleteOutbox(confirmed.ids);
+        });
+        if (result) {
+            confirmed.Deleted();
+            break;
+        }
         if (result.error().kind != store::StoreError::Kind::kUnavailable) {
             failure = result.error();
             break;
@@ -309,7 +332,7 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
     // The relay looks at the outbox when told there is something in it (and once a second):
     // a batch whose handlers emitted nothing (the ingress's order-status projection) does
     // not wake it.
-    if (emitted && wrote_outbox_ && outbox_ready_) outbox_ready_();
+    if (emitted && wrote_outbox_ && outbox_.ready) outbox_.ready();
 }
 
 void MessagePipeline::Settle(const std::vector<broker::Delivery>& batch,

@@ -67,6 +67,15 @@ class MessageHandler {
                                   std::vector<Emitted>& emit) = 0;
 };
 
+// Where the pipeline meets the outbox relay (each may be empty).
+struct OutboxHooks {
+    std::function<void()> ready;  // a batch committed outbox rows
+    // Ids of outbox rows the broker confirmed: the batch's transaction deletes them.
+    std::function<std::vector<int64_t>()> take_confirmed;
+    // The batch did not commit: those ids go back, for the relay to delete.
+    std::function<void(std::vector<int64_t>)> give_back;
+};
+
 class MessagePipeline final {
   public:
     struct Options {
@@ -83,7 +92,7 @@ class MessagePipeline final {
 
     MessagePipeline(Options options, store::Session& session, MessageHandler& handler,
                     broker::Publisher& publisher, FaultInjector& faults,
-                    telemetry::Registry& metrics, std::function<void()> outbox_ready);
+                    telemetry::Registry& metrics, OutboxHooks outbox);
 
     void HandleBatch(const std::vector<broker::Delivery>& batch,
                      std::vector<broker::Disposition>& out);
@@ -96,6 +105,7 @@ class MessagePipeline final {
 
   private:
     struct Action;
+    struct ConfirmedRows;
     void Screen(const broker::Delivery& delivery, Action& action);
     bool DeferLastCrash(const std::vector<broker::Delivery>& batch, std::vector<Action>& actions);
     void LeaveBreadcrumb(const std::string& message_id);
@@ -115,7 +125,7 @@ class MessagePipeline final {
     broker::Publisher& publisher_;
     FaultInjector& faults_;
     telemetry::Registry& metrics_;
-    std::function<void()> outbox_ready_;
+    OutboxHooks outbox_;
     std::mt19937_64 rng_;
     std::string consumer_id_;
     std::optional<std::chrono::steady_clock::time_point> last_prune_;

@@ -51,15 +51,20 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
     relay_ = std::make_unique<OutboxRelay>(store.Connect(store::Durability::kNormal), *publisher_,
                                            metrics);
 
+    auto* relay = relay_.get();
     MessagePipeline::Options pipeline_options;
     pipeline_options.service = config.service;
     pipeline_options.queue = queue;
     pipeline_options.retry = policy;
     pipeline_options.inbox_retention = std::chrono::hours(24 * config.inbox_retention_days);
     pipeline_options.breadcrumb = config.data_dir / (config.service + ".handling");
-    pipeline_ = std::make_unique<MessagePipeline>(pipeline_options, *session_, *handler_,
-                                                  *publisher_, *faults_, metrics,
-                                                  [relay = relay_.get()] { relay->Notify(); });
+    pipeline_ = std::make_unique<MessagePipeline>(
+        pipeline_options, *session_, *handler_, *publisher_, *faults_, metrics,
+        OutboxHooks{
+            .ready = [relay] { relay->Notify(); },
+            .take_confirmed = [relay] { return relay->TakeConfirmed(); },
+            .give_back = [relay](std::vector<int64_t> ids) { relay->GiveBack(std::move(ids)); },
+        });
 
     broker::Consumer::Options consumer_options;
     consumer_options.connection = config.Connection("consumer");
@@ -82,8 +87,11 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
         });
 
     metrics.OnCollect([this, &metrics] {
-        metrics.GetGauge("orderflow_outbox_depth", "Events waiting in the outbox")
-            .Set(static_cast<double>(relay_->Depth()));
+        // Counted when asked for, not by the relay on every round.
+        if (const auto depth = OutboxDepth()) {
+            metrics.GetGauge("orderflow_outbox_depth", "Events waiting in the outbox")
+                .Set(static_cast<double>(*depth));
+        }
         const auto stats = publisher_->Stats();
         // The publisher keeps its own totals; the counters follow them (never backwards).
         const std::pair<const char*, uint64_t> totals[] = {{"confirmed", stats.confirmed},
@@ -105,6 +113,12 @@ Worker::Worker(Runtime& runtime, store::Store& store, broker::QueueName queue,
 
 Worker::~Worker() = default;
 
+std::optional<int64_t> Worker::OutboxDepth() {
+    std::lock_guard lock(probe_mutex_);
+    if (auto depth = probe_->OutboxDepth()) return *depth;
+    return std::nullopt;
+}
+
 void Worker::Start() {
     publisher_->Start();
     relay_->Start();
@@ -125,7 +139,7 @@ void Worker::Start() {
         consumer_->Stop();
         if (!relay_->Flush(timeout)) {
             telemetry::Log(telemetry::LogLevel::kWarn, "outbox not empty at shutdown",
-                           {{"depth", relay_->Depth()}});
+                           {{"depth", OutboxDepth().value_or(-1)}});
         }
         relay_->Stop();
         publisher_->Stop(timeout);

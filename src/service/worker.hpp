@@ -3,13 +3,14 @@
 // the OutboxRelay; registers readiness and the shutdown order with the Runtime.
 //
 // Threading: the consumer thread owns `session_` (through the pipeline); the relay thread
-// has its own session; the readiness probe a third (under a mutex); the publisher thread
-// owns the AMQP publishing connection.
+// has its own session; the readiness probe and the outbox-depth gauge share a third (under
+// a mutex); the publisher thread owns the AMQP publishing connection.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
@@ -34,6 +35,10 @@ class Worker final {
     void Start();
 
   private:
+    // Rows in the outbox (all replicas'), counted through the probe's session; nullopt
+    // while the database does not answer.
+    std::optional<int64_t> OutboxDepth();
+
     Runtime& runtime_;
     std::unique_ptr<store::Session> session_;
     std::unique_ptr<store::Session> probe_;

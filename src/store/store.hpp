@@ -47,6 +47,9 @@ class UnitOfWork {
     virtual OrderStages& OrderRows() = 0;
     virtual StreamStats& StatsRows() = 0;
     virtual void AddOutbox(const OutboxEntry& entry) = 0;
+    // Deletes outbox rows the broker confirmed (a relay's), with this transaction: so a
+    // consumer's batch commit also clears what the relay published, with no write of its own.
+    virtual void DeleteOutbox(std::span<const int64_t> ids) = 0;
     // Keeps the first final answer: saving over one changes nothing; a final answer replaces
     // an unconfirmed or in-flight record, an unconfirmed one replaces only its like.
     virtual void SaveKey(const IdempotencyRecord& record, Millis now) = 0;
@@ -93,7 +96,9 @@ class Session {
     virtual StoreResult<void> ReleaseKey(std::string_view key) = 0;
 
     // The outbox relay: takes up to `limit` rows, oldest first, that no live relay holds,
-    // and holds them for `lease` (another replica takes them over once it expires).
+    // and holds them for `lease` (another replica takes them over once it expires). A row
+    // stays held until it is deleted or released (SQLite, one relay per file: for as long as
+    // this session lives).
     virtual StoreResult<std::vector<OutboxEntry>> ClaimOutbox(int limit,
                                                               std::chrono::milliseconds lease) = 0;
     virtual StoreResult<void> DeleteOutbox(std::span<const int64_t> ids) = 0;

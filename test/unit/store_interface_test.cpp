@@ -283,6 +283,48 @@ TEST_CASE("store: an outbox row held by one relay is not taken by another until 
     }
 }
 
+TEST_CASE("store: outbox rows a relay took stay its own until released, and a batch deletes them") {
+    // The relay keeps confirmed rows claimed until a consumer's batch transaction deletes
+    // them: a second claim must not return them (they would be published twice), and a
+    // batch that rolls back must not have deleted them.
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto consumer = backend->store->Connect();
+        auto relay = backend->store->Connect();
+        REQUIRE(consumer->Transact([&](UnitOfWork& unit) {
+            for (int i = 0; i < 3; ++i) unit.AddOutbox(Event("d" + std::to_string(i)));
+        }));
+        const auto taken = relay->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(taken.size() == 3);
+        CHECK(relay->ClaimOutbox(10, std::chrono::seconds(10)).value().empty());
+        const std::vector<int64_t> last{taken[2].id};
+        REQUIRE(relay->ReleaseOutbox(last));
+        const auto again = relay->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(again.size() == 1);
+        CHECK(again[0].message_id == "d2");
+
+        const std::vector<int64_t> first_two{taken[0].id, taken[1].id};
+        bool rolled_back = false;
+        try {
+            rolled_back = !consumer->Transact([&](UnitOfWork& unit) {
+                unit.DeleteOutbox(first_two);
+                throw std::runtime_error("the batch fails");
+            });
+        } catch (const std::runtime_error&) {
+            rolled_back = true;
+        }
+        CHECK(rolled_back);
+        CHECK(consumer->OutboxDepth().value() == 3);
+        REQUIRE(consumer->Transact([&](UnitOfWork& unit) { unit.DeleteOutbox(first_two); }));
+        CHECK(consumer->OutboxDepth().value() == 1);
+        // Rows committed after the relay's last claim are still found by its next one.
+        REQUIRE(consumer->Transact([&](UnitOfWork& unit) { unit.AddOutbox(Event("d3")); }));
+        const auto later = relay->ClaimOutbox(10, std::chrono::seconds(10)).value();
+        REQUIRE(later.size() == 1);
+        CHECK(later[0].message_id == "d3");
+    }
+}
+
 TEST_CASE("store: an outbox lease that expires lets another relay take the rows") {
     for (auto& backend : Backends()) {
         INFO(backend->name);

@@ -107,6 +107,7 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages,
         stock_.clear();
         taken_.clear();
         outbox_.clear();
+        deleted_outbox_.clear();
         notifications_.clear();
         stages_.clear();
         keys_.clear();
@@ -215,6 +216,10 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages,
     }
 
     void AddOutbox(const OutboxEntry& entry) override { outbox_.push_back(entry); }
+    // Not undone by RollbackSavepoint: called outside the items' savepoints.
+    void DeleteOutbox(std::span<const int64_t> ids) override {
+        deleted_outbox_.insert(deleted_outbox_.end(), ids.begin(), ids.end());
+    }
 
     void SaveKey(const IdempotencyRecord& record, Millis now) override {
         keys_.push_back({record, now});
@@ -241,6 +246,10 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages,
                        {TextArray(unclaimed_)});
         }
         FlushStock();
+        if (!deleted_outbox_.empty()) {
+            conn_.Exec("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                       {IntArray(deleted_outbox_)});
+        }
         FlushOutbox();
         FlushNotifications();
         FlushStages();
@@ -367,6 +376,7 @@ class PgUnitOfWork final : public UnitOfWork, Stock, Notifications, OrderStages,
     std::map<std::string, std::optional<int64_t>> stock_;  // locked rows: what is left
     std::map<std::string, int64_t> taken_;                 // per sku, to write at commit
     std::vector<OutboxEntry> outbox_;
+    std::vector<int64_t> deleted_outbox_;
     std::vector<NotificationRecord> notifications_;
     std::vector<Stage> stages_;
     std::vector<std::pair<IdempotencyRecord, Millis>> keys_;

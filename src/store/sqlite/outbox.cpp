@@ -66,8 +66,8 @@ std::vector<OutboxEntry> OutboxFetch(SQLite::Database& db, int limit, int64_t af
 
 void OutboxDelete(SQLite::Database& db, std::span<const int64_t> ids) {
     if (ids.empty()) return;
-    // The relay calls this outside any transaction: one commit (one sync) for the chunk
-    // instead of one per row.
+    // Outside a transaction (the relay's own deletes) one commit (one sync) for the chunk
+    // instead of one per row; inside one (a consumer's batch) part of it.
     impl::WriteScope scope(db);
     {
         impl::Query query(db, "DELETE FROM outbox WHERE id = ?1");

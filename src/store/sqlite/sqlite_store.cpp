@@ -91,6 +91,7 @@ class SqliteUnitOfWork final : public UnitOfWork {
     OrderStages& OrderRows() override { return orders_; }
     StreamStats& StatsRows() override { return stats_; }
     void AddOutbox(const OutboxEntry& entry) override { OutboxAdd(db_, entry); }
+    void DeleteOutbox(std::span<const int64_t> ids) override { OutboxDelete(db_, ids); }
     void SaveKey(const IdempotencyRecord& record, Millis now) override { keys_.Save(record, now); }
     std::optional<IdempotencyRecord> FindKey(std::string_view key) override {
         return keys_.Find(key);
@@ -182,13 +183,22 @@ class SqliteSession final : public Session {
     }
     StoreResult<std::vector<OutboxEntry>> ClaimOutbox(int limit,
                                                       std::chrono::milliseconds) override {
-        // One relay per file: nothing to lease.
-        return Guard([&] { return OutboxFetch(*db_, limit); });
+        // One relay per file: nothing to lease, but what this session took stays taken until
+        // deleted or released. Ids grow in commit order (one writer, AUTOINCREMENT), so
+        // "after the last id taken" never skips a row committed later.
+        return Guard([&] {
+            auto rows = OutboxFetch(*db_, limit, claimed_through_);
+            if (!rows.empty()) claimed_through_ = rows.back().id;
+            return rows;
+        });
     }
     StoreResult<void> DeleteOutbox(std::span<const int64_t> ids) override {
         return Write([&] { OutboxDelete(*db_, ids); });
     }
-    StoreResult<void> ReleaseOutbox(std::span<const int64_t>) override { return {}; }
+    StoreResult<void> ReleaseOutbox(std::span<const int64_t> ids) override {
+        for (const int64_t id : ids) claimed_through_ = std::min(claimed_through_, id - 1);
+        return {};
+    }
     StoreResult<int64_t> OutboxDepth() override {
         return Guard([&] { return store::OutboxDepth(*db_); });
     }
@@ -219,6 +229,7 @@ class SqliteSession final : public Session {
     std::unique_ptr<SQLite::Database> db_;
     SqliteUnitOfWork unit_;
     WriteLock writers_;
+    int64_t claimed_through_ = 0;  // ClaimOutbox: the last outbox id this session took
 };
 
 class SqliteStore final : public Store {
