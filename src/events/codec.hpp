@@ -43,4 +43,12 @@ std::string Encode(const NotificationSent& event);
 // Validates an encoded event body against the schema of `type` (used on publish).
 std::expected<void, DecodeError> Validate(EventType type, std::string_view body);
 
+// Encode, validated as it is written (the schema validator sees the writer's calls, so the
+// body is never parsed back): the body if Validate would accept it, else Validate's error.
+std::expected<std::string, DecodeError> EncodeChecked(const OrderPlaced& event);
+std::expected<std::string, DecodeError> EncodeChecked(const InventoryReserved& event);
+std::expected<std::string, DecodeError> EncodeChecked(const InventoryRejected& event);
+std::expected<std::string, DecodeError> EncodeChecked(const InventoryEvent& event);
+std::expected<std::string, DecodeError> EncodeChecked(const NotificationSent& event);
+
 }  // namespace orderflow::events

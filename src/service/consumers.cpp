@@ -57,7 +57,7 @@ HandlerOutcome InventoryMessageHandler::Handle(const broker::Delivery& delivery,
     if (!order) return PoisonFrom(order.error());
     auto outcome = handlers::ReserveStock(*order, unit.StockRows(), ctx_);
     const bool reserved = std::holds_alternative<events::InventoryReserved>(outcome);
-    std::visit([&](const auto& event) { emit.push_back(ToEmitted(event)); }, outcome);
+    std::visit([&](const auto& event) { emit.push_back(Emitted::Of(event)); }, outcome);
     return HandlerOutcome::Done(reserved ? "reserved" : "rejected", order->envelope.order_id);
 }
 
@@ -70,7 +70,7 @@ HandlerOutcome NotificationMessageHandler::Handle(const broker::Delivery& delive
     auto event = events::DecodeInventoryEvent(delivery.body);
     if (!event) return PoisonFrom(event.error());
     auto sent = handlers::SendNotification(*event, unit.NotificationRows(), ctx_);
-    emit.push_back(ToEmitted(sent));
+    emit.push_back(Emitted::Of(sent));
     auto outcome = HandlerOutcome::Done(std::string(events::OutcomeName(sent.outcome)),
                                         sent.envelope.order_id);
     outcome.note = sent.message;

@@ -59,10 +59,4 @@ class OrderStatusMessageHandler final : public MessageHandler {
                           std::vector<Emitted>& emit) override;
 };
 
-template <class Event>
-Emitted ToEmitted(const Event& event) {
-    return Emitted{event.envelope.type, event.envelope.event_id, event.envelope.order_id,
-                   events::Encode(event)};
-}
-
 }  // namespace orderflow::service

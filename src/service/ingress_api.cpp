@@ -305,14 +305,16 @@ void IngressApi::PostOrder(http::Request&& request, http::Respond respond) {
     message.properties.type = std::string(events::TypeName(order.envelope.type));
     message.properties.app_id = "ingress";
     message.properties.headers["traceparent"] = traceparent;
-    message.body = events::Encode(order);
-    if (auto valid = events::Validate(order.envelope.type, message.body); !valid) {
+    // Validated on publish, as it is encoded.
+    auto body = events::EncodeChecked(order);
+    if (!body) {
         Finish(key, fingerprint,
                http::JsonError(400, "SCHEMA_VIOLATION", "The order cannot form a valid event",
-                               valid.error().message),
+                               body.error().message),
                respond);
         return;
     }
+    message.body = std::move(*body);
 
     publisher_.Publish(
         std::move(message), [this, key, fingerprint, respond, traceparent,

@@ -239,22 +239,19 @@ void MessagePipeline::WriteOutbox(const broker::Delivery& delivery,
     const auto* parent_header = delivery.properties.Header("traceparent");
     const auto parent = parent_header ? events::ParseTraceparent(*parent_header) : std::nullopt;
     for (const auto& event : emitted) {
-        // Validated on publish: a handler bug must not put malformed events on the bus.
-        if (auto valid = events::Validate(event.type, event.body); !valid) {
-            throw std::runtime_error("emitted event fails its schema: " + valid.error().message);
-        }
+        // Validated on publish: by Emitted::Of, as it was encoded.
         const auto trace = parent ? events::ChildSpan(*parent) : events::NewTrace();
         wrote_outbox_ = true;
         unit.AddOutbox(store::OutboxEntry{
             .exchange = broker::kEventsExchange.value,
-            .routing_key = std::string(events::RoutingKey(event.type)),
-            .message_id = event.event_id,
-            .correlation_id = event.order_id,
-            .type = std::string(events::TypeName(event.type)),
+            .routing_key = std::string(events::RoutingKey(event.type())),
+            .message_id = event.event_id(),
+            .correlation_id = event.order_id(),
+            .type = std::string(events::TypeName(event.type())),
             .app_id = options_.service,
             .traceparent = events::FormatTraceparent(trace),
             .timestamp = events::ToUnixMillis(options_.clock()),
-            .body = event.body,
+            .body = event.body(),
         });
     }
 }

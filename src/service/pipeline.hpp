@@ -16,11 +16,13 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "broker/consumer.hpp"
 #include "broker/publisher.hpp"
+#include "events/codec.hpp"
 #include "events/events.hpp"
 #include "events/ids.hpp"
 #include "service/fault.hpp"
@@ -30,12 +32,38 @@
 
 namespace orderflow::service {
 
-// An event a handler emits; the pipeline writes it to the outbox.
-struct Emitted {
-    events::EventType type = events::EventType::kOrderPlaced;
-    std::string event_id;
-    std::string order_id;
-    std::string body;  // encoded JSON
+// An event a handler emits; the pipeline writes it to the outbox. Made only by Of(), which
+// validates the body against the event type's schema as it encodes it (SPEC section 4: on
+// publish), so a handler bug cannot put a malformed event on the bus.
+class Emitted final {
+  public:
+    // Throws std::runtime_error if the event fails its schema (the pipeline retries it as a
+    // handler error, then dead-letters it).
+    template <class Event>
+    static Emitted Of(const Event& event) {
+        auto body = events::EncodeChecked(event);
+        if (!body)
+            throw std::runtime_error("emitted event fails its schema: " + body.error().message);
+        return Emitted(event.envelope.type, event.envelope.event_id, event.envelope.order_id,
+                       std::move(*body));
+    }
+
+    events::EventType type() const { return type_; }
+    const std::string& event_id() const { return event_id_; }
+    const std::string& order_id() const { return order_id_; }
+    const std::string& body() const { return body_; }  // encoded JSON
+
+  private:
+    Emitted(events::EventType type, std::string event_id, std::string order_id, std::string body)
+        : type_(type),
+          event_id_(std::move(event_id)),
+          order_id_(std::move(order_id)),
+          body_(std::move(body)) {}
+
+    events::EventType type_;
+    std::string event_id_;
+    std::string order_id_;
+    std::string body_;
 };
 
 struct HandlerOutcome {

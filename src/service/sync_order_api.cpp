@@ -125,12 +125,12 @@ void SyncOrderApi::PostSyncOrder(http::Request&& request, http::Respond respond)
     flow->order = NewOrderPlaced(*decoded);
     flow->traceparent = RequestTraceparent(request);
     flow->respond = std::move(respond);
-    auto body = events::Encode(flow->order);
-    if (auto valid = events::Validate(flow->order.envelope.type, body); !valid) {
+    auto body = events::EncodeChecked(flow->order);
+    if (!body) {
         return flow->respond(http::JsonError(
-            400, "SCHEMA_VIOLATION", "The order cannot form a valid event", valid.error().message));
+            400, "SCHEMA_VIOLATION", "The order cannot form a valid event", body.error().message));
     }
-    inventory_.Post("/reserve" + *fault_query, std::move(body),
+    inventory_.Post("/reserve" + *fault_query, std::move(*body),
                     {{"traceparent", flow->traceparent}},
                     [this, flow](SyncCallResult result) { OnReserved(flow, std::move(result)); });
 }

@@ -2,7 +2,10 @@
 // (Robustness against hostile input: events_robustness_test.cpp; ids and times:
 // events_ids_test.cpp.)
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "events/codec.hpp"
 
@@ -357,4 +360,67 @@ TEST_CASE("Validate refuses an encoded event that breaks its schema") {
     event.envelope.schema_version = 2;
     RequireError(ev::Validate(ev::EventType::kOrderPlaced, ev::Encode(event)),
                  Kind::kUnknownVersion, "2");
+}
+
+TEST_CASE("EncodeChecked accepts exactly what Validate of Encode accepts, with its errors") {
+    // EncodeChecked validates while it writes, with no parse; it must be neither weaker nor
+    // stricter than Validate, which the consumers' decoders share.
+    using Change = std::function<void(ev::OrderPlaced&)>;
+    const std::vector<std::pair<std::string, Change>> changes = {
+        {"valid", [](ev::OrderPlaced&) {}},
+        {"non-ASCII user", [](ev::OrderPlaced& e) { e.user_id = "Zoë 🍔"; }},
+        {"empty user", [](ev::OrderPlaced& e) { e.user_id = ""; }},
+        {"user of 129", [](ev::OrderPlaced& e) { e.user_id = std::string(129, 'u'); }},
+        {"user not UTF-8", [](ev::OrderPlaced& e) { e.user_id = "bad\xff"; }},
+        {"event_id not a UUID", [](ev::OrderPlaced& e) { e.envelope.event_id = "not-a-uuid"; }},
+        {"order_id empty", [](ev::OrderPlaced& e) { e.envelope.order_id = ""; }},
+        {"no such time",
+         [](ev::OrderPlaced& e) { e.envelope.occurred_at = "2026-13-45T99:99:99Z"; }},
+        {"not a time", [](ev::OrderPlaced& e) { e.envelope.occurred_at = "yesterday"; }},
+        {"version 2", [](ev::OrderPlaced& e) { e.envelope.schema_version = 2; }},
+        {"no items", [](ev::OrderPlaced& e) { e.items.clear(); }},
+        {"101 items",
+         [](ev::OrderPlaced& e) {
+             e.items.assign(101, ev::Item{"burger", 1});
+         }},
+        {"100 items",
+         [](ev::OrderPlaced& e) {
+             e.items.assign(100, ev::Item{"burger", 1});
+         }},
+        {"quantity 0", [](ev::OrderPlaced& e) { e.items[0].quantity = 0; }},
+        {"quantity 1001", [](ev::OrderPlaced& e) { e.items[1].quantity = 1001; }},
+        {"bad sku", [](ev::OrderPlaced& e) { e.items[0].sku = "no spaces!"; }},
+        {"sku with NUL", [](ev::OrderPlaced& e) { e.items[0].sku = std::string("bur\0ger", 7); }},
+    };
+    int refused = 0;
+    for (const auto& [name, change] : changes) {
+        INFO(name);
+        ev::OrderPlaced event{MakeEnvelope(ev::EventType::kOrderPlaced), "user1", TwoItems()};
+        change(event);
+        const auto checked = ev::EncodeChecked(event);
+        const auto plain = ev::Encode(event);
+        const auto validated = ev::Validate(ev::EventType::kOrderPlaced, plain);
+        REQUIRE(checked.has_value() == validated.has_value());
+        if (checked) {
+            CHECK(*checked == plain);
+        } else {
+            ++refused;
+            CHECK(ev::KindName(checked.error().kind) == ev::KindName(validated.error().kind));
+            CHECK(checked.error().message == validated.error().message);
+        }
+    }
+    CHECK(refused == 14);
+
+    // The other event types: valid ones encode as Encode does; a broken one is refused.
+    ev::InventoryRejected rejected{MakeEnvelope(ev::EventType::kInventoryRejected), "user1",
+                                   TwoItems(), ev::RejectReason::kOutOfStock, "Out of 'burger'"};
+    REQUIRE(ev::EncodeChecked(ev::InventoryEvent{rejected}) == ev::Encode(rejected));
+    rejected.reason = "";
+    CHECK(ev::EncodeChecked(rejected).has_value() ==
+          ev::Validate(ev::EventType::kInventoryRejected, ev::Encode(rejected)).has_value());
+    ev::NotificationSent sent{MakeEnvelope(ev::EventType::kNotificationSent), "user1",
+                              ev::NotificationOutcome::kConfirmed, "Your order is confirmed"};
+    REQUIRE(ev::EncodeChecked(sent) == ev::Encode(sent));
+    sent.envelope.event_id = "x";
+    CHECK_FALSE(ev::EncodeChecked(sent).has_value());
 }

@@ -81,10 +81,10 @@ TEST_CASE("the inventory consumer handles each delivery of a batch with its own 
     REQUIRE(result);
     CHECK(handled_ids == std::vector<std::string>{second_id, replaced_id});
     REQUIRE(emitted[1].size() == 1);
-    CHECK(emitted[1][0].order_id == second_id);
-    CHECK(emitted[1][0].body.find("\"fries\"") != std::string::npos);
+    CHECK(emitted[1][0].order_id() == second_id);
+    CHECK(emitted[1][0].body().find("\"fries\"") != std::string::npos);
     REQUIRE(emitted[0].size() == 1);
-    CHECK(emitted[0][0].order_id == replaced_id);
+    CHECK(emitted[0][0].order_id() == replaced_id);
     const auto stock = session->StockLevels();
     REQUIRE(stock);
     CHECK(stock->at("burger") == 10);  // the replaced order (burger 1) was never taken

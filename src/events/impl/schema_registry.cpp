@@ -236,6 +236,8 @@ SchemaId SchemaFor(EventType type) {
     return SchemaId::kOrderPlaced;
 }
 
+const SchemaDocument& Compiled(SchemaId id) { return *Schemas().Get(id).compiled; }
+
 std::expected<void, DecodeError> ValidateAgainst(SchemaId id, const rapidjson::Value& document) {
     const auto& schema = Schemas().Get(id);
     SchemaValidator validator(*schema.compiled);

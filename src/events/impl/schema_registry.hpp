@@ -20,6 +20,10 @@ enum class SchemaId {
 
 SchemaId SchemaFor(EventType type);
 
+// The compiled schema (built on first use, thread-safe), for validators of other kinds, e.g.
+// one that checks a body while it is written (see encode.cpp).
+const SchemaDocument& Compiled(SchemaId id);
+
 // Validates a parsed document against a compiled schema. Thread-safe: the compiled schemas are
 // immutable after their one-time, thread-safe construction and each call owns its validator.
 // The error is kSchemaViolation, its message "<JSON pointer>: <keyword> <detail>".
