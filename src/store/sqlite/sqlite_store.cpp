@@ -2,7 +2,6 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <SQLiteCpp/Exception.h>
-#include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
 
 #include <memory>
@@ -124,9 +123,9 @@ class SqliteSession final : public Session {
         constexpr int kAttempts = 3;
         for (int attempt = 1;; ++attempt) {
             auto result = Write([&] {
-                SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+                impl::WriteScope txn(*db_);  // IMMEDIATE: a Session holds no other transaction
                 work(unit_);
-                txn.commit();
+                txn.Commit();
             });
             if (result || result.error().kind != StoreError::Kind::kTransient ||
                 attempt >= kAttempts) {

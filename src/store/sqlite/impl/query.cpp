@@ -161,8 +161,10 @@ bool Query::IsNull(int column) const { return sqlite3_column_type(stmt_, column)
 
 bool InTransaction(SQLite::Database& db) { return sqlite3_get_autocommit(db.getHandle()) == 0; }
 
+// BEGIN and COMMIT through the statement cache: sqlite3_exec would prepare them anew each
+// time, a few thousand instructions per transaction (callgrind).
 WriteScope::WriteScope(SQLite::Database& db) : db_(db), owned_(!InTransaction(db)) {
-    if (owned_) db_.exec("BEGIN IMMEDIATE");
+    if (owned_) Query(db_, "BEGIN IMMEDIATE").Run();
 }
 
 WriteScope::~WriteScope() {
@@ -171,7 +173,7 @@ WriteScope::~WriteScope() {
 }
 
 void WriteScope::Commit() {
-    if (owned_ && !finished_) db_.exec("COMMIT");
+    if (owned_ && !finished_) Query(db_, "COMMIT").Run();
     finished_ = true;
 }
 
