@@ -1,6 +1,7 @@
 // Encoding of events to compact JSON, fields in the order of the SPEC's example, so bodies are
 // easy to read in the DLQ and in logs. EncodeChecked writes the same calls through the schema
 // validator, which forwards them to the writer: the body is validated with no parse.
+#include <type_traits>
 #include <variant>
 
 #include "events/codec.hpp"
@@ -12,14 +13,26 @@ namespace orderflow::events {
 namespace {
 
 using StringWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-// Refuses strings that are not UTF-8, as the parse of Validate does.
-using CheckingWriter =
-    rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                      rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
-using ForwardingValidator = rapidjson::GenericSchemaValidator<impl::SchemaDocument, CheckingWriter>;
+using ForwardingValidator = rapidjson::GenericSchemaValidator<impl::SchemaDocument, StringWriter>;
 
 rapidjson::SizeType Size(std::string_view text) {
     return static_cast<rapidjson::SizeType>(text.size());
+}
+
+// Whether `text` is UTF-8 as the parse of Validate judges it (RapidJSON's own check, one code
+// point at a time), with ASCII, nearly every string, decided at once.
+bool IsUtf8(std::string_view text) {
+    unsigned char any = 0;
+    for (const char c : text) any |= static_cast<unsigned char>(c);
+    if ((any & 0x80U) == 0) return true;
+    struct Discard {
+        void Put(char) {}
+    } discard;
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    while (stream.Tell() < text.size()) {
+        if (!rapidjson::UTF8<>::Validate(stream, discard)) return false;
+    }
+    return true;
 }
 
 // Makes the SAX calls of one event body on `Out` (a writer, or a validator forwarding to one),
@@ -33,7 +46,11 @@ class BodyWriter final {
 
     void Field(std::string_view name, std::string_view value) {
         Key(name);
-        Call([&] { return out_.String(value.data(), Size(value), false); });
+        Call([&] {
+            // Checked only when validating: the plain writer copies bytes as they are.
+            if (kValidating && !IsUtf8(value)) return false;
+            return out_.String(value.data(), Size(value), false);
+        });
     }
 
     void Field(std::string_view name, int value) {
@@ -73,6 +90,8 @@ class BodyWriter final {
     }
 
   private:
+    static constexpr bool kValidating = std::is_same_v<Out, ForwardingValidator>;
+
     template <class F>
     void Call(F&& call) {
         ok_ = ok_ && call();
@@ -135,7 +154,7 @@ std::string EncodeEvent(const Event& event) {
 template <class Event>
 std::expected<std::string, DecodeError> EncodeEventChecked(const Event& event, EventType type) {
     rapidjson::StringBuffer buffer;
-    CheckingWriter writer(buffer);
+    StringWriter writer(buffer);
     ForwardingValidator validator(impl::Compiled(impl::SchemaFor(type)), writer);
     BodyWriter<ForwardingValidator> body(validator);
     WriteFields(body, event);

@@ -372,6 +372,13 @@ TEST_CASE("EncodeChecked accepts exactly what Validate of Encode accepts, with i
         {"empty user", [](ev::OrderPlaced& e) { e.user_id = ""; }},
         {"user of 129", [](ev::OrderPlaced& e) { e.user_id = std::string(129, 'u'); }},
         {"user not UTF-8", [](ev::OrderPlaced& e) { e.user_id = "bad\xff"; }},
+        {"user cut in a sequence", [](ev::OrderPlaced& e) { e.user_id = "Zo\xc3"; }},
+        {"user with a surrogate",
+         [](ev::OrderPlaced& e) {
+             e.user_id =
+                 "a\xed\xa0\x80"
+                 "b";
+         }},
         {"event_id not a UUID", [](ev::OrderPlaced& e) { e.envelope.event_id = "not-a-uuid"; }},
         {"order_id empty", [](ev::OrderPlaced& e) { e.envelope.order_id = ""; }},
         {"no such time",
@@ -409,7 +416,7 @@ TEST_CASE("EncodeChecked accepts exactly what Validate of Encode accepts, with i
             CHECK(checked.error().message == validated.error().message);
         }
     }
-    CHECK(refused == 14);
+    CHECK(refused == 16);
 
     // The other event types: valid ones encode as Encode does; a broken one is refused.
     ev::InventoryRejected rejected{MakeEnvelope(ev::EventType::kInventoryRejected), "user1",
