@@ -114,6 +114,13 @@ int OutboxRelay::PublishChunk() {
                 unconfirmed.push_back(row.id);
             }
         }
+        // The confirmed ones go first: on SQLite a release lets this session take again every
+        // row after the lowest released id, and those must not include rows already sent.
+        try {
+            DeleteConfirmed(true);
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay", {{"error", e.what()}});
+        }
         (void)session_->ReleaseOutbox(unconfirmed);
     }
     published_.Inc(static_cast<double>(confirmed.size()));
