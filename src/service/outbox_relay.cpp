@@ -142,38 +142,53 @@ std::vector<int64_t> OutboxRelay::TakeConfirmed() {
 void OutboxRelay::GiveBack(std::vector<int64_t> ids) {
     if (ids.empty()) return;
     {
+        // Ours from now on, deleted on the next round: not offered to a batch again, so
+        // batches that keep failing cannot keep them from being deleted.
         std::lock_guard lock(mutex_);
-        if (confirmed_.empty()) confirmed_since_ = std::chrono::steady_clock::now();
-        confirmed_.insert(confirmed_.end(), ids.begin(), ids.end());
+        returned_.insert(returned_.end(), ids.begin(), ids.end());
     }
-    wake_.notify_one();  // its deadline may come sooner than the one being waited for
+    wake_.notify_one();
 }
 
 void OutboxRelay::DeleteConfirmed(bool all) {
     std::vector<int64_t> ids;
     {
         std::lock_guard lock(mutex_);
-        if (confirmed_.empty()) return;
-        if (!all && flushing_ == 0 &&
-            std::chrono::steady_clock::now() - confirmed_since_ < kDeleteGrace) {
-            return;
+        ids.swap(returned_);
+        if (!confirmed_.empty() &&
+            (all || flushing_ > 0 ||
+             std::chrono::steady_clock::now() - confirmed_since_ >= kDeleteGrace)) {
+            ids.insert(ids.end(), confirmed_.begin(), confirmed_.end());
+            confirmed_.clear();
         }
-        ids.swap(confirmed_);
     }
+    if (ids.empty()) return;
     if (auto deleted = session_->DeleteOutbox(ids); !deleted) {
         // Still claimed by us, so not published again; deleted on a later round (or, if we
         // stop first, published again after a restart and dropped downstream as duplicates).
-        GiveBack(std::move(ids));
+        {
+            std::lock_guard lock(mutex_);
+            returned_.insert(returned_.end(), ids.begin(), ids.end());
+        }
         throw std::runtime_error("deleting published outbox rows: " + deleted.error().message);
     }
 }
 
 void OutboxRelay::Run() {
     auto backoff = std::chrono::milliseconds(100);
+    int result = 0;
     while (true) {
-        int result = 0;
+        bool delete_failed = false;
         try {
-            DeleteConfirmed(false);
+            // After a full chunk the next one follows at once, and its confirms may take long:
+            // what the last one got confirmed is deleted first, well inside its lease.
+            DeleteConfirmed(result == kChunk);
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
+                           {{"error", e.what()}});
+            delete_failed = true;  // publishing goes on; the delete is tried after a backoff
+        }
+        try {
             result = PublishChunk();
         } catch (const std::exception& e) {
             telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
@@ -183,13 +198,13 @@ void OutboxRelay::Run() {
         rounds_total_.Inc();
         std::unique_lock lock(mutex_);
         ++rounds_;
-        idle_ = result == 0 && confirmed_.empty();
+        idle_ = result == 0 && confirmed_.empty() && returned_.empty();
         drained_.notify_all();
         if (stop_) break;
         // A full chunk: more may be waiting. A short one emptied the outbox of what we may
         // publish; rows committed since then have notified us.
         if (result == kChunk) continue;
-        if (result < 0) {
+        if (result < 0 || delete_failed) {
             wake_.wait_for(lock, backoff, [&] { return stop_; });
             backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
             if (stop_) break;
@@ -199,7 +214,7 @@ void OutboxRelay::Run() {
         // Until notified; also once a second (rows from before a restart, or after a
         // reconnect), and when confirmed ids waited kDeleteGrace for a batch to take them.
         const auto periodic = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-        while (!notified_ && !stop_) {
+        while (!notified_ && !stop_ && returned_.empty()) {
             const bool held = !confirmed_.empty();
             const auto deadline =
                 held ? std::min(periodic, confirmed_since_ + kDeleteGrace) : periodic;

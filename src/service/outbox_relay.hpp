@@ -48,7 +48,7 @@ class OutboxRelay final {
     void Notify();  // new rows were committed
     // Ids of confirmed rows, for the caller's transaction to delete; the caller owns them now.
     std::vector<int64_t> TakeConfirmed();
-    // Its transaction did not commit: the relay deletes them.
+    // Its transaction did not commit: the relay deletes them on its next round.
     void GiveBack(std::vector<int64_t> ids);
     // Publishes until the outbox is empty or `timeout` passes; true if empty.
     bool Flush(std::chrono::milliseconds timeout);
@@ -79,6 +79,7 @@ class OutboxRelay final {
     // Confirmed, not deleted yet: for the next batch transaction (TakeConfirmed), else ours.
     std::vector<int64_t> confirmed_;
     std::chrono::steady_clock::time_point confirmed_since_;
+    std::vector<int64_t> returned_;  // given back, or a failed delete's: ours, next round
 };
 
 }  // namespace orderflow::service

@@ -297,11 +297,13 @@ TEST_CASE("store: outbox rows a relay took stay its own until released, and a ba
         const auto taken = relay->ClaimOutbox(10, std::chrono::seconds(10)).value();
         REQUIRE(taken.size() == 3);
         CHECK(relay->ClaimOutbox(10, std::chrono::seconds(10)).value().empty());
-        const std::vector<int64_t> last{taken[2].id};
-        REQUIRE(relay->ReleaseOutbox(last));
+        // Given back: that row alone, not the held rows after it.
+        const std::vector<int64_t> middle{taken[1].id};
+        REQUIRE(relay->ReleaseOutbox(middle));
         const auto again = relay->ClaimOutbox(10, std::chrono::seconds(10)).value();
         REQUIRE(again.size() == 1);
-        CHECK(again[0].message_id == "d2");
+        CHECK(again[0].message_id == "d1");
+        CHECK(relay->ClaimOutbox(10, std::chrono::seconds(10)).value().empty());
 
         const std::vector<int64_t> first_two{taken[0].id, taken[1].id};
         bool rolled_back = false;

@@ -40,6 +40,25 @@ void OutboxAdd(SQLite::Database& db, const OutboxEntry& entry) {
         .Run();
 }
 
+namespace {
+
+OutboxEntry ReadRow(const impl::Query& query) {
+    return OutboxEntry{
+        .id = query.Int64(0),
+        .exchange = query.Text(1),
+        .routing_key = query.Text(2),
+        .message_id = query.Text(3),
+        .correlation_id = query.Text(4),
+        .type = query.Text(5),
+        .app_id = query.Text(6),
+        .traceparent = query.Text(7),
+        .timestamp = query.Int64(8),
+        .body = query.Text(9),
+    };
+}
+
+}  // namespace
+
 std::vector<OutboxEntry> OutboxFetch(SQLite::Database& db, int limit, int64_t after_id) {
     impl::Query query(db,
                       "SELECT id, exchange, routing_key, message_id, correlation_id, type, app_id,"
@@ -47,19 +66,19 @@ std::vector<OutboxEntry> OutboxFetch(SQLite::Database& db, int limit, int64_t af
                       " FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2");
     query.Bind(1, after_id).Bind(2, int64_t{limit});
     std::vector<OutboxEntry> rows;
-    while (query.Next()) {
-        rows.push_back(OutboxEntry{
-            .id = query.Int64(0),
-            .exchange = query.Text(1),
-            .routing_key = query.Text(2),
-            .message_id = query.Text(3),
-            .correlation_id = query.Text(4),
-            .type = query.Text(5),
-            .app_id = query.Text(6),
-            .traceparent = query.Text(7),
-            .timestamp = query.Int64(8),
-            .body = query.Text(9),
-        });
+    while (query.Next()) rows.push_back(ReadRow(query));
+    return rows;
+}
+
+std::vector<OutboxEntry> OutboxFetchIds(SQLite::Database& db, std::span<const int64_t> ids) {
+    std::vector<OutboxEntry> rows;
+    impl::Query query(db,
+                      "SELECT id, exchange, routing_key, message_id, correlation_id, type, app_id,"
+                      "  traceparent, timestamp_ms, body FROM outbox WHERE id = ?1");
+    for (const int64_t id : ids) {
+        query.Bind(1, id);
+        if (query.Next()) rows.push_back(ReadRow(query));
+        query.Reset();
     }
     return rows;
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "store/sqlite/database.hpp"
@@ -184,10 +185,23 @@ class SqliteSession final : public Session {
                                                       std::chrono::milliseconds) override {
         // One relay per file: nothing to lease, but what this session took stays taken until
         // deleted or released. Ids grow in commit order (one writer, AUTOINCREMENT), so
-        // "after the last id taken" never skips a row committed later.
+        // "after the last id taken" never skips a row committed later; released rows are
+        // taken again by id, so a release never hands back rows that are still held.
         return Guard([&] {
-            auto rows = OutboxFetch(*db_, limit, claimed_through_);
-            if (!rows.empty()) claimed_through_ = rows.back().id;
+            std::vector<int64_t> again;
+            for (auto it = released_.begin(); it != released_.end() && std::ssize(again) < limit;
+                 ++it) {
+                again.push_back(*it);
+            }
+            auto rows = OutboxFetchIds(*db_, again);
+            const auto room = limit - std::ssize(rows);
+            if (room > 0) {
+                auto after = OutboxFetch(*db_, static_cast<int>(room), claimed_through_);
+                if (!after.empty()) claimed_through_ = after.back().id;
+                rows.insert(rows.end(), std::make_move_iterator(after.begin()),
+                            std::make_move_iterator(after.end()));
+            }
+            for (const int64_t id : again) released_.erase(id);
             return rows;
         });
     }
@@ -195,7 +209,9 @@ class SqliteSession final : public Session {
         return Write([&] { OutboxDelete(*db_, ids); });
     }
     StoreResult<void> ReleaseOutbox(std::span<const int64_t> ids) override {
-        for (const int64_t id : ids) claimed_through_ = std::min(claimed_through_, id - 1);
+        for (const int64_t id : ids) {
+            if (id <= claimed_through_) released_.insert(id);
+        }
         return {};
     }
     StoreResult<int64_t> OutboxDepth() override {
@@ -229,6 +245,7 @@ class SqliteSession final : public Session {
     SqliteUnitOfWork unit_;
     WriteLock writers_;
     int64_t claimed_through_ = 0;  // ClaimOutbox: the last outbox id this session took
+    std::set<int64_t> released_;   // ReleaseOutbox: taken, then given back
 };
 
 class SqliteStore final : public Store {
