@@ -176,7 +176,11 @@ EOF
         RABBITMQ_CONFIG_FILES="$ndir/conf.d" ORDERFLOW_BROKER_PICK_FREE_PORTS=0 \
             broker start --dir "$ndir" >/dev/null
     else
-        RABBITMQ_CONFIG_FILES="$ndir/conf.d" start_private_broker "$ndir" "${cluster_name}-$n"
+        # Nodes 2..N pick their ports at the same time: each from its own part of the range
+        # (two once picked one port, node 2's AMQP and node 3's distribution port).
+        local span=$((12000 / count))
+        ORDERFLOW_PORT_RANGE_START=$((20000 + (n - 1) * span)) ORDERFLOW_PORT_RANGE_SIZE="$span" \
+            RABBITMQ_CONFIG_FILES="$ndir/conf.d" start_private_broker "$ndir" "${cluster_name}-$n"
     fi
 }
 

@@ -170,8 +170,11 @@ port_used_at_all() {
 # well-known ports of RabbitMQ (25672 is skipped explicitly).
 free_port() {
     local port excluded _
+    # ORDERFLOW_PORT_RANGE_START / _SIZE narrow the range (20000-31999): nodes of one cluster
+    # that pick their ports at the same time get disjoint ranges, so they cannot pick the same.
+    local base="${ORDERFLOW_PORT_RANGE_START:-20000}" span="${ORDERFLOW_PORT_RANGE_SIZE:-12000}"
     for _ in $(seq 1 200); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+        port=$((base + (RANDOM * 32768 + RANDOM) % span))
         [[ "$port" != 25672 ]] || continue
         for excluded in "$@"; do
             [[ "$port" != "$excluded" ]] || continue 2

@@ -114,8 +114,8 @@ int OutboxRelay::PublishChunk() {
                 unconfirmed.push_back(row.id);
             }
         }
-        // The confirmed ones go first: on SQLite a release lets this session take again every
-        // row after the lowest released id, and those must not include rows already sent.
+        // The confirmed ones are deleted now rather than left for a batch: the relay retries
+        // soon, and rows it already sent had better be gone by then.
         try {
             DeleteConfirmed(true);
         } catch (const std::exception& e) {
