@@ -6,6 +6,7 @@
 
 #include "events/codec.hpp"
 #include "events/ids.hpp"
+#include "events/impl/json_document.hpp"
 #include "events/impl/rapidjson.hpp"
 #include "events/impl/schema_registry.hpp"
 
@@ -22,9 +23,7 @@ rapidjson::SizeType Size(std::string_view text) {
 // Whether `text` is UTF-8 as the parse of Validate judges it (RapidJSON's own check, one code
 // point at a time), with ASCII, nearly every string, decided at once.
 bool IsUtf8(std::string_view text) {
-    unsigned char any = 0;
-    for (const char c : text) any |= static_cast<unsigned char>(c);
-    if ((any & 0x80U) == 0) return true;
+    if (impl::IsAscii(text)) return true;
     struct Discard {
         void Put(char) {}
     } discard;

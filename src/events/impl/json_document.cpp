@@ -16,12 +16,6 @@ constexpr unsigned kParseFlags =
 // escapes and surrogate pairs are checked either way), so results and errors are too.
 constexpr unsigned kAsciiParseFlags = rapidjson::kParseIterativeFlag;
 
-bool IsAscii(std::string_view text) {
-    unsigned char any = 0;
-    for (const char c : text) any |= static_cast<unsigned char>(c);  // vectorised by -O2
-    return (any & 0x80U) == 0;
-}
-
 // Forwards SAX events to the document being built, refusing to nest deeper than kMaxJsonDepth.
 class DepthLimiter final {
   public:
@@ -75,6 +69,12 @@ DecodeError NotJson(std::string message) {
 }
 
 }  // namespace
+
+bool IsAscii(std::string_view text) {
+    unsigned char any = 0;
+    for (const char c : text) any |= static_cast<unsigned char>(c);  // vectorised by -O2
+    return (any & 0x80U) == 0;
+}
 
 std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Document& out) {
     rapidjson::MemoryStream stream(body.data(), body.size());

@@ -21,6 +21,9 @@ inline constexpr std::size_t kMaxJsonDepth = 64;
 // byte offset, e.g. "Invalid JSON at offset 34: Invalid value."
 std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Document& out);
 
+// True when every byte is below 0x80: such text is UTF-8 as it stands.
+bool IsAscii(std::string_view text);
+
 // Text taken from untrusted input, made safe to embed in an error message or a log line:
 // control bytes are escaped and the result is cut (on a UTF-8 boundary) at `max_bytes`.
 std::string Printable(std::string_view text, std::size_t max_bytes = 128);
