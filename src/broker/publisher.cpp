@@ -2,7 +2,7 @@
 //
 // Threading: Publish() (any thread) touches only queue_/stopping_ under mutex_, the atomics,
 // and the wake eventfd. The publisher thread owns channel_ (the connection, the socket and the
-// in-flight map), blocked_ and backoff_, and runs every callback except the immediate
+// in-flight map), blocked_, retire_by_ and backoff_, and runs every callback except the immediate
 // kNotConnected/kStopped answers, which run on the caller's thread.
 #include "broker/publisher.hpp"
 
@@ -29,6 +29,10 @@ constexpr std::chrono::milliseconds kIdlePoll{50};
 // A send stuck on a broker that stopped reading (resource alarm) is cut this long after
 // the drain period of Stop().
 constexpr std::chrono::seconds kStopGrace{5};
+// After a nack the channel sends nothing more and is closed once the broker has answered
+// everything it sent, or after this long: a publish the broker took is reported confirmed,
+// not sent again as if the connection had been lost.
+constexpr std::chrono::seconds kRetireWait{2};
 
 struct Request {
     OutgoingMessage message;
@@ -162,11 +166,26 @@ class Publisher::Impl final {
             Sleep(backoff_.Next());
             return;
         }
+        if (retire_by_) {
+            Retire();
+            return;
+        }
         const bool sent = SendQueued();
         if (!channel_) return;
         const bool received = ReadFrames();
         if (!channel_) return;
         if (!sent && !received) channel_->Wait(wakeup_, kIdlePoll);
+    }
+
+    // A channel that got a nack: reads the answers to what it sent, then is closed.
+    void Retire() {
+        const bool received = ReadFrames();
+        if (!channel_) return;
+        if (channel_->InFlight() == 0 || std::chrono::steady_clock::now() >= *retire_by_) {
+            Disconnect("the broker nacked a publish: reconnecting for a fresh channel");
+            return;
+        }
+        if (!received) channel_->Wait(wakeup_, kIdlePoll);
     }
 
     bool Connect() {
@@ -232,14 +251,18 @@ class Publisher::Impl final {
         Complete(done);
         if (result.lost) {
             Disconnect(*result.lost);
-        } else if (nacked) {
-            // We set no queue length limit, so a nack means a quorum queue could not take
-            // the message: on RabbitMQ 3.10 a channel whose first publish to a queue met a
-            // dead leader (queues with reject-publish register the publisher with the
-            // leader named in the queue record) nacks every later publish to that queue,
-            // for minutes. A new connection gets a new channel that asks the new leader.
-            Disconnect("the broker nacked a publish: reconnecting for a fresh channel");
-        } else if (result.blocked) {
+        } else if (nacked && !retire_by_) {
+            // A quorum queue could not take the message. It is full (an operator's length
+            // limit: the contract's queues overflow with reject-publish), or, on RabbitMQ
+            // 3.10, this channel's first publish to the queue met a dead leader (queues with
+            // reject-publish register the publisher with the leader named in the queue
+            // record) and it nacks every later publish to that queue, for minutes. A new
+            // connection gets a new channel that asks the new leader. Until then, publishes
+            // are refused; those already sent are answered first (Retire).
+            retire_by_ = std::chrono::steady_clock::now() + kRetireWait;
+            SetUsable(false);
+            FailQueue(PublishStatus::kNotConnected);
+        } else if (result.blocked && !retire_by_) {
             // While a resource alarm blocks us, refuse rather than queue (SPEC 6).
             blocked_ = *result.blocked;
             SetUsable(!blocked_);
@@ -250,6 +273,7 @@ class Publisher::Impl final {
     void Disconnect(const std::string& reason) {
         impl::LogWarning("publisher", reason);
         SetUsable(false);
+        retire_by_.reset();
         socket_fd_ = -1;
         std::vector<impl::Completion> failed;
         if (channel_) {
@@ -339,6 +363,7 @@ class Publisher::Impl final {
     // Publisher thread only.
     std::unique_ptr<impl::ConfirmChannel> channel_;
     bool blocked_ = false;
+    std::optional<std::chrono::steady_clock::time_point> retire_by_;  // set after a nack
     impl::Backoff backoff_;
 };
 

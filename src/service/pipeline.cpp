@@ -303,6 +303,15 @@ void MessagePipeline::HandleBatch(const std::vector<broker::Delivery>& batch,
         telemetry::Log(telemetry::LogLevel::kInfo, "store back; batch handled",
                        {{"queue", options_.queue.value}});
     }
+    if (failure) {
+        // Its messages are retried below, each with the error. The published outbox rows it
+        // was to delete go back to the relay (ConfirmedRows), which deletes them itself.
+        telemetry::Log(telemetry::LogLevel::kWarn, "batch transaction failed",
+                       {{"queue", options_.queue.value},
+                        {"messages", static_cast<int64_t>(batch.size())},
+                        {"outbox_rows_given_back", static_cast<int64_t>(confirmed.ids.size())},
+                        {"error", failure->message}});
+    }
     bool emitted = false;
     for (auto& action : actions) {
         if (failure &&
