@@ -34,4 +34,25 @@ class StoreException final : public std::runtime_error {
     StoreError error_;
 };
 
+// Marks a session as inside Transact. A Transact called from the work of another on the same
+// session is refused (kBug): SQLite would join the outer transaction, PostgreSQL would commit
+// the outer one's work early.
+class TransactScope final {
+  public:
+    explicit TransactScope(bool& active) : active_(active), nested_(active) { active_ = true; }
+    ~TransactScope() {
+        if (!nested_) active_ = false;
+    }
+    TransactScope(const TransactScope&) = delete;
+    TransactScope& operator=(const TransactScope&) = delete;
+    bool Nested() const { return nested_; }
+    static StoreError NestedError() {
+        return {StoreError::Kind::kBug, "Transact called inside a transaction of the same session"};
+    }
+
+  private:
+    bool& active_;
+    const bool nested_;
+};
+
 }  // namespace orderflow::store

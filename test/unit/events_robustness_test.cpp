@@ -69,7 +69,8 @@ TEST_CASE("well-formed but deeply nested JSON is refused past 64 levels, even in
 TEST_CASE("invalid UTF-8 and lone surrogates are not JSON") {
     for (const std::string& bad :
          {std::string("\"\xC3\x28\""), std::string("\"\xED\xA0\x80\""), std::string("\"\xC0\xAF\""),
-          std::string("\"\xFF\""), std::string(R"("\ud800")")}) {
+          std::string("\"\xFF\""), std::string(R"("\ud800")"),
+          std::string("\"\xC3\xA9\\udc00\"")}) {
         const auto result = ev::DecodeOrderRequest(R"({"user_id":)" + bad + R"(,"items":{"a":1}})");
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kNotJson);
@@ -81,11 +82,17 @@ TEST_CASE("invalid UTF-8 and lone surrogates are not JSON") {
                       "b\""),
           std::string("\"a\x1f"
                       "b\""),
-          std::string(R"("\x")"), std::string(R"("\ud800x")"), std::string(R"("\u12")")}) {
+          std::string(R"("\x")"), std::string(R"("\ud800x")"), std::string(R"("\u12")"),
+          std::string(R"("\udc00")"), std::string(R"("a\uDFFFb")")}) {
         const auto result = ev::DecodeOrderRequest(R"({"user_id":)" + bad + R"(,"items":{"a":1}})");
         REQUIRE_FALSE(result.has_value());
         CHECK(result.error().kind == Kind::kNotJson);
     }
+    // A lone low surrogate is refused in a key too, with RapidJSON's message for a lone high one.
+    const auto key = ev::DecodeOrderRequest(R"({"user_id":"u","items":{"\udc00":1}})");
+    REQUIRE_FALSE(key.has_value());
+    CHECK(key.error().kind == Kind::kNotJson);
+    CHECK(key.error().message.find("surrogate pair in string is invalid") != std::string::npos);
     // The same request in ASCII and with a raw multi-byte character decodes alike.
     const auto ascii = ev::DecodeOrderRequest(R"({"user_id":"caf\u00e9","items":{"a":1}})");
     const auto raw = ev::DecodeOrderRequest("{\"user_id\":\"caf\xC3\xA9\",\"items\":{\"a\":1}}");

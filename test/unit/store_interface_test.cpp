@@ -108,6 +108,28 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("store: a Transact inside a Transact of the same session is refused, the outer kept") {
+    for (auto& backend : Backends()) {
+        INFO(backend->name);
+        auto session = backend->store->Connect();
+        REQUIRE(session->Transact([&](UnitOfWork& unit) {
+            unit.SetStock("burger", 5);
+            const auto inner =
+                session->Transact([&](UnitOfWork& nested) { nested.SetStock("fries", 7); });
+            REQUIRE_FALSE(inner);
+            CHECK(inner.error().kind == StoreError::Kind::kBug);
+            unit.SetStock("pizza", 3);  // the outer transaction goes on
+        }));
+        const auto levels = session->StockLevels().value();
+        CHECK(levels.at("burger") == 5);
+        CHECK(levels.at("pizza") == 3);
+        CHECK_FALSE(levels.contains("fries"));
+        // Refused only while nested: the session works as before afterwards.
+        REQUIRE(session->Transact([&](UnitOfWork& unit) { unit.SetStock("fries", 7); }));
+        CHECK(session->StockLevels().value().at("fries") == 7);
+    }
+}
+
 TEST_CASE("store: a claim given back (no effect) can be claimed again") {
     for (auto& backend : Backends()) {
         INFO(backend->name);

@@ -16,12 +16,28 @@ constexpr unsigned kParseFlags =
 // escapes and surrogate pairs are checked either way), so results and errors are too.
 constexpr unsigned kAsciiParseFlags = rapidjson::kParseIterativeFlag;
 
-// Forwards SAX events to the document being built, refusing to nest deeper than kMaxJsonDepth.
+// True if `text` holds a UTF-16 surrogate encoded as UTF-8 (ED A0..BF): RapidJSON refuses a
+// lone high surrogate escape (\ud800) but turns a lone low one (\udc00) into those bytes, which
+// are not UTF-8. A valid escaped pair becomes one four-byte sequence, never these.
+bool HasEncodedSurrogate(const char* text, rapidjson::SizeType length) {
+    for (rapidjson::SizeType i = 0; i + 1 < length; ++i) {
+        if (static_cast<unsigned char>(text[i]) == 0xED &&
+            static_cast<unsigned char>(text[i + 1]) >= 0xA0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Forwards SAX events to the document being built, refusing to nest deeper than kMaxJsonDepth,
+// and, when the body has \u escapes, strings that decoded to a lone surrogate.
 class DepthLimiter final {
   public:
-    explicit DepthLimiter(rapidjson::Document& document) : document_(document) {}
+    DepthLimiter(rapidjson::Document& document, bool has_escapes)
+        : document_(document), has_escapes_(has_escapes) {}
 
     bool Exceeded() const { return exceeded_; }
+    bool LoneSurrogate() const { return lone_surrogate_; }
 
     bool Null() { return document_.Null(); }
     bool Bool(bool b) { return document_.Bool(b); }
@@ -34,10 +50,10 @@ class DepthLimiter final {
         return document_.RawNumber(str, length, copy);
     }
     bool String(const char* str, rapidjson::SizeType length, bool copy) {
-        return document_.String(str, length, copy);
+        return Accept(str, length) && document_.String(str, length, copy);
     }
     bool Key(const char* str, rapidjson::SizeType length, bool copy) {
-        return document_.Key(str, length, copy);
+        return Accept(str, length) && document_.Key(str, length, copy);
     }
     bool StartObject() { return Enter() && document_.StartObject(); }
     bool EndObject(rapidjson::SizeType members) {
@@ -51,6 +67,13 @@ class DepthLimiter final {
     }
 
   private:
+    bool Accept(const char* str, rapidjson::SizeType length) {
+        if (has_escapes_ && HasEncodedSurrogate(str, length)) {
+            lone_surrogate_ = true;
+            return false;
+        }
+        return true;
+    }
     bool Enter() {
         if (++depth_ > kMaxJsonDepth) {
             exceeded_ = true;
@@ -60,8 +83,10 @@ class DepthLimiter final {
     }
 
     rapidjson::Document& document_;
+    const bool has_escapes_;
     std::size_t depth_ = 0;
     bool exceeded_ = false;
+    bool lone_surrogate_ = false;
 };
 
 DecodeError NotJson(std::string message) {
@@ -80,14 +105,17 @@ std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Doc
     rapidjson::MemoryStream stream(body.data(), body.size());
     rapidjson::Reader reader;
     bool exceeded = false;
+    bool lone_surrogate = false;
     // Populate() moves the finished root out of the document's own SAX stack; our generator
     // only has to drive the reader through the depth limiter.
     const bool ascii = IsAscii(body);
+    const bool has_escapes = body.find("\\u") != std::string_view::npos;
     auto generator = [&](rapidjson::Document& document) {
-        DepthLimiter limiter(document);
+        DepthLimiter limiter(document, has_escapes);
         const bool ok = ascii ? !reader.Parse<kAsciiParseFlags>(stream, limiter).IsError()
                               : !reader.Parse<kParseFlags>(stream, limiter).IsError();
         exceeded = limiter.Exceeded();
+        lone_surrogate = limiter.LoneSurrogate();
         return ok;
     };
     out.Populate(generator);
@@ -97,6 +125,11 @@ std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Doc
                 NotJson(fmt::format("Invalid JSON at offset {}: nested deeper "
                                     "than {} levels.",
                                     reader.GetErrorOffset(), kMaxJsonDepth)));
+        }
+        if (lone_surrogate) {
+            return std::unexpected(NotJson(fmt::format(
+                "Invalid JSON at offset {}: {}", reader.GetErrorOffset(),
+                rapidjson::GetParseError_En(rapidjson::kParseErrorStringUnicodeSurrogateInvalid))));
         }
         return std::unexpected(
             NotJson(fmt::format("Invalid JSON at offset {}: {}", reader.GetErrorOffset(),

@@ -392,6 +392,8 @@ class PgSession final : public Session {
         : conn_(url, schema), unit_(conn_) {}
 
     StoreResult<void> Transact(const std::function<void(UnitOfWork&)>& work) override {
+        TransactScope scope(in_transact_);
+        if (scope.Nested()) return std::unexpected(TransactScope::NestedError());
         constexpr int kAttempts = 3;
         for (int attempt = 1;; ++attempt) {
             unit_.Reset();
@@ -650,6 +652,7 @@ class PgSession final : public Session {
   private:
     Connection conn_;
     PgUnitOfWork unit_;
+    bool in_transact_ = false;  // see TransactScope
 };
 
 class PgStore final : public Store {

@@ -121,10 +121,12 @@ class SqliteSession final : public Session {
         : db_(OpenDatabase(path, durability)), unit_(*db_), writers_(std::move(writers)) {}
 
     StoreResult<void> Transact(const std::function<void(UnitOfWork&)>& work) override {
+        TransactScope scope(in_transact_);
+        if (scope.Nested()) return std::unexpected(TransactScope::NestedError());
         constexpr int kAttempts = 3;
         for (int attempt = 1;; ++attempt) {
             auto result = Write([&] {
-                impl::WriteScope txn(*db_);  // IMMEDIATE: a Session holds no other transaction
+                impl::WriteScope txn(*db_);  // IMMEDIATE: no other transaction is open here
                 work(unit_);
                 txn.Commit();
             });
@@ -243,6 +245,7 @@ class SqliteSession final : public Session {
 
     std::unique_ptr<SQLite::Database> db_;
     SqliteUnitOfWork unit_;
+    bool in_transact_ = false;  // see TransactScope
     WriteLock writers_;
     int64_t claimed_through_ = 0;  // ClaimOutbox: the last outbox id this session took
     std::set<int64_t> released_;   // ReleaseOutbox: taken, then given back
