@@ -141,8 +141,10 @@ void Worker::Start() {
             telemetry::Log(telemetry::LogLevel::kWarn, "outbox not empty at shutdown",
                            {{"depth", OutboxDepth().value_or(-1)}});
         }
-        relay_->Stop();
+        // The publisher first: it answers whatever is still in flight (confirmed, or stopped),
+        // so the relay's rounds end and it can stop.
         publisher_->Stop(timeout);
+        relay_->Stop();
     });
 }
 
