@@ -59,104 +59,107 @@ void OutboxRelay::Notify() {
     wake_.notify_one();
 }
 
-struct OutboxRelay::Round {
-    size_t attempted = 0;
-    size_t remaining = 0;
-    size_t confirmed = 0;
-    broker::PublishStatus first_failure = broker::PublishStatus::kConfirmed;
-};
-
-int OutboxRelay::StartRound() {
+int OutboxRelay::PublishChunk() {
     // Not connected: claim nothing, so another replica's relay may take the rows.
     if (!publisher_.Connected()) return session_->OutboxDepth().value_or(1) > 0 ? -1 : 0;
     auto claimed = session_->ClaimOutbox(kChunk, kLease);
     if (!claimed) throw std::runtime_error("claiming the outbox: " + claimed.error().message);
     auto& rows = *claimed;
     if (rows.empty()) return 0;
-    // Shared by the callbacks; the relay thread does not return from Run while any is due.
+
+    struct Round {
+        std::mutex mutex;
+        std::condition_variable done;
+        size_t remaining = 0;
+        std::vector<int64_t> confirmed;
+        bool failed = false;
+        broker::PublishStatus first_failure = broker::PublishStatus::kConfirmed;
+    };
     auto round = std::make_shared<Round>();
-    {
-        std::lock_guard lock(mutex_);
-        round->attempted = round->remaining = rows.size();
-        ++rounds_in_flight_;
-    }
+    round->remaining = rows.size();
+    const auto settle = [round](int64_t id, broker::PublishStatus status) {
+        std::lock_guard lock(round->mutex);
+        if (status == broker::PublishStatus::kConfirmed) {
+            round->confirmed.push_back(id);
+        } else {
+            if (!round->failed) round->first_failure = status;
+            round->failed = true;
+        }
+        if (--round->remaining == 0) round->done.notify_one();
+    };
     for (size_t i = 0; i < rows.size(); ++i) {
         try {
-            publisher_.Publish(ToMessage(rows[i]),
-                               [this, round, id = rows[i].id](broker::PublishStatus status) {
-                                   Settle(*round, id, status);
-                               });
-        } catch (...) {
+            publisher_.Publish(
+                ToMessage(rows[i]),
+                [settle, id = rows[i].id](broker::PublishStatus status) { settle(id, status); });
+        } catch (const std::exception& e) {
             // The rows not handed over are answered here, so that the round ends.
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
+                           {{"error", e.what()}});
             for (size_t j = i; j < rows.size(); ++j) {
-                Settle(*round, rows[j].id, broker::PublishStatus::kNotConnected);
+                settle(rows[j].id, broker::PublishStatus::kNotConnected);
             }
-            throw;
+            break;
         }
     }
-    return static_cast<int>(rows.size());
-}
-
-void OutboxRelay::Settle(Round& round, int64_t id, broker::PublishStatus status) {
-    std::lock_guard lock(mutex_);
-    if (status == broker::PublishStatus::kConfirmed) {
-        // Deleted by the next batch transaction (TakeConfirmed), else by DeleteConfirmed.
-        if (confirmed_.empty()) confirmed_since_ = std::chrono::steady_clock::now();
-        confirmed_.push_back(id);
-        ++round.confirmed;
-    } else {
-        // Released by the relay thread, for us or another replica to send again.
-        if (round.first_failure == broker::PublishStatus::kConfirmed) {
-            round.first_failure = status;  // the first failure of this round
-        }
-        unconfirmed_.push_back(id);
-    }
-    if (--round.remaining > 0) return;
-    if (round.first_failure == broker::PublishStatus::kConfirmed) {
-        clean_round_ = true;
-    } else {
-        failures_.push_back({round.confirmed, round.attempted, round.first_failure});
-    }
-    published_.Inc(static_cast<double>(round.confirmed));
-    --rounds_in_flight_;
-    completed_ = true;
-    // Under the lock: once rounds_in_flight_ is 0 and the lock is free, Run may return and
-    // the relay be destroyed.
-    wake_.notify_all();
-}
-
-bool OutboxRelay::HandleFailures() {
-    std::vector<int64_t> unconfirmed;
-    std::vector<Failure> failures;
+    std::vector<int64_t> confirmed;
+    bool failed = false;
+    broker::PublishStatus first_failure = broker::PublishStatus::kConfirmed;
     {
+        std::unique_lock lock(round->mutex);
+        round->done.wait(lock, [&] { return round->remaining == 0; });
+        confirmed.swap(round->confirmed);
+        failed = round->failed;
+        first_failure = round->first_failure;
+    }
+    {
+        // Deleted by the next batch transaction (TakeConfirmed), else by DeleteConfirmed.
         std::lock_guard lock(mutex_);
-        unconfirmed.swap(unconfirmed_);
-        failures.swap(failures_);
+        if (confirmed_.empty()) confirmed_since_ = std::chrono::steady_clock::now();
+        confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
     }
-    if (unconfirmed.empty() && failures.empty()) return false;
-    for (const auto& failure : failures) {
-        telemetry::Log(telemetry::LogLevel::kWarn, "outbox publish incomplete; will retry",
-                       {{"confirmed", static_cast<int64_t>(failure.confirmed)},
-                        {"attempted", static_cast<int64_t>(failure.attempted)},
-                        {"first_failure", std::string(broker::StatusName(failure.first))}});
-    }
-    // The confirmed ones are deleted now rather than left for a batch: the relay retries
-    // soon, and rows it already sent had better be gone by then.
-    try {
-        DeleteConfirmed(true);
-    } catch (const std::exception& e) {
-        telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay", {{"error", e.what()}});
-    }
-    if (auto released = session_->ReleaseOutbox(unconfirmed); !released) {
-        // Kept, and released on a later pass; the relay is not idle until then.
-        {
-            std::lock_guard lock(mutex_);
-            unconfirmed_.insert(unconfirmed_.end(), unconfirmed.begin(), unconfirmed.end());
+    if (failed) {
+        // What was not confirmed goes back at once, for us or another replica to send.
+        std::vector<int64_t> unconfirmed;
+        std::sort(confirmed.begin(), confirmed.end());
+        for (const auto& row : rows) {
+            if (!std::binary_search(confirmed.begin(), confirmed.end(), row.id)) {
+                unconfirmed.push_back(row.id);
+            }
         }
-        telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay",
-                       {{"error", "releasing unconfirmed rows: " + released.error().message}});
+        // The confirmed ones are deleted now rather than left for a batch: the relay retries
+        // soon, and rows it already sent had better be gone by then.
+        try {
+            DeleteConfirmed(true);
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay", {{"error", e.what()}});
+        }
+        try {
+            Release(std::move(unconfirmed));
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kWarn, "outbox relay", {{"error", e.what()}});
+        }
     }
-    return true;
+    published_.Inc(static_cast<double>(confirmed.size()));
+    if (failed) {
+        telemetry::Log(telemetry::LogLevel::kWarn, "outbox publish incomplete; will retry",
+                       {{"confirmed", static_cast<int64_t>(confirmed.size())},
+                        {"attempted", static_cast<int64_t>(rows.size())},
+                        {"first_failure", std::string(broker::StatusName(first_failure))}});
+        return -1;
+    }
+    return static_cast<int>(confirmed.size());
+}
+
+void OutboxRelay::Release(std::vector<int64_t> ids) {
+    unreleased_.insert(unreleased_.end(), ids.begin(), ids.end());
+    if (unreleased_.empty()) return;
+    if (auto released = session_->ReleaseOutbox(unreleased_); !released) {
+        // Kept, and released on a later round: until then the rows stay ours (on SQLite, for
+        // as long as the relay runs) and the relay is not idle.
+        throw std::runtime_error("releasing unconfirmed outbox rows: " + released.error().message);
+    }
+    unreleased_.clear();
 }
 
 std::vector<int64_t> OutboxRelay::TakeConfirmed() {
@@ -200,116 +203,59 @@ void OutboxRelay::DeleteConfirmed(bool all) {
 }
 
 void OutboxRelay::Run() {
-    constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
-    constexpr auto kLastBackoff = std::chrono::milliseconds(2000);
-    auto backoff = kFirstBackoff;
-    // After a failure, no round starts and no retry of a delete happens before this.
-    bool backing_off = false;
-    std::chrono::steady_clock::time_point retry_at{};
-    // Whether to claim rows on the next pass that may start a round: after a notify, a full
-    // chunk, a failure (once the backoff ends), the periodic second, or for Flush. Not when a
-    // round merely ended: the rows committed meanwhile have notified us.
-    bool look = true;
-    const auto fail = [&] {
-        look = true;
-        if (backing_off) return;  // one outage, one step of the backoff
-        backing_off = true;
-        retry_at = std::chrono::steady_clock::now() + backoff;
-        backoff = std::min(backoff * 2, kLastBackoff);
-    };
-    // The periodic look: a second after the last one.
-    auto periodic = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    bool full = false;  // the last round took a full chunk: more may be waiting
+    auto backoff = std::chrono::milliseconds(100);
+    int result = 0;
     while (true) {
-        if (backing_off && std::chrono::steady_clock::now() >= retry_at) backing_off = false;
-        bool failed = false;
         bool delete_failed = false;
-        if (!backing_off) {
-            failed = HandleFailures();
-            try {
-                // After a full chunk the next one follows at once, and its confirms may take
-                // long: what the last ones got confirmed is deleted first, inside the lease.
-                DeleteConfirmed(full);
-            } catch (const std::exception& e) {
-                telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
-                               {{"error", e.what()}});
-                delete_failed = true;  // publishing goes on; the delete waits for the backoff
-            }
+        try {
+            // After a full chunk the next one follows at once, and its confirms may take long:
+            // what the last one got confirmed is deleted first, well inside its lease.
+            DeleteConfirmed(result == kChunk);
+            Release({});  // what an earlier round failed to release
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
+                           {{"error", e.what()}});
+            delete_failed = true;  // publishing goes on; the delete is tried after a backoff
         }
-        bool clean = false;  // a round ended with every row confirmed
-        bool may_start = false;
-        {
-            std::lock_guard lock(mutex_);
-            clean = std::exchange(clean_round_, false);
-            look = look || flushing_ > 0;
-            may_start = rounds_in_flight_ < kMaxRounds;
+        try {
+            result = PublishChunk();
+        } catch (const std::exception& e) {
+            telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
+                           {{"error", e.what()}});
+            result = -1;
         }
-        if (failed) fail();
-        int result = -1;  // -1: no round looked at the outbox on this pass, or it failed
-        bool start_failed = false;
-        if (may_start && look && !backing_off) {
-            look = false;
-            periodic = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-            rounds_total_.Inc();
-            try {
-                result = StartRound();
-            } catch (const std::exception& e) {
-                telemetry::Log(telemetry::LogLevel::kError, "outbox relay error",
-                               {{"error", e.what()}});
-                result = -1;
-            }
-            start_failed = result < 0;
-            if (start_failed) fail();
-        }
-        // The backoff starts over once a round got everything confirmed, or the outbox had
-        // nothing to publish: not when a round merely started (it may still be nacked).
-        if ((clean || result == 0) && !failed && !delete_failed && !start_failed) {
-            backoff = kFirstBackoff;
-        }
-        if (delete_failed) fail();
+        rounds_total_.Inc();
         std::unique_lock lock(mutex_);
         ++rounds_;
-        idle_ = result == 0 && rounds_in_flight_ == 0 && confirmed_.empty() && returned_.empty() &&
-                unconfirmed_.empty() && failures_.empty();
+        idle_ = result == 0 && confirmed_.empty() && returned_.empty() && unreleased_.empty();
         drained_.notify_all();
         if (stop_) break;
-        // A full chunk: more may be waiting, and the next round starts at once if it may.
-        full = result == kChunk;
-        look = look || full;
-        if (full && !backing_off && rounds_in_flight_ < kMaxRounds) continue;
-        // Until new rows are notified (a short chunk took all there were), a round ends, ids
-        // are given back, or a deadline: the backoff after a failure, confirmed ids that
-        // waited kDeleteGrace for a batch, or a second (rows from before a restart, or left
-        // by a dead replica on PostgreSQL). During a backoff only its end or Stop wakes us.
-        while (!stop_ && (backing_off || (!notified_ && !completed_ && returned_.empty()))) {
-            // Looking already (and waiting for a round to end): the periodic look is moot.
-            auto deadline =
-                look ? std::chrono::steady_clock::now() + std::chrono::hours(1) : periodic;
-            if (backing_off) {
-                deadline = retry_at;
-            } else if (!confirmed_.empty()) {
-                deadline = std::min(deadline, confirmed_since_ + kDeleteGrace);
-            }
-            if (std::chrono::steady_clock::now() >= deadline) {
-                look = look || deadline == periodic || backing_off;
+        // A full chunk: more may be waiting. A short one emptied the outbox of what we may
+        // publish; rows committed since then have notified us.
+        if (result == kChunk) continue;
+        if (result < 0 || delete_failed) {
+            wake_.wait_for(lock, backoff, [&] { return stop_; });
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            if (stop_) break;
+            continue;
+        }
+        backoff = std::chrono::milliseconds(100);
+        // Until notified; also once a second (rows from before a restart, or after a
+        // reconnect), and when confirmed ids waited kDeleteGrace for a batch to take them.
+        const auto periodic = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (!notified_ && !stop_ && returned_.empty()) {
+            const bool held = !confirmed_.empty();
+            const auto deadline =
+                held ? std::min(periodic, confirmed_since_ + kDeleteGrace) : periodic;
+            if (wake_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                (held == !confirmed_.empty() || deadline == periodic)) {
                 break;
             }
-            wake_.wait_until(lock, deadline);
         }
-        look = look || notified_;
         notified_ = false;
-        completed_ = false;
         if (stop_) break;
     }
-    // The callbacks of rounds in flight refer to this relay: they end first (the publisher
-    // answers each publish: confirmed, nacked, or failed when it disconnects or stops).
-    {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return rounds_in_flight_ == 0; });
-    }
-    // What was confirmed is deleted now: after a restart it would be published again. What
-    // was not is released, for another replica to take at once rather than after the lease.
-    HandleFailures();
+    // What was confirmed is deleted now: after a restart it would be published again.
     try {
         DeleteConfirmed(true);
     } catch (const std::exception& e) {

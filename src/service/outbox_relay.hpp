@@ -14,13 +14,9 @@
 // replica left (committed but never published, or claimed and never deleted) are taken by
 // another relay within the lease plus one poll: under 15 s.
 //
-// Rounds: each claims a chunk of rows and hands it to the Publisher. Up to kMaxRounds are in
-// flight at once, so rows committed while a round waits for its confirms go out at once in
-// the next, rather than wait a confirm's round trip for the round before them to finish.
-//
-// Threading: one internal thread owns its own store session: it claims, deletes and
-// releases. Confirms arrive on the Publisher's thread (Settle), which only records them.
-// TakeConfirmed and GiveBack may be called from any thread.
+// Threading: one internal thread owns its own store session; it hands messages to the
+// Publisher and waits for their confirms. TakeConfirmed and GiveBack may be called from any
+// thread.
 #pragma once
 
 #include <chrono>
@@ -41,7 +37,6 @@ class OutboxRelay final {
   public:
     static constexpr auto kLease = std::chrono::seconds(10);
     static constexpr auto kDeleteGrace = std::chrono::milliseconds(100);
-    static constexpr int kMaxRounds = 4;
 
     OutboxRelay(std::unique_ptr<store::Session> session, broker::Publisher& publisher,
                 telemetry::Registry& metrics);
@@ -60,24 +55,15 @@ class OutboxRelay final {
     void Stop();
 
   private:
-    struct Round;  // a chunk in flight; guarded by mutex_
-    struct Failure {
-        size_t confirmed = 0;
-        size_t attempted = 0;
-        broker::PublishStatus first = broker::PublishStatus::kConfirmed;
-    };
-
     void Run();
-    // Claims a chunk and hands it to the publisher. Returns the rows claimed, or -1 when not
-    // connected (and the outbox is not empty).
-    int StartRound();
-    // Publisher thread (or the caller's, for an immediate refusal): one row's answer.
-    void Settle(Round& round, int64_t id, broker::PublishStatus status);
-    // Rounds that ended with rows unconfirmed: deletes what was confirmed, releases the rest
-    // to be sent again. True if there were any.
-    bool HandleFailures();
+    // One round: claim a chunk, publish it, keep the confirmed ids for deletion. Returns rows
+    // confirmed, or -1 when nothing could be published (disconnected, nack).
+    int PublishChunk();
     // Deletes the confirmed ids still held: all of them, or those past kDeleteGrace.
     void DeleteConfirmed(bool all);
+    // Releases `ids` and any an earlier call failed to release, for a round to send again;
+    // throws if the store refused (they are kept for the next call).
+    void Release(std::vector<int64_t> ids);
 
     std::unique_ptr<store::Session> session_;  // relay thread only (and the constructor)
     broker::Publisher& publisher_;
@@ -89,7 +75,6 @@ class OutboxRelay final {
     std::condition_variable wake_;
     std::condition_variable drained_;
     bool notified_ = false;
-    bool completed_ = false;  // a round ended since the relay thread last looked
     bool stop_ = false;
     uint64_t rounds_ = 0;  // completed relay rounds
     bool idle_ = false;    // the last round found nothing of ours to publish or delete
@@ -97,11 +82,8 @@ class OutboxRelay final {
     // Confirmed, not deleted yet: for the next batch transaction (TakeConfirmed), else ours.
     std::vector<int64_t> confirmed_;
     std::chrono::steady_clock::time_point confirmed_since_;
-    std::vector<int64_t> returned_;  // given back, or a failed delete's: ours, next round
-    int rounds_in_flight_ = 0;
-    bool clean_round_ = false;          // a round ended with every row confirmed
-    std::vector<int64_t> unconfirmed_;  // of ended rounds: to release (HandleFailures)
-    std::vector<Failure> failures_;     // ended rounds with rows unconfirmed, for the log
+    std::vector<int64_t> returned_;    // given back, or a failed delete's: ours, next round
+    std::vector<int64_t> unreleased_;  // relay thread only: unconfirmed, release failed
 };
 
 }  // namespace orderflow::service

@@ -142,7 +142,7 @@ void Worker::Start() {
                            {{"depth", OutboxDepth().value_or(-1)}});
         }
         // The publisher first: it answers whatever is still in flight (confirmed, or stopped),
-        // so the relay's rounds end and it can stop.
+        // so a relay round waiting for confirms ends and the relay can stop.
         publisher_->Stop(timeout);
         relay_->Stop();
     });
