@@ -1,4 +1,6 @@
 // Integration-test support; see support.hpp.
+// The listener below (the services' logs at a test's first failure) needs Catch's interfaces.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include "support.hpp"
 
 #include <arpa/inet.h>
@@ -15,8 +17,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "broker/topology.hpp"
@@ -258,15 +264,70 @@ std::string Vhost::AmqpUrl() const {
     return out;
 }
 
+namespace {
+
+// The services alive now, for the listener below.
+std::mutex live_mutex;
+std::set<const Service*> live_services;
+
+// The last `lines` lines of a file.
+std::string Tail(const std::filesystem::path& path, size_t lines) {
+    std::ifstream file(path);
+    std::deque<std::string> last;
+    for (std::string line; std::getline(file, line);) {
+        last.push_back(std::move(line));
+        if (last.size() > lines) last.pop_front();
+    }
+    std::string out;
+    for (const auto& line : last) out += line + "\n";
+    return out;
+}
+
+// At a test's first failed assertion, prints the end of the log of every service it runs:
+// what the services did is otherwise lost with the test's temporary directory (on CI).
+class ServiceLogDump final : public Catch::TestEventListenerBase {
+  public:
+    using TestEventListenerBase::TestEventListenerBase;
+    void testCaseStarting(const Catch::TestCaseInfo& info) override {
+        dumped_ = false;
+        TestEventListenerBase::testCaseStarting(info);
+    }
+    bool assertionEnded(const Catch::AssertionStats& stats) override {
+        if (!stats.assertionResult.succeeded() && !dumped_) {
+            dumped_ = true;
+            std::lock_guard lock(live_mutex);
+            for (const auto* service : live_services) {
+                if (service->Pid() <= 0) continue;  // never started
+                std::cout << "---- last lines of " << service->LogPath().string() << " ----\n"
+                          << Tail(service->LogPath(), 40);
+            }
+            std::cout << std::flush;
+        }
+        return TestEventListenerBase::assertionEnded(stats);
+    }
+
+  private:
+    bool dumped_ = false;
+};
+CATCH_REGISTER_LISTENER(ServiceLogDump)
+
+}  // namespace
+
 Service::Service(std::string binary, std::map<std::string, std::string> env,
                  std::filesystem::path log_dir, std::vector<std::string> args)
     : binary_(std::move(binary)), args_(std::move(args)), env_(std::move(env)), port_(FreePort()) {
     std::filesystem::create_directories(log_dir);
     log_path_ = log_dir / (std::filesystem::path(binary_).filename().string() + ".log");
     env_["ORDERFLOW_HTTP_ADDR"] = "127.0.0.1:" + std::to_string(port_);
+    std::lock_guard lock(live_mutex);
+    live_services.insert(this);
 }
 
 Service::~Service() {
+    {
+        std::lock_guard lock(live_mutex);
+        live_services.erase(this);
+    }
     if (pid_ > 0 && Running()) {
         ::kill(pid_, SIGKILL);
         Wait(std::chrono::seconds(10));

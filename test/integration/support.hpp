@@ -70,6 +70,8 @@ class Service final {
     Service(std::string binary, std::map<std::string, std::string> env,
             std::filesystem::path log_dir, std::vector<std::string> args = {});
     ~Service();  // SIGKILL if still running
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
     void Start();
     bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(30));
     void Kill(int signal);
@@ -79,6 +81,7 @@ class Service final {
     uint16_t Port() const { return port_; }
     std::string Log() const;
     pid_t Pid() const { return pid_; }
+    const std::filesystem::path& LogPath() const { return log_path_; }
 
   private:
     std::string binary_;
