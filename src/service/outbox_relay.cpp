@@ -152,11 +152,19 @@ int OutboxRelay::PublishChunk() {
 }
 
 void OutboxRelay::Release(std::vector<int64_t> ids) {
+    const auto now = std::chrono::steady_clock::now();
+    if (unreleased_.empty()) unreleased_since_ = now;
     unreleased_.insert(unreleased_.end(), ids.begin(), ids.end());
     if (unreleased_.empty()) return;
+    if (now - unreleased_since_ >= kLease) {
+        // Only PostgreSQL's release can fail, and these claims have run out by now: another
+        // relay may hold the rows, and a late release would let a third publish them too.
+        unreleased_.clear();
+        return;
+    }
     if (auto released = session_->ReleaseOutbox(unreleased_); !released) {
-        // Kept, and released on a later round: until then the rows stay ours (on SQLite, for
-        // as long as the relay runs) and the relay is not idle.
+        // Kept, and released on a later round (within the lease): until then the relay is
+        // not idle, so Flush does not report an empty outbox.
         throw std::runtime_error("releasing unconfirmed outbox rows: " + released.error().message);
     }
     unreleased_.clear();

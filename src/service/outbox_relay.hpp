@@ -84,6 +84,7 @@ class OutboxRelay final {
     std::chrono::steady_clock::time_point confirmed_since_;
     std::vector<int64_t> returned_;    // given back, or a failed delete's: ours, next round
     std::vector<int64_t> unreleased_;  // relay thread only: unconfirmed, release failed
+    std::chrono::steady_clock::time_point unreleased_since_;  // relay thread only
 };
 
 }  // namespace orderflow::service

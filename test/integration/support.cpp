@@ -288,9 +288,14 @@ std::string Tail(const std::filesystem::path& path, size_t lines) {
 class ServiceLogDump final : public Catch::TestEventListenerBase {
   public:
     using TestEventListenerBase::TestEventListenerBase;
-    void testCaseStarting(const Catch::TestCaseInfo& info) override {
-        dumped_ = false;
-        TestEventListenerBase::testCaseStarting(info);
+    // Once per run of the test case: each GENERATE value runs it again from its top section.
+    void sectionStarting(const Catch::SectionInfo& info) override {
+        if (depth_++ == 0) dumped_ = false;
+        TestEventListenerBase::sectionStarting(info);
+    }
+    void sectionEnded(const Catch::SectionStats& stats) override {
+        --depth_;
+        TestEventListenerBase::sectionEnded(stats);
     }
     bool assertionEnded(const Catch::AssertionStats& stats) override {
         if (!stats.assertionResult.succeeded() && !dumped_) {
@@ -307,6 +312,7 @@ class ServiceLogDump final : public Catch::TestEventListenerBase {
     }
 
   private:
+    int depth_ = 0;
     bool dumped_ = false;
 };
 CATCH_REGISTER_LISTENER(ServiceLogDump)
