@@ -51,13 +51,6 @@ void Bind(const Vhost& vhost, const std::vector<Binding>& bindings) {
     }
 }
 
-uint32_t ReadyIn(broker::Client& client, const broker::QueueName& queue) {
-    auto info = client.Inspect(queue);
-    REQUIRE(info);
-    REQUIRE(*info);
-    return (*info)->messages;
-}
-
 broker::Delivery GetOne(broker::Client& client, const broker::QueueName& queue) {
     std::optional<broker::Delivery> got;
     REQUIRE(Eventually(

@@ -27,26 +27,6 @@ std::vector<std::string> LinesWith(const std::string& log, const std::string& ne
     return lines;
 }
 
-// The value of the sample of `name` whose labels include every `labels` pair; 0 when the
-// series does not exist yet (a counter that never moved).
-double Sample(const std::string& scrape, const std::string& name,
-              const std::vector<std::pair<std::string, std::string>>& labels = {}) {
-    std::istringstream in(scrape);
-    for (std::string line; std::getline(in, line);) {
-        if (line.starts_with('#')) continue;
-        const auto space = line.rfind(' ');
-        if (space == std::string::npos) continue;
-        const auto series = line.substr(0, space);
-        if (series != name && !series.starts_with(name + "{")) continue;
-        bool all = true;
-        for (const auto& [key, value] : labels) {
-            all = all && series.find(key + "=\"" + value + "\"") != std::string::npos;
-        }
-        if (all) return std::stod(line.substr(space + 1));
-    }
-    return 0;
-}
-
 // `count` orders of one salad each, by users `prefix`0, `prefix`1, ...; their order ids.
 std::vector<std::string> PostSaladOrders(Pipeline& p, const std::string& prefix, int count) {
     std::vector<std::string> ids;
@@ -56,12 +36,6 @@ std::vector<std::string> PostSaladOrders(Pipeline& p, const std::string& prefix,
         ids.push_back(JsonField(answer.body, "order_id"));
     }
     return ids;
-}
-
-std::string Scrape(const Service& service) {
-    const auto answer = HttpCall("GET", service.Port(), "/metrics");
-    REQUIRE(answer.status == 200);
-    return answer.body;
 }
 
 }  // namespace

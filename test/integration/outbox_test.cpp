@@ -33,25 +33,7 @@ const broker::QueueName& kHeld = broker::kNotificationQueue;
 
 // Rows in inventory's outbox, as its /metrics counts them when scraped.
 int64_t OutboxDepth(const Service& inventory) {
-    const auto answer = HttpCall("GET", inventory.Port(), "/metrics");
-    REQUIRE(answer.status == 200);
-    std::istringstream in(answer.body);
-    for (std::string line; std::getline(in, line);) {
-        if (line.starts_with("orderflow_outbox_depth ")) return std::stoll(line.substr(23));
-    }
-    FAIL("no orderflow_outbox_depth in /metrics");
-    return -1;
-}
-
-uint32_t Ready(broker::Client& client, const broker::QueueName& queue) {
-    auto info = client.Inspect(queue);
-    REQUIRE(info);
-    REQUIRE(*info);
-    return (*info)->messages;
-}
-
-int64_t Stock(const Service& inventory, const std::string& sku) {
-    return std::stoll(JsonField(HttpCall("GET", inventory.Port(), "/inventory").body, sku));
+    return static_cast<int64_t>(Sample(Scrape(inventory), "orderflow_outbox_depth"));
 }
 
 // Takes every message of `queue` and counts them by correlation id (the order).
@@ -70,7 +52,7 @@ std::map<std::string, int> TakeAll(broker::Client& client, const broker::QueueNa
 void CheckEachOnce(const Service& inventory, broker::Client& client, const broker::QueueName& queue,
                    const std::set<std::string>& orders) {
     REQUIRE(Eventually([&] { return OutboxDepth(inventory) == 0; }, 20s));
-    REQUIRE(Eventually([&] { return Ready(client, queue) >= orders.size(); }, 10s));
+    REQUIRE(Eventually([&] { return ReadyIn(client, queue) >= orders.size(); }, 10s));
     std::this_thread::sleep_for(1s);  // anything published twice would be here by now
     const auto seen = TakeAll(client, queue);
     CHECK(seen.size() == orders.size());
@@ -155,26 +137,27 @@ TEST_CASE("outbox rows the broker nacks stay in the outbox and are sent again, o
     // The orders wait in inventory's queue while it is stopped, so that it handles them in
     // one batch and its relay publishes their events in one round: the broker's nacks for
     // the events that do not fit then cross its acks for those that do.
-    const auto stock = Stock(p.inventory, "fries");
+    const auto stock = StockLevel(p.inventory.Port(), "fries");
     p.inventory.Kill(SIGTERM);
     REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
     std::set<std::string> orders;
     for (int i = 0; i < kOrders; ++i) orders.insert(PlaceOrder(client, events::NewUuid(), "fries"));
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());
-    REQUIRE(Eventually([&] { return Stock(p.inventory, "fries") == stock - kOrders; }, 20s));
+    REQUIRE(Eventually([&] { return StockLevel(p.inventory.Port(), "fries") == stock - kOrders; },
+                       20s));
 
     // Every event is either in the queue (confirmed: its row deleted) or still in the outbox
     // (nacked: its row kept), never both and never neither; the relay keeps retrying.
     std::string state;
     const auto balanced = [&] {
         const auto depth = OutboxDepth(p.inventory);
-        const auto ready = Ready(client, limited);
+        const auto ready = ReadyIn(client, limited);
         state = "outbox " + std::to_string(depth) + ", queue " + std::to_string(ready);
         return depth > 0 && ready + depth == kOrders;
     };
     REQUIRE(Eventually(balanced, 20s));
-    CHECK(Ready(client, limited) == kRoom);
+    CHECK(ReadyIn(client, limited) == kRoom);
     CHECK(p.inventory.Log().find("first_failure=nacked") != std::string::npos);
     std::this_thread::sleep_for(2500ms);  // a few more rounds of the relay, nacked again
     const bool still = Eventually(balanced, 2s);
@@ -216,7 +199,7 @@ TEST_CASE("published rows a failed batch took go back to the relay, which delete
            "CREATE TRIGGER test_poison_inbox BEFORE INSERT ON processed_messages"
            " FOR EACH ROW EXECUTE FUNCTION test_poison_inbox();");
 
-    const auto stock = Stock(p.inventory, "fries");
+    const auto stock = StockLevel(p.inventory.Port(), "fries");
     std::set<std::string> orders;
     // A good order, whose event the relay publishes and holds for the next batch to delete;
     // then, while it holds it, a marked one. Until some failed batch held confirmed rows.
@@ -238,8 +221,9 @@ TEST_CASE("published rows a failed batch took go back to the relay, which delete
     // Healed: every order is applied on a retry.
     RunSql(p, "DELETE FROM test_poison", "DELETE FROM test_poison");
     const auto placed = static_cast<int64_t>(orders.size());
-    REQUIRE(Eventually([&] { return Stock(p.inventory, "fries") == stock - placed; }, 30s));
+    REQUIRE(
+        Eventually([&] { return StockLevel(p.inventory.Port(), "fries") == stock - placed; }, 30s));
     // The rows given back were deleted, by the relay, and not published again.
     CheckEachOnce(p.inventory, client, kHeld, orders);
-    CHECK(Ready(client, broker::DeadLetterQueue(broker::kInventoryQueue)) == 0);
+    CHECK(ReadyIn(client, broker::DeadLetterQueue(broker::kInventoryQueue)) == 0);
 }

@@ -522,6 +522,37 @@ int64_t StockLevel(uint16_t inventory_port, const std::string& sku) {
     return value.empty() ? -1 : std::stoll(value);
 }
 
+uint32_t ReadyIn(broker::Client& client, const broker::QueueName& queue) {
+    auto info = client.Inspect(queue);
+    REQUIRE(info);
+    REQUIRE(*info);
+    return (*info)->messages;
+}
+
+std::string Scrape(const Service& service) {
+    const auto answer = HttpCall("GET", service.Port(), "/metrics");
+    REQUIRE(answer.status == 200);
+    return answer.body;
+}
+
+double Sample(const std::string& scrape, const std::string& name,
+              const std::vector<std::pair<std::string, std::string>>& labels) {
+    std::istringstream in(scrape);
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with('#')) continue;
+        const auto space = line.rfind(' ');
+        if (space == std::string::npos) continue;
+        const auto series = line.substr(0, space);
+        if (series != name && !series.starts_with(name + "{")) continue;
+        bool all = true;
+        for (const auto& [key, value] : labels) {
+            all = all && series.find(key + "=\"" + value + "\"") != std::string::npos;
+        }
+        if (all) return std::stod(line.substr(space + 1));
+    }
+    return 0;
+}
+
 size_t Occurrences(const std::string& text, const std::string& needle) {
     size_t count = 0;
     for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {

@@ -133,6 +133,14 @@ bool AllNotified(uint16_t ingress_port, const std::vector<std::string>& ids);
 int64_t StockLevel(uint16_t inventory_port, const std::string& sku);
 // How many notifications the notification service recorded for an order.
 size_t NotificationCount(uint16_t notification_port, const std::string& order_id);
+// The messages ready in `queue` (REQUIREs that it exists).
+uint32_t ReadyIn(broker::Client& client, const broker::QueueName& queue);
+// GET /metrics of `service` (REQUIREs 200).
+std::string Scrape(const Service& service);
+// The value of the sample of `name` in `scrape` whose labels include every `labels` pair; 0
+// when the series does not exist yet (a counter that never moved).
+double Sample(const std::string& scrape, const std::string& name,
+              const std::vector<std::pair<std::string, std::string>>& labels = {});
 // How often `needle` occurs in `text`.
 size_t Occurrences(const std::string& text, const std::string& needle);
 // An OrderPlaced of one item for orders.events, as the ingress publishes it (routing key

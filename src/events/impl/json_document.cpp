@@ -126,14 +126,12 @@ std::expected<void, DecodeError> ParseJson(std::string_view body, rapidjson::Doc
                                     "than {} levels.",
                                     reader.GetErrorOffset(), kMaxJsonDepth)));
         }
-        if (lone_surrogate) {
-            return std::unexpected(NotJson(fmt::format(
-                "Invalid JSON at offset {}: {}", reader.GetErrorOffset(),
-                rapidjson::GetParseError_En(rapidjson::kParseErrorStringUnicodeSurrogateInvalid))));
-        }
+        // A lone surrogate stopped the parse from our handler: RapidJSON's word for it.
+        const auto code = lone_surrogate ? rapidjson::kParseErrorStringUnicodeSurrogateInvalid
+                                         : reader.GetParseErrorCode();
         return std::unexpected(
             NotJson(fmt::format("Invalid JSON at offset {}: {}", reader.GetErrorOffset(),
-                                rapidjson::GetParseError_En(reader.GetParseErrorCode()))));
+                                rapidjson::GetParseError_En(code))));
     }
     // MemoryStream reads a NUL byte as end of input, so "{}\0junk" would otherwise pass.
     if (stream.Tell() != body.size()) {
