@@ -286,11 +286,14 @@ make_broker_certs() {
 # permission patterns, separated by spaces. No service may configure (declare) anything;
 # each writes the exchanges it publishes to (events, dead letters, and amq.default for its
 # delayed retries) and reads its own queue only; analytics reads the event stream only.
+# The console (inside analytics, ORDERFLOW_CONSOLE_AMQP_URL) reads the three DLQs (browse,
+# replay, purge) and writes amq.default only (a replay goes back to its work queue).
 ORDERFLOW_SERVICE_PERMISSIONS=(
     'ingress ^$ ^(orders|orders\.dlx|amq\.default)$ ^ingress\.order-status$'
     'inventory ^$ ^(orders|orders\.dlx|amq\.default)$ ^inventory\.order-placed$'
     'notification ^$ ^(orders|orders\.dlx|amq\.default)$ ^notification\.inventory-events$'
     'analytics ^$ ^$ ^orders\.events$'
+    'console ^$ ^amq\.default$ ^(ingress\.order-status|inventory\.order-placed|notification\.inventory-events)\.dlq$'
 )
 
 # percent_encode TEXT: TEXT with every byte but unreserved ones as %XX (a vhost in a URL).

@@ -238,13 +238,14 @@ start_single_broker() {
 }
 
 # With --users: each service's own URL (ORDERFLOW_<SERVICE>_AMQP_URL of users.env), which
-# replaces ORDERFLOW_AMQP_URL for that service's processes only.
+# replaces ORDERFLOW_AMQP_URL for that service's processes only; the console's (inside
+# analytics) becomes analytics' ORDERFLOW_CONSOLE_AMQP_URL.
 declare -A service_url=()
 load_service_urls() {
     local key value service
     [[ $want_users == 1 ]] || return 0
     [[ -s "$users_file" ]] || die "no $users_file: the broker users were not created"
-    for service in "${services[@]}"; do
+    for service in "${services[@]}" console; do
         while IFS='=' read -r key value; do
             [[ "$key" == "ORDERFLOW_${service^^}_AMQP_URL" ]] && service_url[$service]="$value"
         done <"$users_file"
@@ -308,6 +309,8 @@ for instance in "${instances[@]}"; do
     [[ $instance == analytics ]] && extra_env=("ORDERFLOW_ADMIN_TOKEN=$admin_token")
     service="${binary[$instance]#orderflow-}"
     [[ -n "${service_url[$service]:-}" ]] && extra_env+=("ORDERFLOW_AMQP_URL=${service_url[$service]}")
+    [[ $service == analytics && -n "${service_url[console]:-}" ]] &&
+        extra_env+=("ORDERFLOW_CONSOLE_AMQP_URL=${service_url[console]}")
     env "${extra_env[@]}" ORDERFLOW_HTTP_ADDR="127.0.0.1:${iport[$instance]}" \
         "$bin_dir/${binary[$instance]}" </dev/null >>"$log_file" 2>&1 &
     pid[$instance]=$!
@@ -373,7 +376,8 @@ mgmt_ui="$(printf '%s' "$ORDERFLOW_MGMT_URL" | sed -E 's#^(https?://)[^@/]*@#\1#
     fi
     if [[ $want_users == 1 ]]; then
         echo "  broker users  each service runs as its own user (orderflow-ingress, orderflow-inventory,"
-        echo "                orderflow-notification, orderflow-analytics; orderflow-admin declared the topology)"
+        echo "                orderflow-notification, orderflow-analytics, and orderflow-console for the"
+        echo "                console's dead letters; orderflow-admin declared the topology)"
         echo "                with the least privilege of SPEC section 11; their passwords and URLs are in"
         echo "                $(relative "$users_file") (mode 600), never printed"
     fi

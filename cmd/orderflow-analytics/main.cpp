@@ -1,6 +1,7 @@
 // orderflow-analytics: order figures from the event stream; follows it, or reports a range.
 #include <iostream>
 
+#include "broker/node_list.hpp"
 #include "console/console.hpp"
 #include "service/analytics.hpp"
 #include "service/runtime.hpp"
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
     app.add_option("--admin-token", admin_token,
                    "Bearer token for the console's replay and purge (empty: read-only)")
         ->envname("ORDERFLOW_ADMIN_TOKEN");
+    std::string console_amqp_url;
+    app.add_option("--console-amqp-url", console_amqp_url,
+                   "Broker URL of the console's dead-letter browsing, replay and purge, for a "
+                   "broker user of their own (empty: --amqp-url)")
+        ->envname("ORDERFLOW_CONSOLE_AMQP_URL")
+        ->check([](const std::string& urls) {
+            auto nodes = broker::ParseNodeUrls(urls);
+            return nodes ? std::string() : nodes.error();
+        });
     app.add_option("--idle-ms", idle_ms, "Report mode: quiet time that marks the end of the stream")
         ->capture_default_str();
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
@@ -49,7 +59,7 @@ int main(int argc, char** argv) {
     }
     service::Runtime runtime(config);
     service::AnalyticsService analytics(runtime, *start);
-    console::Console console(runtime, std::move(admin_token));
+    console::Console console(runtime, std::move(admin_token), std::move(console_amqp_url));
     analytics.SetObserver(
         [&console](const broker::Delivery& delivery, const events::Envelope& envelope) {
             console.Observe(delivery, envelope);

@@ -154,8 +154,16 @@ std::string AuditJson(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-Console::Console(service::Runtime& runtime, std::string admin_token)
-    : runtime_(runtime), admin_token_(std::move(admin_token)) {}
+Console::Console(service::Runtime& runtime, std::string admin_token, std::string dead_letter_url)
+    : runtime_(runtime),
+      admin_token_(std::move(admin_token)),
+      dead_letter_url_(std::move(dead_letter_url)) {}
+
+broker::ConnectionOptions Console::DeadLetterConnection(std::string_view role) const {
+    auto options = runtime_.Settings().Connection(role);
+    if (!dead_letter_url_.empty()) options.url = dead_letter_url_;
+    return options;
+}
 
 Console::~Console() { Stop(); }
 
@@ -278,8 +286,7 @@ void Console::AddActionRoutes() {
                     respond(Unavailable("too many console actions waiting; try again"));
                     return;
                 }
-                auto client =
-                    broker::Client::Connect(runtime_.Settings().Connection("console-admin"));
+                auto client = broker::Client::Connect(DeadLetterConnection("console-admin"));
                 if (!client) {
                     respond(Unavailable(client.error()));
                     return;
@@ -431,7 +438,7 @@ void Console::SampleLoop() {
             (refresh || dlq_depths != browsed_depths || steady - browsed_at >= kBrowseEvery)) {
             std::vector<DlqBrowse> browsed;
             if (!browser) {
-                auto client = broker::Client::Connect(config.Connection("console-dlq"));
+                auto client = broker::Client::Connect(DeadLetterConnection("console-dlq"));
                 if (client) browser.emplace(std::move(*client));
             }
             bool ok = browser.has_value();

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "broker/connection_options.hpp"
 #include "broker/message.hpp"
 #include "console/live_model.hpp"
 #include "console/task_thread.hpp"
@@ -32,8 +33,10 @@ namespace orderflow::console {
 
 class Console final {
   public:
-    // `admin_token` empty: read-only.
-    Console(service::Runtime& runtime, std::string admin_token);
+    // `admin_token` empty: read-only. `dead_letter_url`: the broker URL (a user of its own,
+    // which may read the DLQs and publish replays) of the DLQ browsing, replays and purges;
+    // empty: the service's own.
+    Console(service::Runtime& runtime, std::string admin_token, std::string dead_letter_url = {});
     ~Console();
     Console(const Console&) = delete;
     Console& operator=(const Console&) = delete;
@@ -49,9 +52,12 @@ class Console final {
     // The write actions (replay, purge) and the order route.
     void AddActionRoutes();
     void AddOrderRoute();
+    // The options of a connection that reads or changes the DLQs.
+    broker::ConnectionOptions DeadLetterConnection(std::string_view role) const;
 
     service::Runtime& runtime_;
     std::string admin_token_;
+    std::string dead_letter_url_;
     LiveModel model_;
     std::atomic<int64_t> stream_offset_{-1};  // the last x-stream-offset observed
 

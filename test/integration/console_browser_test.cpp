@@ -315,11 +315,7 @@ TEST_CASE("the console page in Chromium follows a backlog, its drain, poison and
     for (int i = 0; i < 12; ++i) {
         REQUIRE(PostOrder(p.ingress.Port(), "browser", {{"fries", 1}}).status == 202);
     }
-    broker::OutgoingMessage poison;
-    poison.exchange = broker::ExchangeName{"orders"};
-    poison.routing_key = broker::RoutingKey{"order.placed"};
-    poison.properties.message_id = NewId();
-    poison.body = R"({"event_type":"OrderPlaced","oops":true})";
+    const auto poison = RawEvent("order.placed", R"({"event_type":"OrderPlaced","oops":true})");
     REQUIRE(broker.Publish(poison) == broker::PublishStatus::kConfirmed);
     REQUIRE(ReadyOnBroker(broker, "inventory.order-placed") == 13);
     REQUIRE(Eventually([&] { return Figure(browser, inventory_ready) == 13; }, 10s));

@@ -143,11 +143,7 @@ TEST_CASE("the console API shows the broker's backlog, the stream's orders and t
     CHECK(Eventually([&] { return inventory_replicas(0); }, 15s));
 
     // Poison while inventory is away; then inventory returns, drains, dead-letters it.
-    broker::OutgoingMessage poison;
-    poison.exchange = broker::ExchangeName{"orders"};
-    poison.routing_key = broker::RoutingKey{"order.placed"};
-    poison.properties.message_id = NewId();
-    poison.body = "{not json";
+    const auto poison = RawEvent("order.placed", "{not json");
     REQUIRE(broker.Publish(poison) == broker::PublishStatus::kConfirmed);
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());

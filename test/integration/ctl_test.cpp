@@ -756,12 +756,8 @@ TEST_CASE(
     // confirmed: RabbitMQ 3.10's own count of a stream lags by a refresh interval or more.
     const auto publish = [&](int count) {
         for (int i = 0; i < count; ++i) {
-            broker::OutgoingMessage message;
-            message.exchange = broker::ExchangeName{"orders"};
-            message.routing_key = broker::RoutingKey{"test.stream-count"};
-            message.properties.message_id = NewId();
-            message.body = "{}";
-            REQUIRE(broker.Publish(message) == broker::PublishStatus::kConfirmed);
+            REQUIRE(broker.Publish(RawEvent("test.stream-count", "{}")) ==
+                    broker::PublishStatus::kConfirmed);
         }
     };
     int64_t total = 0;

@@ -584,6 +584,15 @@ broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std:
     return message;
 }
 
+broker::OutgoingMessage RawEvent(const std::string& routing_key, std::string body) {
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{routing_key};
+    message.properties.message_id = NewId();
+    message.body = std::move(body);
+    return message;
+}
+
 std::string JsonField(const std::string& json, const std::string& field) {
     const auto key = "\"" + field + "\":";
     auto pos = json.find(key);

@@ -148,6 +148,9 @@ size_t Occurrences(const std::string& text, const std::string& needle);
 broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std::string& order_id,
                                          const std::string& user, const std::string& sku,
                                          int quantity = 1);
+// A message for orders.events with routing key `routing_key`, `body` and a new message_id,
+// nothing else: poison for a consumer, or an event only the stream takes.
+broker::OutgoingMessage RawEvent(const std::string& routing_key, std::string body);
 // Pulls a string field out of a flat JSON answer (enough for tests).
 std::string JsonField(const std::string& json, const std::string& field);
 // Polls until `predicate` holds or `timeout` passes.
