@@ -72,6 +72,53 @@ std::string PlaceOrder(broker::Client& client, const std::string& event_id,
     return order_id;
 }
 
+// A classic queue of the test's own gets inventory's events beside the contract's queues.
+// It holds kRoom of them (a policy's limit) and overflows with reject-publish, so the broker
+// confirms the publishes that fit and nacks the others: exactly, which a quorum queue's
+// limit is not. What it holds is what was confirmed.
+const broker::QueueName kLimited{"outbox-test.limited"};
+constexpr int kRoom = 4;
+constexpr int kOrders = 24;
+
+// Declares kLimited and its limit; returns the policy's path (DELETE lifts the limit).
+std::string LimitQueue(const Pipeline& p, broker::Client& client) {
+    REQUIRE(client.DeclareQueue(
+        kLimited, {{"x-overflow", broker::FieldValue{std::string("reject-publish")}}}));
+    REQUIRE(client.Bind(kLimited, broker::kEventsExchange, broker::RoutingKey{"inventory.*"}));
+    const auto policy = "/api/policies/" + p.vhost.Name() + "/outbox-test-limit";
+    REQUIRE(MgmtCall("PUT", policy,
+                     R"({"pattern":"^outbox-test\\.limited$","apply-to":"queues",)"
+                     R"("definition":{"max-length":)" +
+                         std::to_string(kRoom) + "}}")
+                    .status /
+                100 ==
+            2);
+    const auto queue_path = "/api/queues/" + p.vhost.Name() + "/" + kLimited.value;
+    REQUIRE(Eventually(
+        [&] {
+            return JsonField(MgmtCall("GET", queue_path, "").body, "policy") == "outbox-test-limit";
+        },
+        20s));
+    return policy;
+}
+
+// kOrders orders wait in inventory's queue while it is stopped, so that it handles them in
+// one batch and its relay publishes their events in one round: the broker's nacks for the
+// events that do not fit then cross its acks for those that do. Returns the order ids, once
+// inventory has reserved them all.
+std::set<std::string> QueueOrdersForOneBatch(Pipeline& p, broker::Client& client) {
+    const auto stock = StockLevel(p.inventory.Port(), "fries");
+    p.inventory.Kill(SIGTERM);
+    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
+    std::set<std::string> orders;
+    for (int i = 0; i < kOrders; ++i) orders.insert(PlaceOrder(client, events::NewUuid(), "fries"));
+    p.inventory.Start();
+    REQUIRE(p.inventory.WaitReady());
+    REQUIRE(Eventually([&] { return StockLevel(p.inventory.Port(), "fries") == stock - kOrders; },
+                       20s));
+    return orders;
+}
+
 // SQL run in inventory's database: its SQLite file, or its schema on the test PostgreSQL.
 void RunSql(const Pipeline& p, const std::string& sqlite_sql, const std::string& postgres_sql) {
     if (const auto url = p.env.find("ORDERFLOW_DATABASE_URL"); url != p.env.end()) {
@@ -109,55 +156,20 @@ TEST_CASE("outbox rows the broker nacks stay in the outbox and are sent again, o
     REQUIRE(p.inventory.WaitReady());
     auto client = ConnectBroker(p.vhost);
 
-    // A classic queue of the test's own gets inventory's events beside the contract's queues.
-    // It holds kRoom of them (a policy's limit) and overflows with reject-publish, so the
-    // broker confirms the publishes that fit and nacks the others: exactly, which a quorum
-    // queue's limit is not. What it holds is what was confirmed.
-    const broker::QueueName limited{"outbox-test.limited"};
-    REQUIRE(client.DeclareQueue(
-        limited, {{"x-overflow", broker::FieldValue{std::string("reject-publish")}}}));
-    REQUIRE(client.Bind(limited, broker::kEventsExchange, broker::RoutingKey{"inventory.*"}));
-    constexpr int kRoom = 4;
-    constexpr int kOrders = 24;
-    const auto policy = "/api/policies/" + p.vhost.Name() + "/outbox-test-limit";
-    REQUIRE(MgmtCall("PUT", policy,
-                     R"({"pattern":"^outbox-test\\.limited$","apply-to":"queues",)"
-                     R"("definition":{"max-length":)" +
-                         std::to_string(kRoom) + "}}")
-                    .status /
-                100 ==
-            2);
-    const auto queue_path = "/api/queues/" + p.vhost.Name() + "/" + limited.value;
-    REQUIRE(Eventually(
-        [&] {
-            return JsonField(MgmtCall("GET", queue_path, "").body, "policy") == "outbox-test-limit";
-        },
-        20s));
-
-    // The orders wait in inventory's queue while it is stopped, so that it handles them in
-    // one batch and its relay publishes their events in one round: the broker's nacks for
-    // the events that do not fit then cross its acks for those that do.
-    const auto stock = StockLevel(p.inventory.Port(), "fries");
-    p.inventory.Kill(SIGTERM);
-    REQUIRE(p.inventory.Wait(20s) == std::optional<int>(0));
-    std::set<std::string> orders;
-    for (int i = 0; i < kOrders; ++i) orders.insert(PlaceOrder(client, events::NewUuid(), "fries"));
-    p.inventory.Start();
-    REQUIRE(p.inventory.WaitReady());
-    REQUIRE(Eventually([&] { return StockLevel(p.inventory.Port(), "fries") == stock - kOrders; },
-                       20s));
+    const auto policy = LimitQueue(p, client);
+    const auto orders = QueueOrdersForOneBatch(p, client);
 
     // Every event is either in the queue (confirmed: its row deleted) or still in the outbox
     // (nacked: its row kept), never both and never neither; the relay keeps retrying.
     std::string state;
     const auto balanced = [&] {
         const auto depth = OutboxDepth(p.inventory);
-        const auto ready = ReadyIn(client, limited);
+        const auto ready = ReadyIn(client, kLimited);
         state = "outbox " + std::to_string(depth) + ", queue " + std::to_string(ready);
         return depth > 0 && ready + depth == kOrders;
     };
     REQUIRE(Eventually(balanced, 20s));
-    CHECK(ReadyIn(client, limited) == kRoom);
+    CHECK(ReadyIn(client, kLimited) == kRoom);
     CHECK(p.inventory.Log().find("first_failure=nacked") != std::string::npos);
     std::this_thread::sleep_for(2500ms);  // a few more rounds of the relay, nacked again
     const bool still = Eventually(balanced, 2s);
@@ -166,7 +178,7 @@ TEST_CASE("outbox rows the broker nacks stay in the outbox and are sent again, o
 
     // Room again: the kept rows go out, and only they.
     REQUIRE(MgmtCall("DELETE", policy, "").status / 100 == 2);
-    CheckEachOnce(p.inventory, client, limited, orders);
+    CheckEachOnce(p.inventory, client, kLimited, orders);
 }
 
 TEST_CASE("published rows a failed batch took go back to the relay, which deletes them",
@@ -226,4 +238,50 @@ TEST_CASE("published rows a failed batch took go back to the relay, which delete
     // The rows given back were deleted, by the relay, and not published again.
     CheckEachOnce(p.inventory, client, kHeld, orders);
     CHECK(ReadyIn(client, broker::DeadLetterQueue(broker::kInventoryQueue)) == 0);
+}
+
+// Only PostgreSQL's release of nacked rows can fail (SQLite's claims are in memory). A
+// release the relay forgot would leave the rows claimed until their lease (10 s) ran out;
+// it keeps them and releases them again every round instead.
+TEST_CASE(
+    "nacked outbox rows whose release PostgreSQL refused are released again, and go out "
+    "before their lease runs out",
+    "[guarantees][outbox]") {
+    if (StoreBackends().size() < 2) {
+        WARN("no PostgreSQL (ORDERFLOW_TEST_DATABASE_URL): skipped");
+        return;
+    }
+    StoreBackendScope store_backend("postgres");
+    Pipeline p;
+    p.inventory.Start();
+    REQUIRE(p.inventory.WaitReady());
+    auto client = ConnectBroker(p.vhost);
+    const auto policy = LimitQueue(p, client);
+    // A release sets claimed_until to 0; while this trigger exists, PostgreSQL refuses it.
+    RunSql(p, "",
+           "CREATE FUNCTION test_refuse_release() RETURNS trigger LANGUAGE plpgsql AS "
+           "$$ BEGIN RAISE EXCEPTION 'test: release refused'; END $$;"
+           "CREATE TRIGGER test_refuse_release BEFORE UPDATE ON outbox FOR EACH ROW "
+           "WHEN (NEW.claimed_until = 0) EXECUTE FUNCTION test_refuse_release();");
+    const auto orders = QueueOrdersForOneBatch(p, client);
+
+    // The nacked rows' release is refused, and tried again on the next round. Their claim
+    // came just before the first refusal: a forgotten release would keep them claimed until
+    // about 10 s after it.
+    const std::string refused = "releasing unconfirmed outbox rows";
+    REQUIRE(Eventually([&] { return Occurrences(p.inventory.Log(), refused) >= 1; }, 20s, 20ms));
+    const auto first_refusal = std::chrono::steady_clock::now();
+    CHECK(Eventually([&] { return Occurrences(p.inventory.Log(), refused) >= 2; }, 3s, 20ms));
+    CHECK(ReadyIn(client, kLimited) == kRoom);
+    CHECK(OutboxDepth(p.inventory) == kOrders - kRoom);
+
+    // Lifted well inside the lease: the rows are released and sent at once, each once.
+    REQUIRE(MgmtCall("DELETE", policy, "").status / 100 == 2);
+    RunSql(p, "", "DROP TRIGGER test_refuse_release ON outbox;");
+    REQUIRE(Eventually([&] { return ReadyIn(client, kLimited) == kOrders; }, 20s, 50ms));
+    const auto took = std::chrono::steady_clock::now() - first_refusal;
+    INFO("all sent " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms after the first refusal");
+    CHECK(took < 8s);
+    CheckEachOnce(p.inventory, client, kLimited, orders);
 }
