@@ -54,9 +54,23 @@ http::Response AssetResponse(const Asset& asset) {
     return response;
 }
 
+// A refusal of the broker (the console's user may not touch a DLQ) says what to change.
+std::string WithAccessHint(std::string error) {
+    if (error.find("ACCESS_REFUSED") != std::string::npos) {
+        error +=
+            "; the console's broker user may not do this: give the console a user that may "
+            "read the DLQs and write amq.default (ORDERFLOW_CONSOLE_AMQP_URL; "
+            "orderflow-console of scripts/broker.sh start --users)";
+    }
+    return error;
+}
+
 http::Response Unavailable(std::string_view details) {
-    auto response =
-        http::JsonError(503, "BROKER_UNAVAILABLE", "the broker did not answer", details);
+    const bool refused = details.find("ACCESS_REFUSED") != std::string_view::npos;
+    auto response = http::JsonError(
+        503, "BROKER_UNAVAILABLE",
+        refused ? "the broker refused the console's broker user" : "the broker did not answer",
+        WithAccessHint(std::string(details)));
     response.headers.emplace_back("Retry-After", "5");
     return response;
 }
@@ -454,7 +468,7 @@ void Console::SampleLoop() {
                     if (letters) {
                         dlq.letters = std::move(*letters);
                     } else {
-                        dlq.error = letters.error();
+                        dlq.error = WithAccessHint(letters.error());
                         ok = false;
                     }
                 }

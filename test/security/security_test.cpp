@@ -424,6 +424,35 @@ TEST_CASE(
             return entry && (*entry)["messages"].GetInt64() == 1;
         },
         30s, 250ms));
+
+    // A console left on analytics' user shows the broker's refusal and what to set, and
+    // its purge is refused without touching the DLQ.
+    Service plain("orderflow-analytics",
+                  SecurePipeline::Merge(
+                      vhost.Env("ANALYTICS", dir / "plain"),
+                      {{"ORDERFLOW_MGMT_URL", vhost.MgmtUrl()}, {"ORDERFLOW_ADMIN_TOKEN", token}}),
+                  dir / "plain");
+    plain.Start();
+    REQUIRE(plain.WaitReady(60s));
+    std::string refusal;
+    CHECK(Eventually(
+        [&] {
+            auto shown = ConsoleDlq(plain, dlq);
+            if (!shown || !(*shown)["error"].IsString()) return false;
+            refusal = (*shown)["error"].GetString();
+            return true;
+        },
+        20s, 250ms));
+    CHECK_THAT(refusal,
+               Catch::Contains("ACCESS_REFUSED") && Catch::Contains("ORDERFLOW_CONSOLE_AMQP_URL"));
+    const auto refused = HttpCall("POST", plain.Port(), "/api/dead-letters/purge", body, headers);
+    CHECK(refused.status == 503);
+    CHECK_THAT(refused.body, Catch::Contains("refused the console's broker user") &&
+                                 Catch::Contains("ORDERFLOW_CONSOLE_AMQP_URL"));
+    auto held = admin.Inspect(broker::QueueName{dlq});
+    REQUIRE(held);
+    REQUIRE(held->has_value());
+    CHECK((*held)->messages == 1);
     const auto purged =
         HttpCall("POST", pipeline.analytics.Port(), "/api/dead-letters/purge", body, headers);
     INFO(purged.body);
