@@ -227,6 +227,8 @@ for node_url in "${node_urls[@]}"; do
 done
 export ORDERFLOW_AMQP_URL="$vhost_urls"
 export ORDERFLOW_MGMT_URL="$mgmt_url"
+# The console works on the demo's vhost with analytics' URL, not one inherited from the shell.
+unset ORDERFLOW_CONSOLE_AMQP_URL
 
 # ---------------------------------------------------------------------------- services
 

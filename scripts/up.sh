@@ -249,8 +249,12 @@ load_service_urls() {
         while IFS='=' read -r key value; do
             [[ "$key" == "ORDERFLOW_${service^^}_AMQP_URL" ]] && service_url[$service]="$value"
         done <"$users_file"
-        [[ -n "${service_url[$service]:-}" ]] || die "$users_file has no URL for $service"
+        [[ -n "${service_url[$service]:-}" || $service == console ]] ||
+            die "$users_file has no URL for $service"
     done
+    if [[ -z "${service_url[console]:-}" ]]; then
+        log "warning: $users_file has no console user (the broker's users predate it): the console's dead letters are refused to analytics' user; restart the broker to create it"
+    fi
 }
 
 broker_flags=()
@@ -265,6 +269,10 @@ else
     export ORDERFLOW_AMQP_URL="${ORDERFLOW_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
     export ORDERFLOW_MGMT_URL="${ORDERFLOW_MGMT_URL:-http://guest:guest@127.0.0.1:15672}"
 fi
+# The console's own broker user comes from --users below: one inherited from the shell (an
+# eval of `broker.sh env`) may belong to another broker or vhost. With --no-broker it is
+# the caller's to set.
+[[ $use_broker == 1 ]] && unset ORDERFLOW_CONSOLE_AMQP_URL
 load_service_urls
 
 # ---------------------------------------------------------------------------- services

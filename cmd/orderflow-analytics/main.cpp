@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {
         return parsed.exit_code;
     }
+    if (const auto problem = console::CheckDeadLetterUrl(config.amqp_url, console_amqp_url);
+        !problem.empty()) {
+        std::cerr << "--console-amqp-url: " << problem << "\n";
+        return 2;
+    }
     const auto start = service::ParseStreamStart(from);
     if (!start) {
         std::cerr << "--from: expected first, last, next or an ISO-8601 time, got " << from << "\n";

@@ -54,9 +54,18 @@ http::Response AssetResponse(const Asset& asset) {
     return response;
 }
 
-// A refusal of the broker (the console's user may not touch a DLQ) says what to change.
+http::Response Unavailable(std::string_view details) {
+    auto response =
+        http::JsonError(503, "BROKER_UNAVAILABLE", "the broker did not answer", details);
+    response.headers.emplace_back("Retry-After", "5");
+    return response;
+}
+
+bool Refused(std::string_view error) { return error.find("ACCESS_REFUSED") != std::string::npos; }
+
+// An error of the DLQ browsing, replay or purge; a refusal by the broker says what to change.
 std::string WithAccessHint(std::string error) {
-    if (error.find("ACCESS_REFUSED") != std::string::npos) {
+    if (Refused(error)) {
         error +=
             "; the console's broker user may not do this: give the console a user that may "
             "read the DLQs and write amq.default (ORDERFLOW_CONSOLE_AMQP_URL; "
@@ -65,14 +74,13 @@ std::string WithAccessHint(std::string error) {
     return error;
 }
 
-http::Response Unavailable(std::string_view details) {
-    const bool refused = details.find("ACCESS_REFUSED") != std::string_view::npos;
-    auto response = http::JsonError(
-        503, "BROKER_UNAVAILABLE",
-        refused ? "the broker refused the console's broker user" : "the broker did not answer",
-        WithAccessHint(std::string(details)));
-    response.headers.emplace_back("Retry-After", "5");
-    return response;
+// The 503 of a replay or purge that failed at the broker. A refusal is no outage: no
+// Retry-After, since trying again cannot help.
+http::Response DeadLetterUnavailable(std::string_view details) {
+    if (!Refused(details)) return Unavailable(details);
+    return http::JsonError(503, "BROKER_UNAVAILABLE",
+                           "the broker refused the console's broker user",
+                           WithAccessHint(std::string(details)));
 }
 
 // 401/403 of SPEC section 11, or nullopt when the caller may write.
@@ -167,6 +175,19 @@ std::string AuditJson(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
+
+std::string CheckDeadLetterUrl(std::string_view amqp_url, std::string_view dead_letter_url) {
+    if (dead_letter_url.empty()) return {};
+    // A cluster's URL lists its nodes: they share one vhost.
+    const auto vhost = [](std::string_view urls) {
+        return ctl::VhostOf(urls.substr(0, urls.find(',')));
+    };
+    if (vhost(dead_letter_url) == vhost(amqp_url)) return {};
+    return fmt::format(
+        "the console's broker URL is on vhost '{}', the service's on '{}': the console would "
+        "show and change another vhost's dead letters",
+        vhost(dead_letter_url), vhost(amqp_url));
+}
 
 Console::Console(service::Runtime& runtime, std::string admin_token, std::string dead_letter_url)
     : runtime_(runtime),
@@ -302,11 +323,11 @@ void Console::AddActionRoutes() {
                 }
                 auto client = broker::Client::Connect(DeadLetterConnection("console-admin"));
                 if (!client) {
-                    respond(Unavailable(client.error()));
+                    respond(DeadLetterUnavailable(client.error()));
                     return;
                 }
                 if (auto ok = ctl::CheckQueues(*client, action.queues, replay); !ok) {
-                    respond(Unavailable(ok.error()));
+                    respond(DeadLetterUnavailable(ok.error()));
                     return;
                 }
                 std::vector<std::string> audit;
@@ -324,7 +345,7 @@ void Console::AddActionRoutes() {
                         ctl::ReplayDeadLetters(*client, action.queues, action.replay, record);
                     record(result.Summary(action.queues));
                     if (!result.error.empty()) {
-                        respond(Unavailable(result.error));
+                        respond(DeadLetterUnavailable(result.error));
                     } else if (result.no_match) {
                         respond(http::JsonError(404, "NOT_FOUND", "no such dead letter",
                                                 fmt::format("no message_id {} in {}",
@@ -342,7 +363,7 @@ void Console::AddActionRoutes() {
                 } else {
                     auto purged = ctl::PurgeDeadLetters(*client, action.queues);
                     if (!purged) {
-                        respond(Unavailable(purged.error()));
+                        respond(DeadLetterUnavailable(purged.error()));
                     } else {
                         record(fmt::format("purged queue={} dlq={} messages={}",
                                            action.queues.work.value, action.queues.dlq.value,
@@ -451,9 +472,14 @@ void Console::SampleLoop() {
         if (input.status &&
             (refresh || dlq_depths != browsed_depths || steady - browsed_at >= kBrowseEvery)) {
             std::vector<DlqBrowse> browsed;
+            std::string connect_error;  // shown on each DLQ that has letters to browse
             if (!browser) {
                 auto client = broker::Client::Connect(DeadLetterConnection("console-dlq"));
-                if (client) browser.emplace(std::move(*client));
+                if (client) {
+                    browser.emplace(std::move(*client));
+                } else {
+                    connect_error = WithAccessHint(client.error());
+                }
             }
             bool ok = browser.has_value();
             for (const auto& work : broker::WorkQueues()) {
@@ -471,6 +497,8 @@ void Console::SampleLoop() {
                         dlq.error = WithAccessHint(letters.error());
                         ok = false;
                     }
+                } else if (dlq.messages > 0) {
+                    dlq.error = connect_error;
                 }
                 browsed.push_back(std::move(dlq));
             }

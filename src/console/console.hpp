@@ -31,6 +31,10 @@
 
 namespace orderflow::console {
 
+// Empty, or why `dead_letter_url` (the console's broker URL) cannot go with `amqp_url`
+// (analytics'): its vhost is another, so the console would show and change other DLQs.
+std::string CheckDeadLetterUrl(std::string_view amqp_url, std::string_view dead_letter_url);
+
 class Console final {
   public:
     // `admin_token` empty: read-only. `dead_letter_url`: the broker URL (a user of its own,

@@ -420,17 +420,18 @@ TEST_CASE(
     // The poison fails again in inventory and is back: replayed once, then purged.
     CHECK(Eventually(
         [&] {
-            entry = ConsoleDlq(pipeline.analytics, dlq);
-            return entry && (*entry)["messages"].GetInt64() == 1;
+            auto back = admin.Inspect(broker::QueueName{dlq});
+            return back && back->has_value() && (*back)->messages == 1;
         },
         30s, 250ms));
 
-    // A console left on analytics' user shows the broker's refusal and what to set, and
-    // its purge is refused without touching the DLQ.
+    // A console left on analytics' user (the variable empty, as if unset) shows the broker's
+    // refusal and what to set, and its purge is refused without touching the DLQ.
     Service plain("orderflow-analytics",
-                  SecurePipeline::Merge(
-                      vhost.Env("ANALYTICS", dir / "plain"),
-                      {{"ORDERFLOW_MGMT_URL", vhost.MgmtUrl()}, {"ORDERFLOW_ADMIN_TOKEN", token}}),
+                  SecurePipeline::Merge(vhost.Env("ANALYTICS", dir / "plain"),
+                                        {{"ORDERFLOW_MGMT_URL", vhost.MgmtUrl()},
+                                         {"ORDERFLOW_ADMIN_TOKEN", token},
+                                         {"ORDERFLOW_CONSOLE_AMQP_URL", ""}}),
                   dir / "plain");
     plain.Start();
     REQUIRE(plain.WaitReady(60s));
@@ -575,6 +576,24 @@ TEST_CASE(
                               {{"ORDERFLOW_AMQP_URL", admin_url},
                                {"ORDERFLOW_API_KEYS", (dir / "keys.json").string()}});
         outputs.emplace_back(std::string(binary) + " --help", run.out + run.err);
+    }
+    // The console's URL: in the environment for --help, malformed, and on another vhost.
+    const auto console_url = vhost.Url("CONSOLE");
+    const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>>
+        analytics_runs = {
+            {{kBin + "/orderflow-analytics", "--help"},
+             {{"ORDERFLOW_CONSOLE_AMQP_URL", console_url}}},
+            {{kBin + "/orderflow-analytics", "--console-amqp-url",
+              "amqps://u:" + vhost.passwords[5] + "@[bad"},
+             {}},
+            {{kBin + "/orderflow-analytics", "--console-amqp-url",
+              console_url.substr(0, console_url.rfind('/')) + "/elsewhere"},
+             {{"ORDERFLOW_AMQP_URL", vhost.Url("ANALYTICS")}}},
+        };
+    for (const auto& [argv, run_env] : analytics_runs) {
+        auto run = RunProcess(argv, run_env);
+        if (argv[1] != "--help") CHECK(run.exit == 2);
+        outputs.emplace_back("orderflow-analytics " + argv[1], run.out + run.err);
     }
     // Stopped gracefully, so that shutdown lines are in the logs too.
     for (auto* service :
