@@ -18,6 +18,7 @@
 #include "events/codec.hpp"
 #include "events/events.hpp"
 #include "events/ids.hpp"
+#include "store/postgres/connection.hpp"
 #include "support.hpp"
 
 using namespace orderflow;
@@ -311,6 +312,61 @@ TEST_CASE(
     // The redelivered message was a duplicate for the heir: reserved once.
     CHECK(StockLevel(heir.Port(), "soda") == before - 1);
     CHECK(heir.Log().find("duplicate") != std::string::npos);
+}
+
+TEST_CASE(
+    "replicas: outbox rows a dead replica's relay still had claimed are published by a running "
+    "replica once the claim runs out, within 15 s",
+    "[replicas]") {
+    SKIP_WITHOUT_POSTGRES();
+    Replicas r;
+    auto& doomed =
+        r.AddInventory({{"ORDERFLOW_TEST_CRASH_AFTER_COMMIT_MARKER", "crash-after-commit"}});
+    auto& heir = r.AddInventory();
+    r.AddNotification();
+    r.AddIngress();
+    r.StartAll();
+    const auto ingress = r.ingress[0]->Port();
+    const auto before = StockLevel(heir.Port(), "soda");
+    // The heir is frozen, so that nothing it does comes between the death and the claim below;
+    // orders go out one at a time until one reaches the doomed replica (round robin). Those
+    // the heir was given wait in its socket and are handled when it thaws.
+    heir.Kill(SIGSTOP);
+    auto client = broker::Client::Connect(Options(r.vhost));
+    REQUIRE(client);
+    std::vector<std::string> orders;
+    for (int i = 0; i < 6 && doomed.Running(); ++i) {
+        orders.push_back(events::NewUuid());
+        REQUIRE(client->Publish(OrderPlacedEvent(events::NewUuid(), orders.back(),
+                                                 "crash-after-commit", "soda")) ==
+                broker::PublishStatus::kConfirmed);
+        (void)Eventually([&] { return !doomed.Running(); }, 2s);
+    }
+    REQUIRE_FALSE(doomed.Running());  // it aborted after committing
+    // As if its relay had claimed its rows just before it died: the lease (10 s) holds them
+    // from every other relay until it runs out; then only a relay's periodic look at the
+    // outbox finds them, for nothing else happens on the heir by then.
+    store::postgres::Connection db(r.env.at("ORDERFLOW_DATABASE_URL"), "inventory");
+    const auto claimed = db.Exec(
+        "UPDATE outbox SET claimed_until = "
+        "(extract(epoch from clock_timestamp()) * 1000)::bigint + 10000");
+    REQUIRE(claimed.Affected() >= 1);
+    const auto start = std::chrono::steady_clock::now();
+    heir.Kill(SIGCONT);
+    REQUIRE(heir.WaitReady());
+    const auto crashed = orders.back();
+    // Claimed rows are not taken early: 7 s on, the order is still not notified.
+    std::this_thread::sleep_until(start + 7s);
+    CHECK(StatusOf(ingress, crashed) != "notified");
+    REQUIRE(Eventually([&] { return StatusOf(ingress, crashed) == "notified"; }, 20s, 200ms));
+    const auto took = std::chrono::steady_clock::now() - start;
+    INFO("notified " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms after the claim");
+    CHECK(took < 15s);
+    // Every order once: reserved once each, one notification each.
+    RequireNotifiedOnce(ingress, r.notification[0]->Port(), orders);
+    CHECK(StockLevel(heir.Port(), "soda") == before - static_cast<int64_t>(orders.size()));
+    RequireNoDeadLetters(r.vhost);
 }
 
 TEST_CASE(
