@@ -177,9 +177,14 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     const WidgetSeed seed(kStock);
     Pipeline p({}, seed.InventoryEnv());
     p.StartAll();
+    // Analytics too: it follows the stream through the outage and counts every order once.
+    Service analytics("orderflow-analytics", p.env, p.dir / "analytics");
+    analytics.Start();
+    REQUIRE(analytics.WaitReady());
     REQUIRE(StockLevel(p.inventory.Port(), "widget") == kStock);
     BrokerOutage outage(broker_dir, p.dir / "broker.log");
-    ReadinessWatch readiness({p.ingress.Port(), p.inventory.Port(), p.notification.Port()});
+    ReadinessWatch readiness(
+        {p.ingress.Port(), p.inventory.Port(), p.notification.Port(), analytics.Port()});
 
     OrderLoad load({.ports = {p.ingress.Port()},
                     .threads = 3,
@@ -263,6 +268,17 @@ TEST_CASE("a broker restart under continuous POSTs: every 202 reaches notified, 
     // 202s plus those unknown outcomes (none in the usual run).
     CHECK(kStock - StockLevel(p.inventory.Port(), "widget") ==
           static_cast<int64_t>(accepted.size() + unanswered.size()));
+    // Analytics reconnected and read on (30 orders came after the restart): each order the
+    // stream got, counted once.
+    std::string stats;
+    CHECK(Eventually(
+        [&] {
+            stats = HttpCall("GET", analytics.Port(), "/stats").body;
+            return JsonField(stats, "total_orders") ==
+                   std::to_string(accepted.size() + unanswered.size());
+        },
+        30s, 500ms));
+    INFO(stats);
 }
 
 TEST_CASE(
