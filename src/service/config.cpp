@@ -52,6 +52,7 @@ bool ParseDelays(std::string_view text, std::vector<std::chrono::milliseconds>& 
         out.emplace_back(value);
         if (comma == std::string_view::npos) break;
         text.remove_prefix(comma + 1);
+        if (text.empty()) return false;  // a trailing comma: a delay left out
     }
     return !out.empty();
 }

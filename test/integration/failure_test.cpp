@@ -232,10 +232,13 @@ TEST_CASE("a transient failure is retried after the delays and dead-lettered aft
     REQUIRE(first);
     REQUIRE(last);
     const auto spread = std::chrono::duration_cast<std::chrono::milliseconds>(*last - *first);
-    CHECK(spread >= 2400ms);  // 0.8 * (1000 + 2000)
-    CHECK(spread <= 6000ms);
-    // The retried copies went back to inventory's queue only, not to every queue bound
-    // to order.placed: the stream saw the order once.
+    // The configured delays, not the defaults (1000,5000: at least 4.8 s): 0.8 and 1.2 times
+    // 1000 + 2000, with 1.1 s for the redeliveries on a busy machine (3.1-3.2 s here).
+    INFO("first to last failure " << spread.count() << " ms");
+    CHECK(spread >= 2400ms);
+    CHECK(spread <= 4700ms);
+    // Inventory handled it three times (that the copies went to its queue alone, not to
+    // every queue bound to order.placed, broker_test and the retry unit tests check).
     const auto log = p.inventory.Log();
     size_t attempts = 0;
     for (auto pos = log.find(order_id); pos != std::string::npos;

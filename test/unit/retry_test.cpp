@@ -1,7 +1,11 @@
 // Retry decisions and failure records, without a broker or a clock.
 #include "service/retry.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "service/config.hpp"
 
 using namespace orderflow;
 using namespace orderflow::service;
@@ -118,4 +122,35 @@ TEST_CASE("a retried copy goes to its delay queue only and remembers where it ca
     CHECK(*dead.properties.Header("x-first-failed-at") == "2026-11-21T12:00:00.000Z");
     CHECK(*dead.properties.Header("x-failed-at") == "2026-11-21T12:01:00.000Z");
     CHECK(dead.properties.expiration.empty());
+}
+
+TEST_CASE("ORDERFLOW_RETRY_DELAYS_MS and --retry-delays-ms give the retry delays, in order",
+          "[retry]") {
+    std::vector<std::chrono::milliseconds> delays;
+    CHECK(ParseDelays("1000,5000,25000", delays));
+    CHECK(delays == std::vector<std::chrono::milliseconds>{1000ms, 5000ms, 25000ms});
+    CHECK(ParseDelays(" 200 , 0,7 ", delays));
+    CHECK(delays == std::vector<std::chrono::milliseconds>{200ms, 0ms, 7ms});
+    for (const char* bad : {"", ",", "1000,", "-5", "1000;2000", "1e3", "10 00", "x"}) {
+        INFO("'" << bad << "'");
+        CHECK_FALSE(ParseDelays(bad, delays));
+    }
+
+    // Through the options the consumers parse: the flag, then the environment twin.
+    const auto parsed = [](std::vector<std::string> args) {
+        CLI::App app;
+        Config config;
+        AddConsumerOptions(app, config);
+        std::reverse(args.begin(), args.end());
+        app.parse(args);
+        return config.RetryDelays();
+    };
+    CHECK(parsed({"--retry-delays-ms", "300,700"}) ==
+          std::vector<std::chrono::milliseconds>{300ms, 700ms});
+    CHECK_THROWS_AS(parsed({"--retry-delays-ms", "300,-1"}), CLI::ValidationError);
+    ::setenv("ORDERFLOW_RETRY_DELAYS_MS", "250", 1);
+    CHECK(parsed({}) == std::vector<std::chrono::milliseconds>{250ms});
+    CHECK(parsed({"--retry-delays-ms", "40"}) == std::vector<std::chrono::milliseconds>{40ms});
+    ::unsetenv("ORDERFLOW_RETRY_DELAYS_MS");
+    CHECK(parsed({}) == std::vector<std::chrono::milliseconds>{1000ms, 5000ms, 25000ms});
 }
