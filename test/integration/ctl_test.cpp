@@ -4,6 +4,7 @@
 // declare/check, and status (JSON, plain lines, --watch on a pipe and on a terminal).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pty.h>
 #include <rapidjson/document.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -786,4 +788,38 @@ TEST_CASE(
                                          "first_offset=0 last_offset={}",
                                          total, total - 1)) != std::string::npos);
     }
+}
+
+// SPEC section 9: each process tries a cluster's nodes in an order shuffled at its start.
+// Three loopback ports nothing listens on: the refusal lists the nodes in the order tried.
+TEST_CASE("each process starts on a node of its own shuffle of a node list, unless seeded",
+          "[ctl][nodes]") {
+    const auto first_node = [](const std::string& seed) {
+        const std::string command =
+            (seed.empty() ? std::string("env -u ORDERFLOW_AMQP_SHUFFLE_SEED ")
+                          : "env ORDERFLOW_AMQP_SHUFFLE_SEED=" + seed + " ") +
+            "'" + ORDERFLOW_BIN_DIR +
+            "/orderflowctl' --amqp-url "
+            "'amqp://u:p@127.0.0.1:1/%2f,amqp://u:p@127.0.0.1:2/%2f,amqp://u:p@127.0.0.1:3/%2f' "
+            "topology check 2>&1";
+        FILE* pipe = ::popen(command.c_str(), "r");
+        REQUIRE(pipe != nullptr);
+        std::string out;
+        char buffer[4096];
+        while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+        ::pclose(pipe);
+        const std::string tried = "accepted the connection: cannot connect to 127.0.0.1:";
+        const auto at = out.find(tried);
+        INFO(out);
+        REQUIRE(at != std::string::npos);
+        return out.substr(at + tried.size(), 1);
+    };
+    // Twelve processes all starting on one node by chance: 3 x (1/3)^12, about 6 in a million.
+    std::map<std::string, int> firsts;
+    for (int i = 0; i < 12; ++i) ++firsts[first_node("")];
+    INFO("first nodes: " << fmt::format("{}", fmt::join(firsts, ", ")));
+    CHECK(firsts.size() >= 2);
+    // A seed makes the order reproducible.
+    const auto seeded = first_node("42");
+    for (int i = 0; i < 3; ++i) CHECK(first_node("42") == seeded);
 }
