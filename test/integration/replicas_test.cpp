@@ -280,6 +280,83 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
     CHECK(StockLevel(r.inventory[0]->Port(), "salad") == before - 1);
 }
 
+// Freezes the test's RabbitMQ node (SIGSTOP of its beam process) until destroyed: publishes
+// then wait for their confirms, so a POST stays in flight.
+class FrozenBroker final {
+  public:
+    FrozenBroker() {
+        std::ifstream file(std::filesystem::path(Env("ORDERFLOW_TEST_BROKER_DIR")) /
+                           "rabbitmq.pid");
+        file >> pid_;
+        REQUIRE(pid_ > 0);
+        REQUIRE(::kill(pid_, SIGSTOP) == 0);
+    }
+    ~FrozenBroker() { Thaw(); }
+    FrozenBroker(const FrozenBroker&) = delete;
+    FrozenBroker& operator=(const FrozenBroker&) = delete;
+    void Thaw() {
+        if (pid_ > 0) ::kill(pid_, SIGCONT);
+        pid_ = -1;
+    }
+
+  private:
+    pid_t pid_ = -1;
+};
+
+TEST_CASE(
+    "replicas: a repeat of an Idempotency-Key while the first request is in flight gets 409 "
+    "on either replica, and the first answer after it",
+    "[replicas]") {
+    SKIP_WITHOUT_POSTGRES();
+    Replicas r;
+    r.AddInventory();
+    r.AddNotification();
+    r.AddIngress();
+    r.AddIngress();
+    r.StartAll();
+    const std::string key = "key-" + NewId();
+    const std::vector<std::pair<std::string, std::string>> keyed{{"Idempotency-Key", key}};
+    HttpResult first;
+    std::thread sender;
+    {
+        // The first request claims the key, publishes, and waits for a confirm the frozen
+        // broker does not send.
+        FrozenBroker frozen;
+        sender = std::thread([&] {
+            first = PostOrder(r.ingress[0]->Port(), "keyed", {{"salad", 1}}, keyed);
+        });
+        // Claimed when the key's mark is in the shared database: then repeats on either
+        // replica are answered 409 at once, not held until the first one ends.
+        store::postgres::Connection db(r.env.at("ORDERFLOW_DATABASE_URL"), "ingress");
+        REQUIRE(Eventually(
+            [&] {
+                return db.Exec("SELECT count(*) FROM idempotency_keys WHERE key = $1", {key})
+                           .Int64(0, 0) == 1;
+            },
+            10s, 20ms));
+        for (auto& ingress : r.ingress) {
+            const auto repeat = HttpCall(
+                "POST", ingress->Port(), "/orders", R"({"user_id":"keyed","items":{"salad":1}})",
+                {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, 5s);
+            INFO("replica on port " << ingress->Port() << ": " << repeat.status << " "
+                                    << repeat.body);
+            CHECK(repeat.status == 409);
+            CHECK(JsonField(repeat.body, "code") == "REQUEST_IN_PROGRESS");
+        }
+        frozen.Thaw();
+    }
+    sender.join();
+    INFO(first.body);
+    REQUIRE(first.status == 202);
+    const auto order_id = JsonField(first.body, "order_id");
+    for (auto& ingress : r.ingress) {
+        auto again = PostOrder(ingress->Port(), "keyed", {{"salad", 1}}, keyed);
+        CHECK(again.status == 202);
+        CHECK(JsonField(again.body, "order_id") == order_id);
+    }
+    CHECK(Eventually([&] { return StatusOf(r.ingress[1]->Port(), order_id) == "notified"; }, 30s));
+}
+
 TEST_CASE(
     "replicas: events a replica committed but died before publishing are published by another "
     "within 15 s",
