@@ -9,6 +9,7 @@
 
 #include "broker/client.hpp"
 #include "broker/topology.hpp"
+#include "events/ids.hpp"
 #include "support.hpp"
 
 using namespace orderflow;
@@ -161,4 +162,33 @@ TEST_CASE("flash sale: 100 units and 1000 concurrent buyers sell exactly 100, ne
     CHECK(confirmed == 100);
     CHECK(rejected == 900);
     CHECK(StockLevel(p.inventory.Port(), "ticket") == 0);
+}
+
+TEST_CASE("the same InventoryReserved published 5 times with one message_id notifies once",
+          "[pipeline]") {
+    const auto backend = GENERATE(from_range(StoreBackends()));
+    StoreBackendScope store_backend(backend);
+    Pipeline p;
+    p.StartAll();
+    auto client = broker::Client::Connect(Connection(p.vhost));
+    REQUIRE(client);
+    const auto order_id = events::NewUuid();
+    const auto message = InventoryReservedEvent(events::NewUuid(), order_id, "dup", "fries");
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(client->Publish(message) == broker::PublishStatus::kConfirmed);
+    }
+    REQUIRE(Eventually([&] { return StatusOf(p.ingress.Port(), order_id) == "notified"; }, 30s));
+    REQUIRE(Eventually(
+        [&] {
+            auto notification = client->Inspect(broker::kNotificationQueue);
+            auto status = client->Inspect(broker::kOrderStatusQueue);
+            return notification && *notification && (*notification)->messages == 0 && status &&
+                   *status && (*status)->messages == 0;
+        },
+        30s));
+    std::this_thread::sleep_for(1s);
+    // Notification sent once and dropped the 4 copies; so did the ingress's order status.
+    CHECK(NotificationCount(p.notification.Port(), order_id) == 1);
+    CHECK(Occurrences(p.notification.Log(), "duplicate") == 4);
+    CHECK(Occurrences(p.ingress.Log(), "duplicate") == 4);
 }

@@ -15,8 +15,6 @@
 
 #include "broker/client.hpp"
 #include "broker/topology.hpp"
-#include "events/codec.hpp"
-#include "events/events.hpp"
 #include "events/ids.hpp"
 #include "store/postgres/connection.hpp"
 #include "support.hpp"
@@ -493,21 +491,10 @@ TEST_CASE(
     REQUIRE(
         broker_client->Publish(OrderPlacedEvent(events::NewUuid(), placed_id, "held", "widget")) ==
         broker::PublishStatus::kConfirmed);
-    events::InventoryReserved reserved;
-    reserved.envelope = {.event_id = events::NewUuid(),
-                         .type = events::EventType::kInventoryReserved,
-                         .occurred_at = events::FormatTime(std::chrono::system_clock::now()),
-                         .order_id = events::NewUuid()};
-    reserved.user_id = "held";
-    reserved.items = {{.sku = "widget", .quantity = 1}};
-    broker::OutgoingMessage reserved_message;
-    reserved_message.exchange = broker::kEventsExchange;
-    reserved_message.routing_key = broker::RoutingKey{"inventory.reserved"};
-    reserved_message.properties.message_id = reserved.envelope.event_id;
-    reserved_message.properties.correlation_id = reserved.envelope.order_id;
-    reserved_message.properties.type = "InventoryReserved";
-    reserved_message.body = events::Encode(reserved);
-    REQUIRE(broker_client->Publish(reserved_message) == broker::PublishStatus::kConfirmed);
+    const auto reserved_order = events::NewUuid();
+    REQUIRE(broker_client->Publish(
+                InventoryReservedEvent(events::NewUuid(), reserved_order, "held", "widget")) ==
+            broker::PublishStatus::kConfirmed);
     const std::string holding = "store unavailable; holding the batch";
     CHECK(Eventually(
         [&] {
@@ -546,10 +533,10 @@ TEST_CASE(
     // The held deliveries were handled once the database was back, each once.
     CHECK(Eventually([&] { return NotificationCount(r.notification[0]->Port(), placed_id) == 1; },
                      30s));
-    CHECK(NotificationCount(r.notification[0]->Port(), reserved.envelope.order_id) == 1);
+    CHECK(NotificationCount(r.notification[0]->Port(), reserved_order) == 1);
     CHECK(Eventually(
         [&] {
-            return StatusOf(ingress, reserved.envelope.order_id) == "notified" &&
+            return StatusOf(ingress, reserved_order) == "notified" &&
                    StatusOf(ingress, placed_id) == "notified";
         },
         30s));

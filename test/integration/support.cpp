@@ -26,6 +26,9 @@
 #include <sstream>
 
 #include "broker/topology.hpp"
+#include "events/codec.hpp"
+#include "events/events.hpp"
+#include "events/ids.hpp"
 #include "store/postgres/postgres_store.hpp"
 
 extern char** environ;
@@ -581,6 +584,26 @@ broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std:
                    R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
                    order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
                    R"(","quantity":)" + std::to_string(quantity) + "}]}";
+    return message;
+}
+
+broker::OutgoingMessage InventoryReservedEvent(const std::string& event_id,
+                                               const std::string& order_id, const std::string& user,
+                                               const std::string& sku, int quantity) {
+    events::InventoryReserved reserved;
+    reserved.envelope = {.event_id = event_id,
+                         .type = events::EventType::kInventoryReserved,
+                         .occurred_at = events::FormatTime(std::chrono::system_clock::now()),
+                         .order_id = order_id};
+    reserved.user_id = user;
+    reserved.items = {{.sku = sku, .quantity = quantity}};
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{"inventory.reserved"};
+    message.properties.message_id = event_id;
+    message.properties.correlation_id = order_id;
+    message.properties.type = "InventoryReserved";
+    message.body = events::Encode(reserved);
     return message;
 }
 

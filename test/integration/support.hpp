@@ -148,6 +148,11 @@ size_t Occurrences(const std::string& text, const std::string& needle);
 broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std::string& order_id,
                                          const std::string& user, const std::string& sku,
                                          int quantity = 1);
+// An InventoryReserved of one item for orders.events, as inventory publishes it (routing key
+// inventory.reserved, message_id = event_id): what notification and the ingress consume.
+broker::OutgoingMessage InventoryReservedEvent(const std::string& event_id,
+                                               const std::string& order_id, const std::string& user,
+                                               const std::string& sku, int quantity = 1);
 // A message for orders.events with routing key `routing_key`, `body` and a new message_id,
 // nothing else: poison for a consumer, or an event only the stream takes.
 broker::OutgoingMessage RawEvent(const std::string& routing_key, std::string body);
