@@ -570,21 +570,33 @@ size_t NotificationCount(uint16_t notification_port, const std::string& order_id
     return Occurrences(body, "\"order_id\"");
 }
 
+namespace {
+
+// An event of `type` for orders.events with the properties its publisher sets.
+broker::OutgoingMessage EventMessage(const char* routing_key, const char* type,
+                                     const std::string& event_id, const std::string& order_id,
+                                     std::string body) {
+    broker::OutgoingMessage message;
+    message.exchange = broker::kEventsExchange;
+    message.routing_key = broker::RoutingKey{routing_key};
+    message.properties.message_id = event_id;
+    message.properties.correlation_id = order_id;
+    message.properties.type = type;
+    message.body = std::move(body);
+    return message;
+}
+
+}  // namespace
+
 broker::OutgoingMessage OrderPlacedEvent(const std::string& event_id, const std::string& order_id,
                                          const std::string& user, const std::string& sku,
                                          int quantity) {
-    broker::OutgoingMessage message;
-    message.exchange = broker::kEventsExchange;
-    message.routing_key = broker::RoutingKey{"order.placed"};
-    message.properties.message_id = event_id;
-    message.properties.correlation_id = order_id;
-    message.properties.type = "OrderPlaced";
-    message.body = R"({"event_id":")" + event_id +
-                   R"(","event_type":"OrderPlaced","schema_version":1,)"
-                   R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
-                   order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
-                   R"(","quantity":)" + std::to_string(quantity) + "}]}";
-    return message;
+    return EventMessage("order.placed", "OrderPlaced", event_id, order_id,
+                        R"({"event_id":")" + event_id +
+                            R"(","event_type":"OrderPlaced","schema_version":1,)"
+                            R"("occurred_at":"2026-11-21T12:00:00.000Z","order_id":")" +
+                            order_id + R"(","user_id":")" + user + R"(","items":[{"sku":")" + sku +
+                            R"(","quantity":)" + std::to_string(quantity) + "}]}");
 }
 
 broker::OutgoingMessage InventoryReservedEvent(const std::string& event_id,
@@ -597,14 +609,8 @@ broker::OutgoingMessage InventoryReservedEvent(const std::string& event_id,
                          .order_id = order_id};
     reserved.user_id = user;
     reserved.items = {{.sku = sku, .quantity = quantity}};
-    broker::OutgoingMessage message;
-    message.exchange = broker::kEventsExchange;
-    message.routing_key = broker::RoutingKey{"inventory.reserved"};
-    message.properties.message_id = event_id;
-    message.properties.correlation_id = order_id;
-    message.properties.type = "InventoryReserved";
-    message.body = events::Encode(reserved);
-    return message;
+    return EventMessage("inventory.reserved", "InventoryReserved", event_id, order_id,
+                        events::Encode(reserved));
 }
 
 broker::OutgoingMessage RawEvent(const std::string& routing_key, std::string body) {
