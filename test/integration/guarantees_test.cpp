@@ -7,6 +7,7 @@
 // retention.
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -179,40 +180,67 @@ TEST_CASE("duplicates of a message are acked, not left unacknowledged", "[guaran
     CHECK(ReadyIn(client, broker::DeadLetterQueue(broker::kInventoryQueue)) == 0);
 }
 
-TEST_CASE("a dead letter keeps the original properties, traceparent and body", "[guarantees]") {
-    Pipeline p;
+TEST_CASE(
+    "a dead letter keeps the original properties, traceparent and body, and carries the "
+    "failure record: poison at once, and exhausted after trips through a delay queue",
+    "[guarantees]") {
+    const std::string kind = GENERATE(std::string("poison"), std::string("exhausted"));
+    const bool poison = kind == "poison";
+    // Exhausted: every handling fails, 3 attempts 200 ms apart.
+    Pipeline p({}, poison
+                       ? std::map<std::string, std::string>{}
+                       : std::map<std::string, std::string>{{"ORDERFLOW_INJECT_FAIL_RATE", "1"},
+                                                            {"ORDERFLOW_MAX_ATTEMPTS", "3"},
+                                                            {"ORDERFLOW_RETRY_DELAYS_MS", "200"}});
     p.StartAll();
     auto client = ConnectBroker(p.vhost);
-    broker::OutgoingMessage poison;
-    poison.exchange = broker::kEventsExchange;
-    poison.routing_key = broker::RoutingKey{"order.placed"};
-    poison.properties.message_id = NewId();
-    poison.properties.correlation_id = NewId();
-    poison.properties.type = "OrderPlaced";
-    poison.properties.app_id = "guarantees-test";
-    poison.properties.content_type = "application/json";
-    poison.properties.timestamp = 1764763200;
-    poison.properties.headers["traceparent"] =
+    const auto event_id = events::NewUuid();
+    auto sent = OrderPlacedEvent(event_id, events::NewUuid(), "dead", "fries");
+    sent.properties.app_id = "guarantees-test";
+    sent.properties.content_type = "application/json";
+    sent.properties.timestamp = 1764763200;
+    sent.properties.headers["traceparent"] =
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    poison.properties.headers["x-custom"] = "kept";
-    poison.body = R"({"not":"an order")";  // not JSON: poison
-    REQUIRE(client.Publish(poison) == broker::PublishStatus::kConfirmed);
+    sent.properties.headers["x-custom"] = "kept";
+    if (poison) sent.body = R"({"not":"an order")";  // not JSON
+    REQUIRE(client.Publish(sent) == broker::PublishStatus::kConfirmed);
 
     const auto dead = GetOne(client, broker::DeadLetterQueue(broker::kInventoryQueue));
-    CHECK(dead.body == poison.body);
-    CHECK(dead.properties.message_id == poison.properties.message_id);
-    CHECK(dead.properties.correlation_id == poison.properties.correlation_id);
-    CHECK(dead.properties.type == poison.properties.type);
-    CHECK(dead.properties.app_id == poison.properties.app_id);
-    CHECK(dead.properties.content_type == poison.properties.content_type);
-    CHECK(dead.properties.timestamp == poison.properties.timestamp);
+    INFO(kind);
+    CHECK(dead.body == sent.body);
+    CHECK(dead.properties.message_id == sent.properties.message_id);
+    CHECK(dead.properties.correlation_id == sent.properties.correlation_id);
+    CHECK(dead.properties.type == sent.properties.type);
+    CHECK(dead.properties.app_id == sent.properties.app_id);
+    CHECK(dead.properties.content_type == sent.properties.content_type);
+    CHECK(dead.properties.timestamp == sent.properties.timestamp);
     CHECK(dead.properties.delivery_mode == 2);
-    REQUIRE(dead.properties.Header("traceparent"));
-    CHECK(*dead.properties.Header("traceparent") == *poison.properties.Header("traceparent"));
-    REQUIRE(dead.properties.Header("x-custom"));
-    CHECK(*dead.properties.Header("x-custom") == "kept");
-    REQUIRE(dead.properties.Header("x-error-kind"));
-    CHECK(*dead.properties.Header("x-error-kind") == "poison");
+    const auto header = [&](const char* name) -> std::string {
+        const auto* value = dead.properties.Header(name);
+        INFO(name);
+        CHECK(value != nullptr);
+        return value ? *value : std::string();
+    };
+    CHECK(header("traceparent") == *sent.properties.Header("traceparent"));
+    CHECK(header("x-custom") == "kept");
+    // The failure record of SPEC section 6.
+    CHECK(header("x-error-kind") == kind);
+    CHECK_FALSE(header("x-error").empty());
+    CHECK(header("x-failed-queue") == broker::kInventoryQueue.value);
+    CHECK(header("x-original-exchange") == broker::kEventsExchange.value);
+    CHECK(header("x-original-routing-key") == "order.placed");
+    CHECK(dead.properties.IntHeader("x-attempts") == (poison ? 1 : 3));
+    const auto first = events::ParseTime(header("x-first-failed-at"));
+    const auto last = events::ParseTime(header("x-failed-at"));
+    REQUIRE(first);
+    REQUIRE(last);
+    CHECK(*first <= *last);
+    if (!poison) CHECK(*last - *first >= std::chrono::milliseconds(320));  // 2 x 0.8 x 200
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const auto consumer = header("x-consumer");
+    CHECK(consumer.starts_with("inventory@"));
+    CHECK(consumer.find(host) != std::string::npos);
 }
 
 namespace {
