@@ -13,6 +13,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <map>
 #include <thread>
 
 #include "broker/client.hpp"
@@ -134,28 +135,52 @@ TEST_CASE("an event inventory emits that no queue is bound for stays in its outb
     CHECK(notes.find("\"order_id\"") == notes.rfind("\"order_id\""));  // one notification
 }
 
-TEST_CASE("the events the ingress and inventory publish are persistent", "[guarantees]") {
+TEST_CASE("every event the services publish is persistent", "[guarantees]") {
     Pipeline p;
     p.ingress.Start();
     REQUIRE(p.ingress.WaitReady());
     auto client = ConnectBroker(p.vhost);
-    auto answer = PostOrder(p.ingress.Port(), "durable", {{"fries", 1}});
-    REQUIRE(answer.status == 202);
-    const auto placed = GetOne(client, broker::kInventoryQueue);
-    CHECK(placed.properties.delivery_mode == 2);
-    CHECK(placed.properties.type == "OrderPlaced");
-    // Put it back for inventory, which emits the next event (notification is not running).
-    broker::OutgoingMessage again;
-    again.exchange = broker::kEventsExchange;
-    again.routing_key = broker::RoutingKey{"order.placed"};
-    again.properties = placed.properties;
-    again.body = placed.body;
-    REQUIRE(client.Publish(again) == broker::PublishStatus::kConfirmed);
+    // One order reserved, one rejected (no such sku); then the ingress stops, so that the
+    // order-status queue keeps what inventory and notification send it.
+    REQUIRE(PostOrder(p.ingress.Port(), "durable", {{"fries", 1}}).status == 202);
+    REQUIRE(PostOrder(p.ingress.Port(), "durable", {{"no-such-sku", 1}}).status == 202);
+    p.ingress.Kill(SIGTERM);
+    REQUIRE(p.ingress.Wait(20s) == std::optional<int>(0));
+    std::map<std::string, int> persistent;  // type -> how many, of the persistent ones
+    const auto take = [&](const broker::QueueName& queue, size_t count) {
+        std::vector<broker::Delivery> got;
+        for (size_t i = 0; i < count; ++i) got.push_back(GetOne(client, queue));
+        for (const auto& delivery : got) {
+            INFO(delivery.properties.type << " in " << queue.value);
+            CHECK(delivery.properties.delivery_mode == 2);
+            if (delivery.properties.delivery_mode == 2) ++persistent[delivery.properties.type];
+        }
+        return got;
+    };
+    // Put back for the next service what the test took from its queue.
+    const auto put_back = [&](const std::vector<broker::Delivery>& deliveries) {
+        for (const auto& delivery : deliveries) {
+            broker::OutgoingMessage again;
+            again.exchange = broker::kEventsExchange;
+            again.routing_key = delivery.routing_key;
+            again.properties = delivery.properties;
+            again.body = delivery.body;
+            REQUIRE(client.Publish(again) == broker::PublishStatus::kConfirmed);
+        }
+    };
+    put_back(take(broker::kInventoryQueue, 2));
     p.inventory.Start();
     REQUIRE(p.inventory.WaitReady());
-    const auto reserved = GetOne(client, broker::kNotificationQueue);
-    CHECK(reserved.properties.delivery_mode == 2);
-    CHECK(reserved.properties.type == "InventoryReserved");
+    put_back(take(broker::kNotificationQueue, 2));
+    p.notification.Start();
+    REQUIRE(p.notification.WaitReady());
+    // The order status: the two inventory events twice (sent by inventory, put back by the
+    // test), and the two NotificationSent.
+    take(broker::kOrderStatusQueue, 6);
+    CHECK(persistent["OrderPlaced"] == 2);
+    CHECK(persistent["InventoryReserved"] == 3);
+    CHECK(persistent["InventoryRejected"] == 3);
+    CHECK(persistent["NotificationSent"] == 2);
 }
 
 TEST_CASE("duplicates of a message are acked, not left unacknowledged", "[guarantees]") {
