@@ -34,7 +34,8 @@ constexpr const char* kPermissionsHelp =
   load              none (HTTP only); orders may need --header 'Authorization: Bearer <key>'
   broker-bench      configure, write and read on the queues and exchange it creates
 The service users of `scripts/broker.sh --users` may do none of the writes above:
-run these with the administrator's URL (scripts/broker.sh env).
+run these with the administrator's URL (scripts/broker.sh env); for dlq show, replay
+and purge, the console's user (ORDERFLOW_CONSOLE_AMQP_URL) is enough.
 )";
 
 void AddDlqQueue(CLI::App& command, DlqOptions& options) {
