@@ -330,9 +330,10 @@ TEST_CASE("a stop by SIGTERM or SIGINT acks what inventory applied and publishes
     CheckStopMidDrain(p, p.inventory, broker::kInventoryQueue, signal, ids, "accepted");
 }
 
-TEST_CASE("a stop by SIGTERM acks what notification applied and publishes its outbox",
+TEST_CASE("a stop by SIGTERM or SIGINT acks what notification applied and publishes its outbox",
           "[guarantees]") {
     const auto backend = GENERATE(from_range(StoreBackends()));
+    const int signal = GENERATE(SIGTERM, SIGINT);
     StoreBackendScope store_backend(backend);
     Pipeline p;
     // Notification, slow and with a prefetch of 20, in place of the pipeline's own.
@@ -355,7 +356,7 @@ TEST_CASE("a stop by SIGTERM acks what notification applied and publishes its ou
                 ids, [&](const auto& id) { return StatusOf(p.ingress.Port(), id) == "accepted"; });
         },
         30s, 200ms));
-    CheckStopMidDrain(p, notification, broker::kNotificationQueue, SIGTERM, ids, "reserved");
+    CheckStopMidDrain(p, notification, broker::kNotificationQueue, signal, ids, "reserved");
 }
 
 TEST_CASE("inventory prunes processed message ids older than the retention and keeps the newer",
