@@ -409,8 +409,11 @@ TEST_CASE("inventory prunes processed message ids older than the retention and k
     CHECK(after.size() == 2);  // the 6-day id and the new order's
 }
 
-TEST_CASE("a stop by SIGTERM answers the POSTs in flight: every order published was answered 202",
-          "[guarantees]") {
+TEST_CASE(
+    "a stop by SIGTERM or SIGINT answers the POSTs in flight: every order published was answered "
+    "202",
+    "[guarantees]") {
+    const int signal = GENERATE(SIGTERM, SIGINT);
     // The ingress's in-flight work is the requests it is handling: each one whose
     // OrderPlaced the broker confirmed gets its 202 before the process exits, so the
     // inventory queue (nobody consumes it here) holds exactly one message per 202.
@@ -440,7 +443,7 @@ TEST_CASE("a stop by SIGTERM answers the POSTs in flight: every order published 
         });
     }
     std::this_thread::sleep_for(1s);
-    p.ingress.Kill(SIGTERM);
+    p.ingress.Kill(signal);
     const auto exit_code = p.ingress.Wait(20s);
     stop = true;
     for (auto& client : clients) client.join();
