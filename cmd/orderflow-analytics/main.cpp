@@ -1,7 +1,6 @@
 // orderflow-analytics: order figures from the event stream; follows it, or reports a range.
 #include <iostream>
 
-#include "broker/node_list.hpp"
 #include "console/console.hpp"
 #include "service/analytics.hpp"
 #include "service/runtime.hpp"
@@ -33,10 +32,7 @@ int main(int argc, char** argv) {
                    "Broker URL of the console's dead-letter browsing, replay and purge, for a "
                    "broker user of their own (empty: --amqp-url)")
         ->envname("ORDERFLOW_CONSOLE_AMQP_URL")
-        ->check([](const std::string& urls) {
-            auto nodes = broker::ParseNodeUrls(urls);
-            return nodes ? std::string() : nodes.error();
-        });
+        ->check(service::CheckAmqpUrls);
     app.add_option("--idle-ms", idle_ms, "Report mode: quiet time that marks the end of the stream")
         ->capture_default_str();
     if (auto parsed = service::ParseArgs(app, argc, argv, config); !parsed.proceed) {

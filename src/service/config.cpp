@@ -28,6 +28,11 @@ std::string CheckHttpUrl(const std::string& url) {
 
 }  // namespace
 
+std::string CheckAmqpUrls(const std::string& urls) {
+    auto nodes = broker::ParseNodeUrls(urls);
+    return nodes ? std::string() : nodes.error();
+}
+
 broker::ConnectionOptions Config::Connection(std::string_view role) const {
     broker::ConnectionOptions options;
     options.url = amqp_url;
@@ -71,10 +76,7 @@ void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port) {
     app.add_option("--amqp-url", config.amqp_url,
                    "Broker URL (amqps:// for TLS); the nodes of a cluster separated by commas")
         ->envname("ORDERFLOW_AMQP_URL")
-        ->check([](const std::string& urls) {
-            auto nodes = broker::ParseNodeUrls(urls);
-            return nodes ? std::string() : nodes.error();
-        })
+        ->check(CheckAmqpUrls)
         ->default_str(auth::RedactUrl(config.amqp_url));
     app.add_option("--amqp-ca-file", config.amqp_ca_file,
                    "PEM CA that signs the broker's certificate, for amqps:// (empty: the "

@@ -52,6 +52,10 @@ void AddCommonOptions(CLI::App& app, Config& config, uint16_t default_port);
 void AddConsumerOptions(CLI::App& app, Config& config);
 void AddSyncChainOptions(CLI::App& app, Config& config);
 
+// A CLI11 check of a broker URL or node list (ORDERFLOW_AMQP_URL's syntax): empty when
+// it parses, else why (without its passwords).
+std::string CheckAmqpUrls(const std::string& urls);
+
 // Parses "1000,5000,25000"; false on syntax errors or negative values.
 bool ParseDelays(std::string_view text, std::vector<std::chrono::milliseconds>& out);
 

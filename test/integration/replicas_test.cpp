@@ -71,6 +71,13 @@ struct Replicas {
     }
     Service& AddNotification() { return Add(notification, "orderflow-notification"); }
     Service& AddIngress() { return Add(ingress, "orderflow-ingress"); }
+    // One inventory, one notification and `ingresses` ingress replicas, started.
+    void StartWithIngresses(int ingresses) {
+        AddInventory();
+        AddNotification();
+        for (int i = 0; i < ingresses; ++i) AddIngress();
+        StartAll();
+    }
     // Starts every replica at once (they create the schema together), then waits.
     void StartAll() {
         for (auto* group : {&inventory, &notification, &ingress}) {
@@ -242,11 +249,7 @@ TEST_CASE("replicas: one Idempotency-Key sent concurrently to two ingress replic
           "[replicas]") {
     SKIP_WITHOUT_POSTGRES();
     Replicas r;
-    r.AddInventory();
-    r.AddNotification();
-    r.AddIngress();
-    r.AddIngress();
-    r.StartAll();
+    r.StartWithIngresses(2);
     const auto before = StockLevel(r.inventory[0]->Port(), "salad");
     const std::string key = "key-" + NewId();
     std::mutex mutex;
@@ -311,11 +314,7 @@ TEST_CASE(
     "[replicas]") {
     SKIP_WITHOUT_POSTGRES();
     Replicas r;
-    r.AddInventory();
-    r.AddNotification();
-    r.AddIngress();
-    r.AddIngress();
-    r.StartAll();
+    r.StartWithIngresses(2);
     const std::string key = "key-" + NewId();
     const std::vector<std::pair<std::string, std::string>> keyed{{"Idempotency-Key", key}};
     HttpResult first;
